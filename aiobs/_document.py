@@ -1,0 +1,631 @@
+"""Build the export document from sessions and their records, once per flush.
+
+This is where records become JSON: ids turn into hex, monotonic times into epoch seconds and
+milliseconds, code objects into callsites, errors into the aiobs 0.2 ``error`` string plus an
+``exception`` detail with a short traceback, and values kept by reference are finalized (redacted,
+made JSON-safe). Each event is serialized exactly once; the trace tree reuses those bytes, so the
+document costs one pass however the events nest. The result is an :class:`ExportDocument`, which
+exporters take as bytes, as a dict or as :class:`~aiobs.models.ObservabilityExport` models.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import linecache
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import CodeType
+from typing import Any, BinaryIO, NamedTuple
+
+import pydantic_core
+
+from ._capture import Capturer
+from ._records import (
+    CLOSED,
+    KIND_FUNCTION,
+    RECORD_WIDTH,
+    ErrorInfo,
+    ModelRecord,
+    StaticInfo,
+    static_secret_positions,
+)
+from .models import FORMAT_VERSION, ObservabilityExport
+from .tree import TreeShape, build_trace_tree, enh_prompt_ids, link, preorder
+
+Document = dict[str, Any]
+
+
+class ExportDocument:
+    """One flush's worth of data: JSON bytes, with the dict and the models made on demand.
+
+    The document follows ``docs/schema/export.schema.json``. Exporters that write JSON call
+    :meth:`write_to` or :meth:`to_json`; those that work on data read :attr:`data`; those written
+    against aiobs 0.2 receive :meth:`model`.
+    """
+
+    __slots__ = ("_chunks", "_data", "_json", "_model", "event_count", "session_ids")
+
+    def __init__(
+        self,
+        *,
+        chunks: Callable[[], Iterator[bytes]] | None = None,
+        data: Document | None = None,
+        session_ids: list[str] | None = None,
+        event_count: int | None = None,
+    ) -> None:
+        if chunks is None and data is None:
+            raise ValueError("an ExportDocument needs its JSON chunks or its data")
+        self._chunks = chunks
+        self._json: bytes | None = None
+        self._data = data
+        self._model: ObservabilityExport | None = None
+        if data is not None:
+            session_ids = [session["id"] for session in data["sessions"]]
+            event_count = len(data["events"]) + len(data["function_events"])
+        self.session_ids: list[str] = session_ids or []
+        """Ids of the sessions in the document, in order."""
+        self.event_count: int = event_count or 0
+        """Provider events plus function events."""
+
+    def __repr__(self) -> str:
+        return f"<ExportDocument sessions={len(self.session_ids)} events={self.event_count}>"
+
+    @property
+    def data(self) -> Document:
+        """The document as a JSON-ready dict (parsed once, on first use)."""
+        if self._data is None:
+            self._data = json.loads(self.to_json())
+        return self._data
+
+    def model(self) -> ObservabilityExport:
+        """The document as validated pydantic models (built once, on first use)."""
+        if self._model is None:
+            if self._data is None:
+                self._model = ObservabilityExport.model_validate_json(self.to_json())
+            else:
+                self._model = ObservabilityExport.model_validate(self._data)
+        return self._model
+
+    def to_json(self, *, indent: int | None = None) -> bytes:
+        """The document as UTF-8 JSON, compact unless ``indent`` is given."""
+        if indent is not None:
+            return pydantic_core.to_json(self.data, indent=indent, inf_nan_mode="strings")
+        if self._json is None:
+            if self._chunks is not None:
+                self._json = b"".join(self._chunks())
+            else:
+                self._json = pydantic_core.to_json(self._data, inf_nan_mode="strings")
+        return self._json
+
+    def write_to(self, stream: BinaryIO, *, indent: int | None = None) -> int:
+        """Write the JSON to a binary stream a chunk at a time; return the size.
+
+        The document is never held whole in memory on this path.
+        """
+        if indent is None and self._json is None and self._chunks is not None:
+            size = 0
+            for chunk in self._chunks():
+                stream.write(chunk)
+                size += len(chunk)
+            return size
+        payload = self.to_json(indent=indent)
+        stream.write(payload)
+        return len(payload)
+
+
+def line_of(code: CodeType, lasti: int | None) -> int | None:
+    """The source line of the instruction at byte offset ``lasti`` in ``code``."""
+    if lasti is None:
+        return None
+    for start, end, line in code.co_lines():
+        if start <= lasti < end:
+            return line
+    return code.co_firstlineno
+
+
+_to_json_safe = functools.partial(pydantic_core.to_json, inf_nan_mode="strings")
+"""JSON bytes of a value; non-finite floats become the strings NaN, Infinity, -Infinity."""
+
+_EVENT = (
+    b'%s"args":%s,"kwargs":%s,"result":%s,"error":%s,"started_at":%s,"ended_at":%s,'
+    b'"duration_ms":%s,"callsite":%s,"span_id":%s,"parent_span_id":%s,"trace_id":%s,'
+    b'%s"enh_prompt_id":%s%s,"session_id":%s}'
+)
+"""A function event; the fields of aiobs 0.2 in its order, then the additions, then the session."""
+
+
+class _StaticParts(NamedTuple):
+    """JSON fragments and facts that are the same for every call of one function."""
+
+    static: StaticInfo
+    head: bytes  # provider, api, name, module
+    enh_prompt: bytes
+    after: bytes  # auto_enhance_after and, for other kinds than "function", kind
+    secret_positions: frozenset[int]
+    secret_names: tuple[str, ...]
+
+
+class _Writer:
+    """Turns a session's buffer into event JSON.
+
+    This runs once per event at every flush, so it works a column at a time where Python allows
+    (clock values, ids), keeps the per-event loop free of calls that the common event does not
+    need, and caches what repeats: per-function fragments, callsites and the hex form of ids.
+    """
+
+    def __init__(self, capturer: Capturer) -> None:
+        self._capturer = capturer
+        self._redaction = capturer.redaction
+        self._cwd = os.getcwd()
+        self._paths: dict[str, str] = {}
+        self._callsites: dict[tuple[int, int | None], bytes] = {}
+        self._statics: dict[int, _StaticParts] = {}
+
+    def relative_path(self, filename: str) -> str:
+        cached = self._paths.get(filename)
+        if cached is None:
+            cached = filename
+            if not (filename.startswith("<") and filename.endswith(">")):
+                try:
+                    cached = os.path.relpath(os.path.abspath(filename), self._cwd)
+                except ValueError:  # another drive on Windows
+                    cached = filename
+            self._paths[filename] = cached
+        return cached
+
+    def callsite(self, code: CodeType, lasti: int | None) -> bytes:
+        """The callsite's JSON.
+
+        Callers cache it by ``id(code)``: hashing a code object hashes its bytecode, and the
+        records being written keep the code objects alive.
+        """
+        return _to_json_safe(
+            {
+                "file": self.relative_path(code.co_filename),
+                "line": line_of(code, lasti),
+                "function": code.co_name,
+            }
+        )
+
+    def static_parts(self, static: StaticInfo) -> _StaticParts:
+        kind, name, api, module, enh_prompt, auto_enhance_after = static[:6]
+        after = b',"auto_enhance_after":' + _to_json_safe(auto_enhance_after)
+        if kind != KIND_FUNCTION:
+            after += b',"kind":' + _to_json_safe(kind)
+        parts = _StaticParts(
+            static,
+            b'{"provider":"function","api":%s,"name":%s,"module":%s,'
+            % (_to_json_safe(api), _to_json_safe(name), _to_json_safe(module)),
+            b'"enh_prompt":%s,' % _to_json_safe(enh_prompt),
+            after,
+            static_secret_positions(static, self._capturer),
+            static[7],
+        )
+        self._statics[id(static)] = parts
+        return parts
+
+    @staticmethod
+    def id_columns(
+        span_ids: list[int], parent_ids: list[int | None], trace_ids: list[int]
+    ) -> tuple[list[bytes], list[bytes | None], list[bytes]]:
+        """Quoted hex of span, parent span and trace ids, a column at a time."""
+        span_hex = list(map(b'"%016x"'.__mod__, span_ids))
+        known = dict(zip(span_ids, span_hex, strict=True))
+        parent_hex: list[bytes | None] = [known.get(parent) for parent in parent_ids]  # type: ignore[arg-type]
+        if parent_hex.count(None) != parent_ids.count(None):  # parents from an earlier flush
+            for row, parent in enumerate(parent_ids):
+                if parent is not None and parent_hex[row] is None:
+                    parent_hex[row] = b'"%016x"' % parent
+        traces = {trace: b'"%032x"' % trace for trace in set(trace_ids)}
+        return span_hex, parent_hex, list(map(traces.__getitem__, trace_ids))
+
+    def rare_parts(self, outcome: Any, extra: dict[str, Any] | None) -> tuple[bytes, bytes, bytes]:
+        """``(error, enh_prompt_id, added fields)`` of a record that failed or carries extras."""
+        error, enh_json, more = b"null", b"null", b""
+        if isinstance(outcome, ErrorInfo):
+            redact = self._redaction.redact_text
+            exception = {
+                "type": outcome.type_name,
+                "message": redact(outcome.message),
+                "traceback": self.traceback(outcome),
+            }
+            error = _to_json_safe(redact(f"{outcome.short_type}: {outcome.message}"))
+            more += b',"status":"error","exception":' + _to_json_safe(exception)
+        elif outcome == CLOSED:
+            more += b',"status":"closed"'
+        if extra:
+            if extra.get("enh_prompt_id"):
+                enh_json = _to_json_safe(extra["enh_prompt_id"])
+            if "attributes" in extra:
+                more += b',"attributes":' + _to_json_safe(extra["attributes"])
+            if "yielded" in extra:
+                more += b',"yielded":%d' % extra["yielded"]
+        return error, enh_json, more
+
+    def traceback(self, error: ErrorInfo) -> str | None:
+        if not error.frames:
+            return None
+        lines = ["Traceback (most recent call last):"]
+        for filename, lineno, function in error.frames:
+            lines.append(f'  File "{filename}", line {lineno}, in {function}')
+            source = linecache.getline(filename, lineno or 0).strip()
+            if source:
+                lines.append(f"    {source}")
+        return self._redaction.redact_text("\n".join(lines))
+
+    def _safe_json(
+        self, values: Sequence[Any], texts: list[bytes], fix: Callable[[int], Any]
+    ) -> list[bytes]:
+        """Re-encode, after ``fix``, the rows whose JSON may hold a credential.
+
+        With the built-in rules a credential always contains one of a few ASCII markers, which
+        JSON leaves as they are; one search over all the texts, done in C, clears the common
+        case. Extra patterns have no markers, so then every text long enough is re-encoded.
+        """
+        markers = self._redaction.markers
+        if markers is None:
+            threshold = self._redaction.scan_from + 2  # a string of n chars is n + 2 in JSON
+            suspects = [row for row, text in enumerate(texts) if len(text) >= threshold]
+        else:
+            blob = b"\0".join(texts)
+            if not any(marker in blob for marker in markers):
+                return texts
+            suspects = [
+                row for row, text in enumerate(texts) if any(marker in text for marker in markers)
+            ]
+        for row in suspects:
+            if values[row] is not None:
+                texts[row] = _to_json_safe(fix(row))
+        return texts
+
+    def spans(  # noqa: PLR0912, PLR0915 - one pass per column, kept together (see docstring)
+        self,
+        columns: Sequence[Sequence[Any]],
+        session_id: str,
+        anchor: tuple[float, int],
+        out: _Output,
+    ) -> None:
+        """Write the function events whose fields are given column by column.
+
+        This runs for every event at every flush, so the work is done a column at a time, with
+        loops that run in C (``map``, ``zip``, comprehensions over plain values); only rows that
+        need more (secrets to hide, errors, extras) get Python code of their own.
+        """
+        (
+            statics,
+            span_ids,
+            parent_ids,
+            trace_ids,
+            starts,
+            durations,
+            codes,
+            lastis,
+            args,
+            kwargs,
+            results,
+            outcomes,
+            extras,
+        ) = columns
+        count = len(statics)
+        if not count:
+            return
+        capturer = self._capturer
+
+        static_ids = list(map(id, statics))
+        for static in {id(static): static for static in statics}.values():
+            known = self._statics.get(id(static))
+            if known is None or known.static is not static:
+                self.static_parts(static)
+        parts = list(map(self._statics.__getitem__, static_ids))
+
+        args_json = list(map(_to_json_safe, args))
+        with_positions = [row for row, p in enumerate(parts) if p.secret_positions]
+        for row in with_positions:
+            if type(args[row]) is tuple:
+                value = capturer.finalize_args(args[row], parts[row].secret_positions)
+                args_json[row] = _to_json_safe(value)
+        args_json = self._safe_json(
+            args,
+            args_json,
+            lambda row: capturer.finalize_args(args[row], parts[row].secret_positions),
+        )
+
+        kwargs_json = list(map(_to_json_safe, kwargs))
+        present = [value for value in kwargs if value is not None]
+        keys = set(itertools.chain.from_iterable(present))
+        named = any(p.secret_names for p in parts)
+        if named or any(map(self._redaction.is_secret_key, keys)):
+            for row, value in enumerate(kwargs):
+                if value is not None:
+                    hidden = capturer.finalize_kwargs(value, parts[row].secret_names)
+                    kwargs_json[row] = _to_json_safe(hidden)
+        kwargs_json = self._safe_json(
+            kwargs,
+            kwargs_json,
+            lambda row: capturer.finalize_kwargs(kwargs[row], parts[row].secret_names),
+        )
+
+        result_json = self._safe_json(
+            results,
+            list(map(_to_json_safe, results)),
+            lambda row: capturer.finalize(results[row]),
+        )
+
+        site_keys = list(zip(map(id, codes), lastis, strict=True))
+        sites = self._callsites
+        for key, code, lasti in zip(site_keys, codes, lastis, strict=True):
+            if key not in sites:
+                sites[key] = b"null" if code is None else self.callsite(code, lasti)
+        callsites = list(map(sites.__getitem__, site_keys))
+
+        wall, mono = anchor
+        started = [wall + (start - mono) / 1e9 for start in starts]
+        ended = [at + duration / 1e9 for at, duration in zip(started, durations, strict=True)]
+        millis = [duration // 1000 / 1000 for duration in durations]
+        numbers = _to_json_safe(started + ended + millis)[1:-1].split(b",")
+        span_hex, parent_hex, trace_hex = self.id_columns(
+            list(span_ids), list(parent_ids), list(trace_ids)
+        )
+
+        errors = [b"null"] * count
+        enh_json = [b"null"] * count
+        more = [p.after for p in parts]
+        enh_ids: list[str | None] = [None] * count
+        if outcomes.count(None) != count or extras.count(None) != count:
+            for row, (outcome, extra) in enumerate(zip(outcomes, extras, strict=True)):
+                if outcome is not None or extra:
+                    errors[row], enh_json[row], rare = self.rare_parts(outcome, extra)
+                    more[row] += rare
+                    enh_ids[row] = extra.get("enh_prompt_id") if extra else None
+
+        out.function_json.extend(
+            map(
+                _EVENT.__mod__,
+                zip(
+                    [p.head for p in parts],
+                    args_json,
+                    kwargs_json,
+                    result_json,
+                    errors,
+                    numbers[:count],
+                    numbers[count : 2 * count],
+                    numbers[2 * count :],
+                    callsites,
+                    span_hex,
+                    [b"null" if text is None else text for text in parent_hex],
+                    trace_hex,
+                    [p.enh_prompt for p in parts],
+                    enh_json,
+                    more,
+                    [_to_json_safe(session_id)] * count,
+                    strict=True,
+                ),
+            )
+        )
+        out.starts.extend(started)
+        out.span_ids.extend(span_hex)
+        out.parent_ids.extend(parent_hex)
+        out.types.extend([b"function"] * count)
+        out.enh_ids.extend(enh_ids)
+
+
+class _Output:
+    """What the writer produces for one document, before it is joined.
+
+    ``function_json`` and ``provider_json`` are the two event lists; the other lists run over
+    all events in the order they were written (function then provider within each session) and
+    feed the trace tree: start time, span id and parent span id (as ASCII bytes), event type,
+    and ``enh_prompt_id``.
+    """
+
+    def __init__(self) -> None:
+        self.provider_json: list[bytes] = []
+        self.function_json: list[bytes] = []
+        self.starts: list[float] = []
+        self.span_ids: list[bytes | None] = []
+        self.parent_ids: list[bytes | None] = []
+        self.types: list[bytes] = []
+        self.enh_ids: list[str | None] = []
+        self._provider_rows: list[tuple[int, bytes]] = []
+
+    def model_event(self, record: ModelRecord, session_id: str) -> None:
+        data = {**record.data, "session_id": session_id}
+        text = _to_json_safe(data)
+        if record.is_function:
+            self.function_json.append(text)
+        else:
+            # Provider events live in their own list; the tree finds them by position.
+            self.provider_json.append(text)
+            self._provider_rows.append((len(self.starts), text))
+        self.starts.append(data.get("started_at") or 0.0)
+        self.span_ids.append(_id_key(data.get("span_id")))
+        self.parent_ids.append(_id_key(data.get("parent_span_id")))
+        self.types.append(b"function" if record.is_function else b"provider")
+        self.enh_ids.append(data.get("enh_prompt_id") if data.get("enh_prompt") is True else None)
+
+    def node_texts(self) -> list[bytes]:
+        """The JSON of every event, in the order of the tree lists."""
+        if not self._provider_rows:
+            return self.function_json
+        functions = iter(self.function_json)
+        providers = dict(self._provider_rows)
+        return [
+            providers[row] if row in providers else next(functions)
+            for row in range(len(self.starts))
+        ]
+
+
+def _id_key(value: Any) -> bytes | None:
+    """A hand-made event's id in the form the tree links by: quoted, as in the JSON."""
+    return b'"%s"' % str(value).encode() if value else None
+
+
+def session_dict(
+    *,
+    session_id: str,
+    name: str,
+    started_at: float,
+    ended_at: float | None,
+    pid: int,
+    cwd: str,
+    labels: dict[str, str],
+    dropped: int,
+) -> dict[str, Any]:
+    """A session as it appears in the document's ``sessions`` list."""
+    return {
+        "id": session_id,
+        "name": name,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "meta": {"pid": pid, "cwd": cwd},
+        "labels": dict(labels) if labels else None,
+        "dropped_events": dropped,
+    }
+
+
+_NODE_TAIL = {
+    b"function": b',"event_type":"function","children":[',
+    b"provider": b',"event_type":"provider","children":[',
+}
+_LEAF_TAIL = {
+    b"function": b',"event_type":"function","children":[]}',
+    b"provider": b',"event_type":"provider","children":[]}',
+}
+
+
+def build_document(
+    sessions: Sequence[dict[str, Any]],
+    records: Iterable[tuple[str, tuple[float, int], list[Any], int]],
+    *,
+    capturer: Capturer,
+    include_trace_tree: bool,
+    generated_at: float,
+) -> ExportDocument:
+    """Write a document from session dicts and each session's buffer.
+
+    ``records`` gives, per session, ``(session_id, clock_anchor, buffer, entries)``: the first
+    ``entries`` entries of the buffer are exported.
+    """
+    writer = _Writer(capturer)
+    out = _Output()
+    width = RECORD_WIDTH
+    for session_id, anchor, buffer, entries in records:
+        # Slicing with a stop is atomic: records appended meanwhile are left for the next flush.
+        columns = [buffer[field:entries:width] for field in range(width)]
+        if columns[1].count(None):  # events given to _record_event: split them off
+            model_rows = [row for row, span_id in enumerate(columns[1]) if span_id is None]
+            keep = sorted(set(range(len(columns[0]))) - set(model_rows))
+            for row in model_rows:
+                out.model_event(columns[0][row], session_id)
+            columns = [[column[row] for row in keep] for column in columns]
+        writer.spans(columns, session_id, anchor, out)
+    sessions_json = _to_json_safe(list(sessions))
+    shape = link(out.starts, out.span_ids, out.parent_ids) if include_trace_tree else None
+    enh_traces: list[str] = []
+    if shape is not None:
+        enh_ids = out.enh_ids
+        enh_traces = [enh_ids[index] for index in preorder(shape) if enh_ids[index]]  # type: ignore[misc]
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"sessions":' + sessions_json + b',"events":['
+        yield from _joined(out.provider_json)
+        yield b'],"function_events":['
+        yield from _joined(out.function_json)
+        yield b'],"trace_tree":'
+        if shape is None:
+            yield b"null"
+        else:
+            yield from _tree_chunks(shape, out.node_texts(), out.types)
+        yield b',"enh_prompt_traces":%s,"generated_at":%s,"version":%d}' % (
+            _to_json_safe(enh_traces or None),
+            _to_json_safe(generated_at),
+            FORMAT_VERSION,
+        )
+
+    return ExportDocument(
+        chunks=chunks,
+        session_ids=[session["id"] for session in sessions],
+        event_count=len(out.provider_json) + len(out.function_json),
+    )
+
+
+_CHUNK = 96
+"""Events joined into one chunk for writing. About 50 KB: small enough for the allocator to reuse
+memory from chunk to chunk (large blocks are mapped and unmapped each time, and touching freshly
+mapped memory is slow, on virtual machines especially)."""
+
+
+def _joined(texts: list[bytes]) -> Iterator[bytes]:
+    """``b",".join(texts)`` in chunks."""
+    for start in range(0, len(texts), _CHUNK):
+        piece = b",".join(texts[start : start + _CHUNK])
+        yield piece if start == 0 else b"," + piece
+
+
+def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> Iterator[bytes]:
+    """The trace tree's JSON, reusing each event's bytes (minus its closing brace)."""
+    children, truncated = shape.children, shape.truncated
+    count = len(texts)
+    close = count  # stack entries: i < count opens event i; count closes a children list;
+    comma = count + 1  # i > count writes a comma, then opens event i - count - 1
+    pending: list[bytes] = [b"["]
+    append = pending.append
+    stack = [root + comma for root in reversed(shape.roots)]
+    if stack:
+        stack[-1] -= comma
+    pop = stack.pop
+    while stack:
+        index = pop()
+        if index >= count:
+            if index == close:
+                append(b"]}")
+                continue
+            append(b",")
+            index -= comma
+        append(texts[index][:-1])
+        if index in truncated:
+            append(b',"depth_truncated":true')
+        kids = children[index]
+        if not kids:
+            append(_LEAF_TAIL[types[index]])
+            continue
+        append(_NODE_TAIL[types[index]])
+        stack.append(close)
+        stack.extend([kid + comma for kid in reversed(kids)])
+        stack[-1] -= comma
+        if len(pending) >= 4 * _CHUNK:
+            yield b"".join(pending)
+            pending.clear()
+    append(b"]")
+    yield b"".join(pending)
+
+
+def assemble(
+    sessions: Sequence[dict[str, Any]],
+    events: list[dict[str, Any]],
+    function_events: list[dict[str, Any]],
+    *,
+    include_trace_tree: bool,
+    generated_at: float,
+) -> ExportDocument:
+    """A document from event dicts (used to merge documents); builds the trace tree if asked."""
+    trace_tree: list[dict[str, Any]] | None = None
+    enh_traces: list[str] | None = None
+    if include_trace_tree:
+        pairs = [(event, "provider") for event in events]
+        pairs.extend((event, "function") for event in function_events)
+        trace_tree = build_trace_tree(pairs)
+        enh_traces = enh_prompt_ids(trace_tree) or None
+    return ExportDocument(
+        data={
+            "sessions": list(sessions),
+            "events": events,
+            "function_events": function_events,
+            "trace_tree": trace_tree,
+            "enh_prompt_traces": enh_traces,
+            "generated_at": generated_at,
+            "version": FORMAT_VERSION,
+        }
+    )

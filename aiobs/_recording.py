@@ -1,0 +1,189 @@
+"""Spans in progress and the buffer they end in.
+
+The sync and async function wrappers in :mod:`aiobs.observe` inline these steps for speed; the
+generator wrappers, manual spans and point events use :class:`OpenSpan`. Nothing here formats,
+serializes or locks on the way in: opening a span reads the clocks, draws an id, snapshots the
+arguments and sets the context variable; finishing it reads the clock again, snapshots the result
+and appends a record tuple to the session's buffer.
+"""
+
+from __future__ import annotations
+
+from contextvars import Token
+from types import FrameType
+from typing import Any
+
+from . import _ids
+from ._capture import Capturer
+from ._context import span_var
+from ._guard import report_internal_error
+from ._records import OUTCOME, ErrorInfo, FunctionInfo, Record, SpanContext
+from ._session import RecordingSession
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def capture_inputs(
+    capturer: Capturer, info: FunctionInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, Any]:
+    """Arguments as stored: the call's own tuple and dict when plain, else a bounded snapshot.
+
+    Plain means at most ``capturer.fast_items`` values, each a number, ``None``, a boolean or a
+    string of at most ``capturer.fast_string`` characters: immutable values that cannot exceed a
+    limit, so they are kept by reference and finalized (redacted, made JSON-safe) at export.
+    """
+    limit = capturer.fast_string
+    plain = len(args) <= capturer.fast_items and len(kwargs) <= capturer.fast_items
+    if plain:
+        for value in args:
+            kind = type(value)
+            if kind is str:
+                if len(value) > limit:
+                    plain = False
+                    break
+            elif kind not in _SCALARS:
+                plain = False
+                break
+    if plain and kwargs:
+        for value in kwargs.values():
+            kind = type(value)
+            if kind is str:
+                if len(value) > limit:
+                    plain = False
+                    break
+            elif kind not in _SCALARS:
+                plain = False
+                break
+    if plain:
+        # The dict is the wrapper's own, made for this call: no one else can change it, and with
+        # only scalars in it the garbage collector does not track it.
+        return args, (kwargs or None)
+    return capturer.inputs(args, kwargs, info.secret_positions(capturer), info.secret_names)
+
+
+def capture_result(capturer: Capturer, result: Any) -> Any:
+    """A return value as stored: itself when a plain scalar, else a bounded snapshot."""
+    kind = type(result)
+    if (kind is str and len(result) <= capturer.fast_string) or kind in _SCALARS:
+        return result
+    return capturer.output(result)
+
+
+def append(session: RecordingSession, record: Record) -> None:
+    """Buffer a finished record, or count it as dropped when the collector is full."""
+    collector = session.collector
+    if next(collector._admissions) < collector._admit_below:
+        session.records.extend(record)
+        if session.released:
+            collector.reattach(session)
+    else:
+        collector.reject(session)
+
+
+def append_error(session: RecordingSession, record: Record, error: BaseException) -> None:
+    """Buffer ``record`` (built with no result) marked as failed with ``error``; never raises."""
+    try:
+        append(session, (*record[:OUTCOME], ErrorInfo(error), *record[OUTCOME + 1 :]))
+    except Exception as exc:  # noqa: BLE001 - telemetry must not break the traced call
+        report_internal_error("recording a failed span", exc)
+
+
+class OpenSpan:
+    """A span that has started and not yet finished (generators, manual spans, point events)."""
+
+    __slots__ = (
+        "args",
+        "code",
+        "extra",
+        "info",
+        "kwargs",
+        "lasti",
+        "parent_id",
+        "session",
+        "span_id",
+        "start_ns",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        session: RecordingSession,
+        info: FunctionInfo,
+        frame: FrameType | None,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.session = session
+        self.info = info
+        parent = span_var.get()
+        if parent is None:
+            self.parent_id: int | None = None
+            self.trace_id = _ids.new_trace_id()
+        else:
+            self.parent_id, self.trace_id = parent
+        self.span_id = _ids.new_span_id()
+        self.code = frame.f_code if frame is not None else None
+        self.lasti = frame.f_lasti if frame is not None else None
+        self.args: Any = None
+        self.kwargs: dict[str, Any] | None = None
+        if info.capture_args:
+            self.args, self.kwargs = capture_inputs(
+                session.collector.capturer, info, args, kwargs or {}
+            )
+        self.extra: dict[str, Any] | None = (
+            {"enh_prompt_id": _ids.new_enh_prompt_id()} if info.enh_prompt else None
+        )
+        self.start_ns = _ids.monotonic_ns()
+
+    @property
+    def context(self) -> SpanContext:
+        """The value that makes this span the parent of spans opened under it."""
+        return (self.span_id, self.trace_id)
+
+    def activate(self) -> Token[SpanContext | None]:
+        """Make this span current; reset the returned token to undo."""
+        return span_var.set((self.span_id, self.trace_id))
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """Attach a field that only some records carry (attributes, items yielded)."""
+        if self.extra is None:
+            self.extra = {}
+        self.extra[key] = value
+
+    def finish(
+        self,
+        result: Any = None,
+        error: BaseException | None = None,
+        outcome: Any = None,
+        *,
+        instant: bool = False,
+    ) -> None:
+        """Record the span as ended now (``instant``: with zero duration); never raises."""
+        duration = 0 if instant else _ids.monotonic_ns() - self.start_ns
+        try:
+            if error is not None:
+                outcome, result = ErrorInfo(error), None
+            elif self.info.capture_result:
+                result = capture_result(self.session.collector.capturer, result)
+            else:
+                result = None
+            append(
+                self.session,
+                (
+                    self.info.static,
+                    self.span_id,
+                    self.parent_id,
+                    self.trace_id,
+                    self.start_ns,
+                    duration,
+                    self.code,
+                    self.lasti,
+                    self.args,
+                    self.kwargs,
+                    result,
+                    outcome,
+                    self.extra,
+                ),
+            )
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break the traced code
+            report_internal_error("recording a span", exc)

@@ -1,0 +1,693 @@
+"""The collector: sessions, labels, the record buffer, flush, and the exit and fork hooks.
+
+``aiobs.observer`` is the process's default :class:`Collector`; most programs use only it::
+
+    from aiobs import observer
+
+    observer.observe(session_name="nightly-eval", labels={"env": "dev"})
+    ...                                   # decorated functions and LLM calls are recorded
+    observer.flush()                      # writes <session-id>.json
+
+For concurrent work (a server handling requests, many asyncio tasks) give each unit of work its own
+session; it is current only inside the block::
+
+    async with observer.session("request", labels={"route": "/chat"}) as session:
+        ...
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import itertools
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+from . import _env, _ids, _threads
+from . import labels as label_rules
+from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
+from ._context import current_session, default, session_var, span_var
+from ._document import ExportDocument, build_document, session_dict
+from ._guard import guard, report_internal_error
+from ._recording import append
+from ._records import RECORD_WIDTH, ModelRecord
+from ._session import RecordingSession
+from ._spans import Span, point_event
+from .exporters.base import BaseExporter, ExportError, ExportResult
+from .exporters.file import FileExporter
+from .models import Event, FunctionEvent
+from .redaction import Redaction
+
+logger = logging.getLogger("aiobs")
+
+DEFAULT_MAX_BUFFERED_EVENTS = 100_000
+DEFAULT_FILE_NAME = "llm_observability.json"
+
+_live_collectors: weakref.WeakSet[Collector] = weakref.WeakSet()
+
+
+def _env_setting(read: Any, name: str, default_value: Any) -> Any:
+    """Read an environment setting; a bad value is logged, not raised, so imports never fail."""
+    try:
+        return read(name, default_value)
+    except ValueError as exc:
+        logger.error("aiobs: ignoring %s (%s); using %r", name, exc, default_value)
+        return default_value
+
+
+class Collector:
+    """Records sessions and their events, and exports them on :meth:`flush`.
+
+    All arguments are optional; see :meth:`configure`.
+    """
+
+    def __init__(
+        self,
+        *,
+        capture_limits: CaptureLimits | None = None,
+        redaction: Redaction | None = None,
+        max_buffered_events: int | None = None,
+        flush_at_exit: bool | None = None,
+        propagate_to_threads: bool | None = None,
+    ) -> None:
+        self._state_lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._sessions: dict[str, RecordingSession] = {}
+        self._api_key: str | None = None
+        self._paths_written: set[str] = set()
+        self._last_destination: tuple[str | None, BaseExporter | None, dict[str, Any]] | None = None
+        self._forked = False
+        self._apply_defaults()
+        self._reset_counters()
+        self.configure(
+            capture_limits=capture_limits,
+            redaction=redaction,
+            max_buffered_events=max_buffered_events,
+            flush_at_exit=flush_at_exit,
+            propagate_to_threads=propagate_to_threads,
+        )
+        _live_collectors.add(self)
+
+    def __repr__(self) -> str:
+        return f"<Collector sessions={len(self._sessions)}>"
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def _apply_defaults(self) -> None:
+        self.capturer: Capturer = DEFAULT_CAPTURER
+        self.max_buffered_events: int = _env_setting(
+            _env.get_positive_int, _env.MAX_BUFFERED_EVENTS, DEFAULT_MAX_BUFFERED_EVENTS
+        )
+        self.flush_at_exit: bool = _env_setting(_env.get_bool, _env.FLUSH_AT_EXIT, True)
+        _threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
+
+    def configure(
+        self,
+        *,
+        capture_limits: CaptureLimits | None = None,
+        redaction: Redaction | None = None,
+        max_buffered_events: int | None = None,
+        flush_at_exit: bool | None = None,
+        propagate_to_threads: bool | None = None,
+    ) -> None:
+        """Change settings; arguments left as ``None`` keep their current value.
+
+        Args:
+            capture_limits: bounds on captured values (string length, items, depth, bytes).
+            redaction: which keys and values are hidden (see :mod:`aiobs.redaction`).
+            max_buffered_events: events buffered before further ones are dropped and counted
+                (default 100,000 or ``AIOBS_MAX_BUFFERED_EVENTS``).
+            flush_at_exit: flush unexported data when the interpreter exits (default on, or
+                ``AIOBS_FLUSH_AT_EXIT``).
+            propagate_to_threads: threads and thread pools started inside a span inherit the
+                session and span (default on, or ``AIOBS_PROPAGATE_TO_THREADS``). Process-wide.
+
+        Raises:
+            TypeError: an argument has the wrong type.
+            ValueError: ``max_buffered_events`` is not positive.
+        """
+        _check_type("capture_limits", capture_limits, CaptureLimits, "an aiobs.CaptureLimits")
+        _check_type("redaction", redaction, Redaction, "an aiobs.Redaction")
+        if max_buffered_events is not None and (
+            type(max_buffered_events) is not int or max_buffered_events <= 0
+        ):
+            raise ValueError(
+                f"max_buffered_events must be a positive int, got {max_buffered_events!r}"
+            )
+        for flag_name, flag in (
+            ("flush_at_exit", flush_at_exit),
+            ("propagate_to_threads", propagate_to_threads),
+        ):
+            if flag is not None and not isinstance(flag, bool):
+                raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
+        if capture_limits is not None or redaction is not None:
+            self.capturer = Capturer(
+                capture_limits or self.capturer.limits, redaction or self.capturer.redaction
+            )
+        if max_buffered_events is not None:
+            self.max_buffered_events = max_buffered_events
+            self._give_back(0)
+        if flush_at_exit is not None:
+            self.flush_at_exit = flush_at_exit
+        if propagate_to_threads is not None:
+            _threads.enabled = propagate_to_threads
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key given to :meth:`observe` or ``AIOBS_API_KEY``; used by remote exporters."""
+        return self._api_key
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def _new_session(self, name: str | None, labels: Mapping[str, str] | None) -> RecordingSession:
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"Session name must be a string, got {type(name).__name__}")
+        merged = label_rules.merge_labels(labels)
+        if _threads.enabled:
+            _threads.install()
+        session = RecordingSession(self, name, merged)
+        with self._state_lock:
+            self._sessions[session.id] = session
+        return session
+
+    def observe(
+        self,
+        session_name: str | None = None,
+        api_key: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> str:
+        """Start a session and make it the process-wide default; return its id.
+
+        The previous default session, if any, is ended. Needs no API key and makes no network
+        call; ``api_key`` (or ``AIOBS_API_KEY``) is kept for remote destinations.
+
+        Raises:
+            ValueError: the name is not a string, or a label breaks the label rules.
+        """
+        session = self._new_session(session_name, labels)
+        self._api_key = api_key or os.environ.get(_env.API_KEY) or self._api_key
+        with self._state_lock:
+            previous = default.session
+            if previous is not None and previous.collector is self:
+                previous.end()
+            default.session = session
+        return session.id
+
+    def session(
+        self, name: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> SessionScope:
+        """A session current only inside ``with``/``async with``; ended when the block exits.
+
+        The block starts with no current span, so its spans are the roots of their traces.
+
+        Raises:
+            ValueError: (on entering) the name is not a string, or a label is invalid.
+        """
+        return SessionScope(self, name, labels)
+
+    def current_session(self) -> RecordingSession | None:
+        """The session that recording would use here and now, or ``None``."""
+        return current_session()
+
+    def end(self) -> None:
+        """End the current session; ended sessions are exported by the next flush.
+
+        When it is the default session, recording stops until the next :meth:`observe`.
+        """
+        session = current_session()
+        if session is None:
+            return
+        session.end()
+        with self._state_lock:
+            if default.session is session:
+                default.session = None
+
+    def _require_session(self) -> RecordingSession:
+        session = current_session()
+        if session is None:
+            raise RuntimeError(
+                "No active session: call observer.observe() or enter "
+                "'with observer.session():' first"
+            )
+        return session
+
+    # -- labels (of the current session) --------------------------------------------------------
+
+    def set_labels(self, labels: Mapping[str, str], merge: bool = True) -> None:
+        """Merge labels into the current session's, or replace its user labels (``merge=False``).
+
+        Raises:
+            RuntimeError: no session is current.
+            ValueError: a label is invalid or the session would exceed 64 labels.
+        """
+        self._require_session().set_labels(
+            dict(labels) if isinstance(labels, Mapping) else labels, merge
+        )
+
+    def add_label(self, key: str, value: str) -> None:
+        """Add or overwrite one label of the current session.
+
+        Raises:
+            RuntimeError: no session is current.
+            ValueError: the key or value is invalid, or the session already has 64 labels.
+        """
+        self._require_session().add_label(key, value)
+
+    def remove_label(self, key: str) -> None:
+        """Remove a label from the current session.
+
+        Raises:
+            RuntimeError: no session is current.
+            ValueError: ``key`` is a system label.
+        """
+        self._require_session().remove_label(key)
+
+    def get_labels(self) -> dict[str, str]:
+        """The current session's labels, system labels included.
+
+        Raises:
+            RuntimeError: no session is current.
+        """
+        return self._require_session().get_labels()
+
+    # -- spans and events -----------------------------------------------------------------------
+
+    def span(self, name: str, **attributes: Any) -> Span:
+        """A manual span for ``with``/``async with``; ``span.set(key, value)`` adds attributes."""
+        return Span(name, attributes)
+
+    def event(self, name: str, **data: Any) -> str | None:
+        """Record a point event (a tool call, a decision) under the current span.
+
+        Returns the event's span id, or ``None`` when no session is current.
+        """
+        import sys
+
+        return point_event(name, data, sys._getframe(1))
+
+    def get_current_span_id(self) -> str | None:
+        """Hex id of the innermost open span here, or ``None`` (aiobs 0.2 API)."""
+        span = span_var.get()
+        return f"{span[0]:016x}" if span is not None else None
+
+    def _record_event(self, payload: Event | FunctionEvent | Mapping[str, Any]) -> None:
+        """Record an event given as an aiobs 0.2 model or dict into the current session."""
+        session = current_session()
+        if session is None:
+            return
+        with guard("recording an event"):
+            append(session, _model_record(payload, session.collector.capturer).as_record())
+
+    # -- buffer accounting (called from the hot path) -------------------------------------------
+
+    def _reset_counters(self) -> None:
+        # `_admissions` counts places ever taken in the buffer; `_evicted` those given back
+        # (exported, or rejected because the buffer was full). A record is admitted while
+        # places taken < evicted + max_buffered_events, kept precomputed in `_admit_below`. Both
+        # stay exact under threads: next() on itertools.count is atomic, and `_evicted` and
+        # `_admit_below` change only under `_count_lock`.
+        self._admissions = itertools.count()
+        self._evicted = 0
+        self._admit_below = self.max_buffered_events
+
+    def _give_back(self, places: int) -> None:
+        with self._count_lock:
+            self._evicted += places
+            self._admit_below = self._evicted + self.max_buffered_events
+
+    def reject(self, session: RecordingSession) -> None:
+        """Count a record that found the buffer full (it gives its place back)."""
+        self._give_back(1)
+        with self._count_lock:
+            session.dropped += 1
+        session.dirty = True
+
+    def reattach(self, session: RecordingSession) -> None:
+        """Take back a released session that received a late record, so the record is exported."""
+        with self._state_lock:
+            if session.released:
+                session.released = False
+                session.dirty = True
+                self._sessions[session.id] = session
+
+    @property
+    def buffered_events(self) -> int:
+        """Records waiting for the next flush, over all sessions."""
+        with self._state_lock:
+            return sum(len(s.records) for s in self._sessions.values()) // RECORD_WIDTH
+
+    def pending(self) -> bool:
+        """Whether a flush would export anything new."""
+        with self._state_lock:
+            return any(s.records or s.dirty for s in self._sessions.values())
+
+    # -- flush ----------------------------------------------------------------------------------
+
+    def flush(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        include_trace_tree: bool = True,
+        exporter: BaseExporter | None = None,
+        persist: bool = True,
+        **exporter_kwargs: Any,
+    ) -> str | ExportResult | None:
+        """Export every session and buffered event, then forget what was exported.
+
+        Without ``exporter`` the document is written atomically to a JSON file: ``path``, else
+        ``LLM_OBS_OUT``, else ``<session-id>.json`` (the default session's, or the first one's),
+        else ``llm_observability.json``; repeated flushes to one file within a process
+        accumulate. Records added while the flush runs stay for the next one. Recording never
+        waits for the flush: the buffer is only read here, and trimmed when the export succeeded.
+
+        Args:
+            path: file to write.
+            include_trace_tree: also write the nested ``trace_tree``.
+            exporter: send the document there instead of to a file.
+            persist: ``False`` (with no exporter) discards the buffered data without writing.
+            **exporter_kwargs: passed on to the exporter.
+
+        Returns:
+            The file path written, the exporter's :class:`ExportResult`, or ``None`` when nothing
+            was written. A failed export is logged and keeps the data for the next flush.
+        """
+        with self._flush_lock, _collection_paused():
+            try:
+                return self._flush(path, include_trace_tree, exporter, persist, exporter_kwargs)
+            except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
+                report_internal_error("flushing", exc)
+                return None
+
+    def _flush(
+        self,
+        path: str | os.PathLike[str] | None,
+        include_trace_tree: bool,
+        exporter: BaseExporter | None,
+        persist: bool,
+        exporter_kwargs: dict[str, Any],
+    ) -> str | ExportResult | None:
+        snapshot, document = self._snapshot(include_trace_tree)
+        if exporter is None and not persist:
+            self._commit(snapshot)
+            return None
+        target: str | None = None
+        if exporter is None:
+            target = self._default_path(path, [session for session, _ in snapshot])
+            absolute = os.path.abspath(target)
+            destination: BaseExporter = FileExporter(target, merge=absolute in self._paths_written)
+        else:
+            destination = exporter
+        result = _export(destination, document, exporter_kwargs)
+        if not result.success:
+            for session, _ in snapshot:
+                session.dirty = True
+            logger.warning(
+                "aiobs: export to %s failed (%s); %d events kept for the next flush",
+                result.destination or getattr(destination, "name", destination),
+                result.error,
+                document.event_count,
+            )
+            return None if exporter is None else result
+        self._commit(snapshot)
+        if target is not None:
+            self._paths_written.add(os.path.abspath(target))
+        self._last_destination = (
+            os.fspath(path) if path is not None else None,
+            exporter,
+            exporter_kwargs,
+        )
+        return target if exporter is None else result
+
+    def _snapshot(
+        self, include_trace_tree: bool
+    ) -> tuple[list[tuple[RecordingSession, int]], ExportDocument]:
+        with self._state_lock:
+            sessions = [s for s in self._sessions.values() if s.records or s.dirty]
+        snapshot: list[tuple[RecordingSession, int]] = []
+        session_dicts: list[dict[str, Any]] = []
+        batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
+        for session in sessions:
+            session.dirty = False  # a change made during the flush sets it again
+            count = len(session.records)
+            snapshot.append((session, count))
+            batches.append((session.id, session.clock_anchor, session.records, count))
+            session.reanchor()
+            session_dicts.append(
+                session_dict(
+                    session_id=session.id,
+                    name=session.name,
+                    started_at=session.started_at,
+                    ended_at=session.ended_at,
+                    pid=session.pid,
+                    cwd=session.cwd,
+                    labels=session.labels,
+                    dropped=session.dropped,
+                )
+            )
+        document = build_document(
+            session_dicts,
+            batches,
+            capturer=self.capturer,
+            include_trace_tree=include_trace_tree,
+            generated_at=_ids.wall_clock(),
+        )
+        return snapshot, document
+
+    def _commit(self, snapshot: list[tuple[RecordingSession, int]]) -> None:
+        exported = 0
+        for session, count in snapshot:
+            del session.records[:count]
+            session.exports += 1
+            exported += count // RECORD_WIDTH
+        self._give_back(exported)
+        with self._state_lock:
+            for session, _ in snapshot:
+                if session.ended_at is None or session.records or session.dirty:
+                    continue
+                session.released = True
+                self._sessions.pop(session.id, None)
+                if session.records:  # a record slipped in before `released` was visible
+                    session.released = False
+                    self._sessions[session.id] = session
+
+    def _default_path(
+        self, path: str | os.PathLike[str] | None, sessions: list[RecordingSession]
+    ) -> str:
+        if path is not None:
+            return os.fspath(path)
+        from_env = os.environ.get(_env.OUTPUT_PATH)
+        if from_env:
+            return from_env
+        chosen = default.session if default.session in sessions else None
+        if chosen is None and sessions:
+            chosen = sessions[0]
+        if chosen is None:
+            return DEFAULT_FILE_NAME
+        if self._forked:
+            return f"{chosen.id}-{os.getpid()}.json"
+        return f"{chosen.id}.json"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all sessions and data and restore default settings (for tests and notebooks)."""
+        with self._state_lock:
+            for session in self._sessions.values():
+                session.end()
+                session.released = True
+            self._sessions.clear()
+            if default.session is not None and default.session.collector is self:
+                default.session = None
+        self._api_key = None
+        self._paths_written.clear()
+        self._last_destination = None
+        self._forked = False
+        self._apply_defaults()
+        self._reset_counters()
+        _threads.uninstall()
+
+    def _flush_at_exit(self) -> None:
+        if not self.flush_at_exit:
+            return
+        with guard("flushing at exit"):
+            if not self.pending():
+                return
+            with self._state_lock:
+                for session in self._sessions.values():
+                    session.end()
+            if self._last_destination is not None:
+                path, exporter, kwargs = self._last_destination
+                self.flush(path, exporter=exporter, **kwargs)
+            else:
+                self.flush()
+
+    def _after_fork_in_child(self) -> None:
+        self._state_lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._reset_counters()
+        self._forked = True
+        for session in self._sessions.values():
+            session._after_fork_in_child()
+
+
+class SessionScope:
+    """What :meth:`Collector.session` returns: enter it with ``with`` or ``async with``."""
+
+    __slots__ = ("_collector", "_labels", "_name", "_session", "_tokens")
+
+    def __init__(
+        self, collector: Collector, name: str | None, labels: Mapping[str, str] | None
+    ) -> None:
+        self._collector = collector
+        self._name = name
+        self._labels = labels
+        self._session: RecordingSession | None = None
+        self._tokens: tuple[Any, Any] | None = None
+
+    def __enter__(self) -> RecordingSession:
+        if self._session is not None:
+            raise RuntimeError(
+                "This session block is already in use; call observer.session() again"
+            )
+        session = self._collector._new_session(self._name, self._labels)
+        self._session = session
+        self._tokens = (session_var.set(session), span_var.set(None))
+        return session
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, tokens = self._session, self._tokens
+        if session is None or tokens is None:
+            return
+        session_token, span_token = tokens
+        span_var.reset(span_token)
+        session_var.reset(session_token)
+        session.end()
+
+    async def __aenter__(self) -> RecordingSession:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a flush runs.
+
+    A flush makes a few short-lived objects per event; with the collector running, each batch of
+    them triggers a pass over every tracked object in the process, which costs more than the
+    flush itself. Nothing is lost: cycles made meanwhile are collected after the flush.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check_type(name: str, value: object, expected: type, description: str) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise TypeError(f"{name} must be {description}, got {type(value).__name__}")
+
+
+def _export(
+    destination: BaseExporter, document: ExportDocument, kwargs: dict[str, Any]
+) -> ExportResult:
+    try:
+        result: object = destination.export_document(document, **kwargs)
+    except ExportError as exc:
+        return ExportResult(False, error=str(exc))
+    except Exception as exc:
+        logger.debug("aiobs: exporter %r raised", destination, exc_info=True)
+        return ExportResult(False, error=f"{type(exc).__name__}: {exc}")
+    if not isinstance(result, ExportResult):
+        return ExportResult(True, metadata={"returned": repr(result)})
+    return result
+
+
+def _model_record(payload: object, capturer: Capturer) -> ModelRecord:
+    """Normalize an aiobs 0.2 event (model or dict) into a bounded, redacted record."""
+    if isinstance(payload, FunctionEvent):
+        data, is_function = payload.model_dump(), True
+    elif isinstance(payload, Event):
+        data, is_function = payload.model_dump(), False
+    elif isinstance(payload, Mapping):
+        raw = dict(payload)
+        is_function = raw.get("provider") == "function" and "name" in raw
+        model = FunctionEvent if is_function else Event
+        try:
+            data = model.model_validate(raw).model_dump()
+        except ValueError:
+            now = _ids.wall_clock()
+            data = Event.model_construct(
+                provider=str(raw.get("provider")),
+                api=str(raw.get("api")),
+                request=raw.get("request"),
+                response=raw.get("response"),
+                error=None if raw.get("error") is None else str(raw.get("error")),
+                started_at=_as_float(raw.get("started_at"), now),
+                ended_at=_as_float(raw.get("ended_at"), now),
+                duration_ms=_as_float(raw.get("duration_ms"), 0.0),
+                callsite=None,
+                span_id=None,
+                parent_span_id=None,
+                trace_id=None,
+            ).model_dump()
+            is_function = False
+    else:
+        raise TypeError(
+            f"_record_event takes an Event, FunctionEvent or dict, got {type(payload).__name__}"
+        )
+    data.pop("session_id", None)
+    for field in ("request", "response", "args", "kwargs", "result", "attributes"):
+        if data.get(field) is not None:
+            data[field] = capturer.snapshot(data[field])
+    if isinstance(data.get("error"), str):
+        data["error"] = capturer.redaction.redact_text(data["error"])
+    current = span_var.get()
+    if current is not None and data.get("parent_span_id") is None:
+        data["parent_span_id"] = f"{current[0]:016x}"
+        if data.get("trace_id") is None:
+            data["trace_id"] = f"{current[1]:032x}"
+    return ModelRecord(data, is_function=is_function)
+
+
+def _as_float(value: object, fallback: float) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return fallback
+
+
+def _flush_all_at_exit() -> None:
+    for collector in list(_live_collectors):
+        collector._flush_at_exit()
+
+
+def _after_fork_in_child() -> None:
+    for collector in list(_live_collectors):
+        collector._after_fork_in_child()
+
+
+atexit.register(_flush_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

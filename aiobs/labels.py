@@ -1,0 +1,126 @@
+"""Session labels: the rules they follow and where they come from.
+
+A label is a ``key: value`` pair attached to a session, for filtering and grouping. The rules are
+those of aiobs 0.2: keys match ``^[a-z][a-z0-9_]{0,62}$``, values are strings of at most 256
+characters, a session holds at most 64 labels, and the prefix ``aiobs_`` is reserved for the system
+labels that aiobs adds itself. Labels are merged with this precedence, lowest first::
+
+    system labels  <  AIOBS_LABEL_<KEY> environment variables  <  labels passed in code
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+from collections.abc import Mapping
+
+from . import _env
+from ._version import __version__
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MAX_VALUE_LENGTH = 256
+MAX_LABELS = 64
+RESERVED_PREFIX = "aiobs_"
+
+_KEY_RULE = "keys must match ^[a-z][a-z0-9_]{0,62}$ (lowercase letter, then letters, digits, '_')"
+
+
+def validate_key(key: object) -> str:
+    """Check one user label key and return it.
+
+    Raises:
+        ValueError: the key is not a string, breaks the pattern, or uses the reserved prefix.
+    """
+    if not isinstance(key, str):
+        raise ValueError(f"Label key {key!r} must be a string, got {type(key).__name__}")
+    if key.startswith(RESERVED_PREFIX):
+        raise ValueError(
+            f"Label key {key!r} uses the reserved prefix {RESERVED_PREFIX!r}; choose another name"
+        )
+    if not KEY_PATTERN.match(key):
+        raise ValueError(f"Label key {key!r} is invalid: {_KEY_RULE}")
+    return key
+
+
+def validate_value(key: str, value: object) -> str:
+    """Check the value of label ``key`` and return it.
+
+    Raises:
+        ValueError: the value is not a string or is longer than 256 characters.
+    """
+    if not isinstance(value, str):
+        raise ValueError(
+            f"Label value for {key!r} must be a string, got {type(value).__name__}; "
+            f"convert it with str() first"
+        )
+    if len(value) > MAX_VALUE_LENGTH:
+        raise ValueError(
+            f"Label value for {key!r} is {len(value)} characters long; "
+            f"the maximum is {MAX_VALUE_LENGTH}"
+        )
+    return value
+
+
+def validate_labels(labels: object) -> dict[str, str]:
+    """Check a mapping of user labels and return it as a new dict.
+
+    Raises:
+        ValueError: ``labels`` is not a mapping, has too many entries, or holds an invalid pair.
+    """
+    if not isinstance(labels, Mapping):
+        raise ValueError(f"Labels must be a dict of str to str, got {type(labels).__name__}")
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"Too many labels ({len(labels)}): a session holds at most {MAX_LABELS}")
+    checked: dict[str, str] = {}
+    for key, value in labels.items():
+        checked[validate_key(key)] = validate_value(key, value)
+    return checked
+
+
+def check_count(labels: Mapping[str, str]) -> None:
+    """Raise ``ValueError`` when a merged label set exceeds the per-session maximum."""
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"Too many labels ({len(labels)}): a session holds at most {MAX_LABELS}")
+
+
+def env_labels(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Labels from ``AIOBS_LABEL_<KEY>`` variables; the key is lowercased.
+
+    Variables whose key breaks the key rules are ignored, and values are cut to 256 characters, so
+    that a stray variable cannot stop a program from starting.
+    """
+    source = os.environ if environ is None else environ
+    found: dict[str, str] = {}
+    for name, value in source.items():
+        if not name.startswith(_env.LABEL_PREFIX):
+            continue
+        key = name[len(_env.LABEL_PREFIX) :].lower()
+        if KEY_PATTERN.match(key) and not key.startswith(RESERVED_PREFIX):
+            found[key] = value[:MAX_VALUE_LENGTH]
+    return found
+
+
+def system_labels() -> dict[str, str]:
+    """Labels that aiobs adds to every session, all under the reserved ``aiobs_`` prefix."""
+    return {
+        "aiobs_sdk_version": __version__,
+        "aiobs_python_version": platform.python_version(),
+        "aiobs_hostname": socket.gethostname()[:MAX_VALUE_LENGTH],
+        "aiobs_os": platform.system().lower(),
+    }
+
+
+def merge_labels(explicit: Mapping[str, str] | None) -> dict[str, str]:
+    """Validate ``explicit`` and merge it over the environment and system labels.
+
+    Raises:
+        ValueError: an explicit label is invalid or the merged set is too large.
+    """
+    merged = system_labels()
+    merged.update(env_labels())
+    if explicit is not None:
+        merged.update(validate_labels(explicit))
+    check_count(merged)
+    return merged

@@ -1,0 +1,189 @@
+"""The export document: its models, compatible with aiobs 0.2 and extended inside events.
+
+The top level is exactly that of aiobs 0.2 (``sessions``, ``events``, ``function_events``,
+``trace_tree``, ``enh_prompt_traces``, ``generated_at``, ``version``); every field that aiobs 0.2
+wrote keeps its name, type and meaning. New information lives in new, optional fields of sessions
+and events, so that documents written by either version parse with either version's models.
+
+Read an export back with::
+
+    from aiobs.models import ObservabilityExport
+    export = ObservabilityExport.model_validate_json(open("run.json").read())
+
+The JSON Schema in ``docs/schema/export.schema.json`` is generated from these models
+(:func:`json_schema`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+"""The document's ``version``: still 1, because every change since aiobs 0.2 only adds fields."""
+
+
+class SessionMeta(BaseModel):
+    """Where a session ran."""
+
+    pid: int
+    cwd: str
+
+
+class Session(BaseModel):
+    """A labelled group of events, as written to the export."""
+
+    id: str
+    name: str
+    started_at: float
+    ended_at: float | None = Field(default=None)
+    meta: SessionMeta
+    labels: dict[str, str] | None = Field(default=None)
+    dropped_events: int = Field(
+        default=0, description="Events not recorded because the buffer was full (total so far)."
+    )
+
+
+class Callsite(BaseModel):
+    """Where a traced call was made from."""
+
+    file: str | None = Field(default=None)
+    line: int | None = Field(default=None)
+    function: str | None = Field(default=None)
+
+
+class ErrorDetail(BaseModel):
+    """An exception raised by a traced call (``error`` keeps the aiobs 0.2 one-line form)."""
+
+    type: str = Field(description="Exception class, qualified unless it is a builtin.")
+    message: str
+    traceback: str | None = Field(
+        default=None, description="The innermost frames, formatted like a Python traceback."
+    )
+
+
+class Event(BaseModel):
+    """A call to an LLM provider's SDK."""
+
+    provider: str
+    api: str
+    request: Any
+    response: Any | None = None
+    error: str | None = Field(default=None)
+    started_at: float
+    ended_at: float
+    duration_ms: float
+    callsite: Callsite | None = Field(default=None)
+    span_id: str | None = Field(default=None)
+    parent_span_id: str | None = Field(default=None)
+    trace_id: str | None = Field(default=None)
+
+
+class FunctionEvent(BaseModel):
+    """A call to an ``@observe``-decorated function, a manual span, or a point event."""
+
+    provider: str = Field(default="function")
+    api: str
+    name: str
+    module: str | None = Field(default=None)
+    args: list[Any] | None = Field(default=None)
+    kwargs: dict[str, Any] | None = Field(default=None)
+    result: Any | None = Field(default=None)
+    error: str | None = Field(default=None)
+    started_at: float
+    ended_at: float
+    duration_ms: float
+    callsite: Callsite | None = Field(default=None)
+    span_id: str | None = Field(default=None)
+    parent_span_id: str | None = Field(default=None)
+    trace_id: str | None = Field(default=None)
+    enh_prompt: bool = Field(default=False)
+    enh_prompt_id: str | None = Field(default=None)
+    auto_enhance_after: int | None = Field(default=None)
+    kind: Literal["function", "generator", "span", "event"] = Field(
+        default="function",
+        description="function: a decorated call; generator: a decorated (async) generator, "
+        "from its first item to its end; span: observer.span(); event: observer.event().",
+    )
+    status: Literal["ok", "error", "closed"] = Field(
+        default="ok", description="closed: a generator that its consumer closed before its end."
+    )
+    exception: ErrorDetail | None = Field(default=None)
+    attributes: dict[str, Any] | None = Field(
+        default=None, description="Span attributes, or the data of a point event."
+    )
+    yielded: int | None = Field(default=None, description="Items a generator produced.")
+
+
+class ObservedEvent(Event):
+    """A provider event in the export, with the session it belongs to."""
+
+    session_id: str
+
+
+class ObservedFunctionEvent(FunctionEvent):
+    """A function event in the export, with the session it belongs to."""
+
+    session_id: str
+
+
+class TraceNode(BaseModel):
+    """A node of ``trace_tree``: an event's fields plus ``event_type`` and ``children``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_type: Literal["function", "provider"]
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    started_at: float
+    children: list[TraceNode] = Field(default_factory=list)
+    depth_truncated: bool = Field(
+        default=False,
+        description="Placed beside its parent because the tree reached its maximum depth.",
+    )
+
+
+class ObservabilityExport(BaseModel):
+    """The whole document that ``flush()`` writes."""
+
+    sessions: list[Session]
+    events: list[ObservedEvent]
+    function_events: list[ObservedFunctionEvent] = Field(default_factory=list)
+    trace_tree: list[Any] | None = Field(
+        default=None,
+        description="Events nested by parent span; each item is a TraceNode.",
+    )
+    enh_prompt_traces: list[str] | None = Field(default=None)
+    generated_at: float
+    version: int = FORMAT_VERSION
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the export document (draft 2020-12), with the trace tree described."""
+    schema = ObservabilityExport.model_json_schema()
+    node_schema = TraceNode.model_json_schema(ref_template="#/$defs/{model}")
+    definitions = schema.setdefault("$defs", {})
+    definitions.update(node_schema.pop("$defs", {}))
+    definitions.setdefault("TraceNode", node_schema)
+    tree = schema["properties"]["trace_tree"]
+    tree["anyOf"] = [{"type": "array", "items": {"$ref": "#/$defs/TraceNode"}}, {"type": "null"}]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://aiobs.dev/schema/export.schema.json"
+    return schema
+
+
+__all__ = [
+    "Callsite",
+    "ErrorDetail",
+    "Event",
+    "FunctionEvent",
+    "ObservabilityExport",
+    "ObservedEvent",
+    "ObservedFunctionEvent",
+    "Session",
+    "SessionMeta",
+    "TraceNode",
+    "json_schema",
+]
+

@@ -1,0 +1,248 @@
+"""Cost of recording with aiobs, against the same code without it and against OpenTelemetry.
+
+Measures, in one run on one machine:
+
+* time added per call by ``@observe`` (arguments captured, not captured, and nested three deep),
+  next to the undecorated function and to the OpenTelemetry SDK's ``start_as_current_span`` with
+  a no-op exporter;
+* memory retained per buffered event;
+* flush time per event, for 10,000 and 100,000 events written to a file.
+
+Usage::
+
+    python bench/bench_observe.py            # full run, checks the budgets, exit 1 if one fails
+    python bench/bench_observe.py --quick    # a few seconds, no budget check (smoke test)
+
+Timings interleave the variants over many rounds and report medians, so that a noisy neighbour
+slows all of them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from aiobs import observe, observer
+
+BUDGET_ADDED_NS = 2_000  # per decorated call with small arguments captured
+BUDGET_BYTES_PER_EVENT = 600
+BUDGET_FLUSH_US_PER_EVENT = 5.0
+
+
+# -- the code under test ----------------------------------------------------------------------
+
+
+def work(a: int, b: str, c: float = 0.0) -> int:
+    return a
+
+
+observed_work = observe(work)
+observed_work_no_capture = observe(capture_args=False, capture_result=False)(work)
+
+
+def leaf(a: int, b: str, c: float = 0.0) -> int:
+    return a
+
+
+def middle(a: int, b: str, c: float = 0.0) -> int:
+    return leaf(a, b, c=c)
+
+
+def top(a: int, b: str, c: float = 0.0) -> int:
+    return middle(a, b, c=c)
+
+
+@observe
+def o_leaf(a: int, b: str, c: float = 0.0) -> int:
+    return a
+
+
+@observe
+def o_middle(a: int, b: str, c: float = 0.0) -> int:
+    return o_leaf(a, b, c=c)
+
+
+@observe
+def o_top(a: int, b: str, c: float = 0.0) -> int:
+    return o_middle(a, b, c=c)
+
+
+def otel_variants() -> dict[str, Callable[..., int]]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class NoOpExporter(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:  # noqa: ARG002
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(NoOpExporter()))
+    tracer = provider.get_tracer("bench")
+
+    @tracer.start_as_current_span("work")
+    def otel_work(a: int, b: str, c: float = 0.0) -> int:
+        return a
+
+    @tracer.start_as_current_span("leaf")
+    def t_leaf(a: int, b: str, c: float = 0.0) -> int:
+        return a
+
+    @tracer.start_as_current_span("middle")
+    def t_middle(a: int, b: str, c: float = 0.0) -> int:
+        return t_leaf(a, b, c=c)
+
+    @tracer.start_as_current_span("top")
+    def t_top(a: int, b: str, c: float = 0.0) -> int:
+        return t_middle(a, b, c=c)
+
+    return {"otel": otel_work, "otel_nested": t_top}
+
+
+# -- measurements -----------------------------------------------------------------------------
+
+
+def time_per_call(fn: Callable[..., int], calls: int) -> float:
+    start = time.perf_counter_ns()
+    for i in range(calls):
+        fn(i, "small", c=2.5)
+    return (time.perf_counter_ns() - start) / calls
+
+
+def call_overhead(rounds: int, calls: int) -> dict[str, float]:
+    """Median ns per call of each variant, interleaved round by round."""
+    variants: dict[str, tuple[Callable[..., int], bool]] = {
+        "bare": (work, False),
+        "observe_no_session": (observed_work, False),
+        "observe_capture": (observed_work, True),
+        "observe_no_capture": (observed_work_no_capture, True),
+        "bare_nested": (top, False),
+        "observe_nested": (o_top, True),
+    }
+    try:
+        variants.update({name: (fn, False) for name, fn in otel_variants().items()})
+    except ImportError:
+        print("opentelemetry-sdk is not installed: skipping the OpenTelemetry comparison")
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (fn, in_session) in variants.items():
+            if in_session:
+                observer.observe(session_name="bench")
+            samples[name].append(time_per_call(fn, calls))
+            if in_session:
+                observer.end()
+                observer.flush(persist=False)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def retained_bytes_per_event(events: int) -> float:
+    observer.observe(session_name="memory")
+    observer.flush(persist=False)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(events):
+        observed_work(i, "small", c=2.5)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    observer.end()
+    observer.flush(persist=False)
+    return grown / events
+
+
+def flush_us_per_event(events: int, directory: str, repeats: int) -> float:
+    """Median flush time per event over ``repeats`` flushes, after one warm-up flush.
+
+    The warm-up matters on virtual machines, where memory the process has never touched is
+    slow to hand out the first time; a long-running program flushes into memory it has used
+    before.
+    """
+    samples = []
+    for attempt in range(repeats + 1):
+        observer.observe(session_name="flush")
+        for i in range(events):
+            observed_work(i, "small", c=2.5)
+        observer.end()
+        path = os.path.join(directory, f"flush-{events}-{attempt}.json")
+        start = time.perf_counter()
+        written = observer.flush(path)
+        elapsed = time.perf_counter() - start
+        assert written == path, written
+        with open(path, "rb") as stream:
+            exported = len(json.load(stream)["function_events"])
+        assert exported == events, (exported, events)
+        os.remove(path)
+        if attempt:
+            samples.append(elapsed / events * 1e6)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small run, no budget check")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    options = parser.parse_args()
+
+    observer.configure(flush_at_exit=False, max_buffered_events=1_000_000)
+    rounds, calls = (5, 2_000) if options.quick else (31, 20_000)
+    flush_sizes = (2_000,) if options.quick else (10_000, 100_000)
+
+    timings = call_overhead(rounds, calls)
+    memory = retained_bytes_per_event(2_000 if options.quick else 20_000)
+    with tempfile.TemporaryDirectory() as directory:
+        flushes = {
+            n: flush_us_per_event(n, directory, 1 if options.quick else 3) for n in flush_sizes
+        }
+
+    bare = timings["bare"]
+    added = timings["observe_capture"] - bare
+    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
+    print()
+    print("| variant | ns per call | added vs bare |")
+    print("|---|---:|---:|")
+    for name, value in timings.items():
+        base = timings["bare_nested"] if "nested" in name else bare
+        print(f"| {name} | {value:,.0f} | {value - base:+,.0f} |")
+    print()
+    print(f"retained memory: {memory:,.0f} bytes per event")
+    for n, value in flushes.items():
+        print(f"flush: {value:.2f} µs per event ({n:,} events)")
+
+    results = {
+        "python": platform.python_version(),
+        "ns_per_call": timings,
+        "added_ns_per_call": added,
+        "bytes_per_event": memory,
+        "flush_us_per_event": flushes,
+    }
+    if options.json:
+        with open(options.json, "w", encoding="utf-8") as stream:
+            json.dump(results, stream, indent=2)
+    if options.quick:
+        return 0
+    failures = []
+    if added > BUDGET_ADDED_NS:
+        failures.append(f"@observe adds {added:,.0f} ns per call (budget {BUDGET_ADDED_NS:,})")
+    if memory > BUDGET_BYTES_PER_EVENT:
+        failures.append(f"{memory:,.0f} bytes per event (budget {BUDGET_BYTES_PER_EVENT})")
+    for n, value in flushes.items():
+        if value > BUDGET_FLUSH_US_PER_EVENT:
+            failures.append(f"flush of {n:,} events: {value:.2f} µs per event (budget 5)")
+    print()
+    print("budgets: " + ("all met" if not failures else "; ".join(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
