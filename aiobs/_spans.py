@@ -41,8 +41,9 @@ def _check_name(name: object) -> str:
 class Span:
     """A manual span: ``with observer.span("retrieve", k=5) as span: ... span.set("hits", 3)``.
 
-    Works with ``with`` and ``async with``. Outside a session it records nothing and :meth:`set`
-    does nothing. An exception leaving the block is recorded on the span and propagates unchanged.
+    Works with ``with`` and ``async with``, once. Outside a session it records nothing and
+    :meth:`set` does nothing. An exception leaving the block is recorded on the span and
+    propagates unchanged.
     """
 
     __slots__ = ("_attributes", "_name", "_open", "_token")
@@ -54,12 +55,12 @@ class Span:
         self._token: Token[SpanContext | None] | None = None
 
     def __repr__(self) -> str:
-        state = "recording" if self._open is not None else "idle"
+        state = "recording" if self._token is not None else "idle"
         return f"<Span {self._name!r} {state}>"
 
     @property
     def span_id(self) -> str | None:
-        """This span's id as written to the export, or ``None`` when not recording."""
+        """This span's id as written to the export, or ``None`` when nothing was recorded."""
         return f"{self._open.span_id:016x}" if self._open is not None else None
 
     def set(self, key: str, value: Any) -> None:
@@ -67,8 +68,8 @@ class Span:
         if not isinstance(key, str):
             raise TypeError(f"Span attribute names must be strings, got {key!r}")
         span = self._open
-        if span is None:
-            return
+        if span is None or self._token is None:
+            return  # not recording, or already closed
         try:
             snap = span.session.collector.capturer.mapping({key: value})
             attributes = (span.extra or {}).get("attributes") or {}
@@ -77,8 +78,8 @@ class Span:
             report_internal_error("setting a span attribute", exc)
 
     def _enter(self, frame: FrameType) -> Span:
-        if self._token is not None:
-            raise RuntimeError(f"Span {self._name!r} is already open; create a new one")
+        if self._token is not None or self._open is not None:
+            raise RuntimeError(f"Span {self._name!r} is already open or used; create a new one")
         session = current_session()
         if session is None:
             return self
@@ -96,7 +97,6 @@ class Span:
         span, token = self._open, self._token
         if span is None or token is None:
             return
-        self._open = None
         self._token = None
         span_var.reset(token)
         span.finish(error=error)

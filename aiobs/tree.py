@@ -99,9 +99,12 @@ def link(  # noqa: PLR0915 - the common cases are inlined in the main loop on pu
 
     # What still waits hangs off a parent that was never placed: a cycle of parent links.
     # The earliest-starting member becomes a root and the rest are placed beneath it.
+    placed = len(roots)
     for index in order:
         if not level[index]:
             place(index, -1)
+    if len(roots) != placed:  # cycle roots were appended last: restore start order
+        roots.sort(key=starts.__getitem__)
     return TreeShape(roots, children, truncated)
 
 

@@ -1,0 +1,42 @@
+"""Shared fixtures: every test starts from a clean collector and fails on aiobs's own errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiobs import _guard, _ids, observer
+from aiobs.exporters import InMemoryExporter
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "schema" / "export.schema.json"
+
+
+@pytest.fixture(autouse=True)
+def _clean_aiobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Reset global state around each test; internal errors raise instead of being logged."""
+    for name in ("LLM_OBS_OUT", "AIOBS_API_KEY", "AIOBS_FLUSH_AT_EXIT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    observer.reset()
+    observer.configure(flush_at_exit=False)
+    _ids.reset()
+    _guard.set_raise_internal_errors(True)
+    yield
+    observer.reset()
+    _ids.reset()
+
+
+@pytest.fixture
+def exporter() -> InMemoryExporter:
+    """An exporter that keeps flushed documents in memory."""
+    return InMemoryExporter()
+
+
+@pytest.fixture(scope="session")
+def export_schema() -> dict[str, Any]:
+    """The JSON Schema of the export document, as committed under docs/."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
