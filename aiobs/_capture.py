@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Collection, Mapping
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -321,7 +321,7 @@ class Capturer:
 
     def _key(self, key: object) -> str:
         if type(key) is str:
-            return cast("str", key)
+            return key
         if key is None or isinstance(key, (bool, int, float, enum.Enum)):
             return str(key)
         return _safe_repr(key, self.limits.max_string_length)

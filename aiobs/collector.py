@@ -106,7 +106,6 @@ class Collector:
             _env.get_positive_int, _env.MAX_BUFFERED_EVENTS, DEFAULT_MAX_BUFFERED_EVENTS
         )
         self.flush_at_exit: bool = _env_setting(_env.get_bool, _env.FLUSH_AT_EXIT, True)
-        _threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
 
     def configure(
         self,
@@ -511,6 +510,7 @@ class Collector:
         self._apply_defaults()
         self._reset_counters()
         _threads.uninstall()
+        _threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
 
     def _flush_at_exit(self) -> None:
         if not self.flush_at_exit:
@@ -688,6 +688,7 @@ def _after_fork_in_child() -> None:
         collector._after_fork_in_child()
 
 
+_threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
 atexit.register(_flush_all_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -9,12 +9,13 @@ accumulate instead of overwriting each other. Files are created readable by thei
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pydantic_core
 
 from .._document import ExportDocument, assemble
 from .base import BaseExporter, ExportError, ExportResult
@@ -91,7 +92,7 @@ class FileExporter(BaseExporter):
     def _merged_with_existing(self, document: ExportDocument) -> ExportDocument:
         try:
             with open(self.path, "rb") as stream:
-                existing = json.load(stream)
+                existing = pydantic_core.from_json(stream.read())
         except FileNotFoundError:
             return document
         except (OSError, ValueError) as exc:

@@ -1,0 +1,71 @@
+"""The demo and the benchmark run end to end (their figures are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from aiobs.models import ObservabilityExport
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TestDemo:
+    """make demo's pipeline writes a valid document and summarises it."""
+
+    def test_demo_writes_and_summarises(self, tmp_path: Path) -> None:
+        output = tmp_path / "demo.json"
+        completed = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "demo.py"), str(output)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        export = ObservabilityExport.model_validate_json(output.read_bytes())
+        requests = [s for s in export.sessions if s.name == "request"]
+        assert len(requests) == 3
+        assert {s.labels["user"] for s in requests if s.labels} == {"ada", "grace", "alan"}
+        per_session = {s.id: 0 for s in export.sessions}
+        for event in export.function_events:
+            per_session[event.session_id] += 1
+        assert all(per_session[s.id] == 12 for s in requests), per_session
+        kinds = {e.kind for e in export.function_events}
+        assert kinds == {"function", "generator", "span", "event"}
+        assert "sk-demo" not in output.read_text()
+        assert f"Wrote {output}" in completed.stdout
+        assert "Trace tree of session" in completed.stdout
+        assert "stream_completion" in completed.stdout
+
+
+class TestBenchmark:
+    """The benchmark script runs in its quick mode and reports every measurement."""
+
+    def test_quick_run(self, tmp_path: Path) -> None:
+        results = tmp_path / "bench.json"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "bench_observe.py"),
+                "--quick",
+                "--json",
+                str(results),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        figures = json.loads(results.read_text())
+        assert set(figures["ns_per_call"]) >= {
+            "bare",
+            "observe_no_session",
+            "observe_capture",
+            "observe_no_capture",
+            "bare_nested",
+            "observe_nested",
+        }
+        assert figures["bytes_per_event"] > 0
+        assert all(value > 0 for value in figures["flush_us_per_event"].values())
