@@ -1,10 +1,11 @@
 """Identifiers and clocks, swappable so that tests produce stable, readable documents.
 
-Span and trace ids are integers of 64 and 128 bits, as in OpenTelemetry, kept as ``int`` while
-recording and written as lowercase hex at export. Each sequence counts up from a random start drawn
-from a private generator (recording never advances the user's ``random`` state); a forked child
-draws new starts, so parent and child never share ids. Session ids are UUID4 strings, as in aiobs
-0.2.
+Span ids are 64-bit integers, kept as ``int`` while recording and written as 16 lowercase hex
+digits at export. They count up from a random start drawn from a private generator (recording
+never advances the user's ``random`` state); a forked child draws a new start, so parent and child
+never share ids. A trace is named after its root span: its id is the root's span id, written as
+32 hex digits as in OpenTelemetry (drawing a separate id would cost time and memory per root).
+Session ids are UUID4 strings, as in aiobs 0.2.
 
 ``aiobs.testing.deterministic()`` swaps in counters and a fake clock through :func:`configure`.
 """
@@ -29,7 +30,6 @@ def _counter(bits: int) -> Callable[[], int]:
 
 
 _random_span_id: Callable[[], int] = _counter(64)
-_random_trace_id: Callable[[], int] = _counter(128)
 
 
 def _random_uuid() -> str:
@@ -38,9 +38,6 @@ def _random_uuid() -> str:
 
 new_span_id: Callable[[], int] = _random_span_id
 """A new span id (non-zero 64-bit integer)."""
-
-new_trace_id: Callable[[], int] = _random_trace_id
-"""A new trace id (non-zero 128-bit integer)."""
 
 new_session_id: Callable[[], str] = _random_uuid
 """A new session id (UUID4 string)."""
@@ -58,19 +55,16 @@ monotonic_ns: Callable[[], int] = time.perf_counter_ns
 def configure(
     *,
     span_id: Callable[[], int] | None = None,
-    trace_id: Callable[[], int] | None = None,
     session_id: Callable[[], str] | None = None,
     enh_prompt_id: Callable[[], str] | None = None,
     wall: Callable[[], float] | None = None,
     monotonic: Callable[[], int] | None = None,
 ) -> None:
     """Replace some of the id sources and clocks; the others stay as they are."""
-    global new_span_id, new_trace_id, new_session_id, new_enh_prompt_id  # noqa: PLW0603
+    global new_span_id, new_session_id, new_enh_prompt_id  # noqa: PLW0603
     global wall_clock, monotonic_ns  # noqa: PLW0603 - module-level for a cheap hot-path lookup
     if span_id is not None:
         new_span_id = span_id
-    if trace_id is not None:
-        new_trace_id = trace_id
     if session_id is not None:
         new_session_id = session_id
     if enh_prompt_id is not None:
@@ -85,7 +79,6 @@ def reset() -> None:
     """Restore random ids and the real clocks."""
     configure(
         span_id=_random_span_id,
-        trace_id=_random_trace_id,
         session_id=_random_uuid,
         enh_prompt_id=_random_uuid,
         wall=time.time,
@@ -94,14 +87,12 @@ def reset() -> None:
 
 
 def _reseed_after_fork() -> None:
-    global _random_span_id, _random_trace_id
+    global _random_span_id  # noqa: PLW0603 - a new sequence for the child
     _rng.seed()
-    fresh_span, fresh_trace = _counter(64), _counter(128)
+    fresh = _counter(64)
     if new_span_id is _random_span_id:
-        configure(span_id=fresh_span)
-    if new_trace_id is _random_trace_id:
-        configure(trace_id=fresh_trace)
-    _random_span_id, _random_trace_id = fresh_span, fresh_trace
+        configure(span_id=fresh)
+    _random_span_id = fresh
 
 
 if hasattr(os, "register_at_fork"):

@@ -115,13 +115,13 @@ class OpenSpan:
     ) -> None:
         self.session = session
         self.info = info
+        self.span_id = _ids.new_span_id()
         parent = span_var.get()
-        if parent is None:
+        if parent is None:  # a root: its trace is named after it
             self.parent_id: int | None = None
-            self.trace_id = _ids.new_trace_id()
+            self.trace_id = self.span_id
         else:
             self.parent_id, self.trace_id = parent
-        self.span_id = _ids.new_span_id()
         self.code = frame.f_code if frame is not None else None
         self.lasti = frame.f_lasti if frame is not None else None
         self.args: Any = None

@@ -151,13 +151,13 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
             if session is None:
                 return fn(*args, **kwargs)
         try:
+            span_id = _ids.new_span_id()
             parent = _span_get()
-            if parent is None:
+            if parent is None:  # a root: its trace is named after it
                 parent_id = None
-                trace_id = _ids.new_trace_id()
+                trace_id = span_id
             else:
                 parent_id, trace_id = parent
-            span_id = _ids.new_span_id()
             caller = _getframe(1)
             code, lasti = caller.f_code, caller.f_lasti
             capturer = session.collector.capturer
@@ -251,13 +251,13 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
             if session is None:
                 return await fn(*args, **kwargs)
         try:
+            span_id = _ids.new_span_id()
             parent = _span_get()
-            if parent is None:
+            if parent is None:  # a root: its trace is named after it
                 parent_id = None
-                trace_id = _ids.new_trace_id()
+                trace_id = span_id
             else:
                 parent_id, trace_id = parent
-            span_id = _ids.new_span_id()
             caller = _getframe(1)
             code, lasti = caller.f_code, caller.f_lasti
             capturer = session.collector.capturer
