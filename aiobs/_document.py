@@ -14,6 +14,7 @@ import functools
 import itertools
 import json
 import linecache
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import CodeType
@@ -145,6 +146,11 @@ class _StaticParts(NamedTuple):
     after: bytes  # auto_enhance_after and, for other kinds than "function", kind
     secret_positions: frozenset[int]
     secret_names: tuple[str, ...]
+
+
+_HEAD = operator.attrgetter("head")
+_ENH_PROMPT = operator.attrgetter("enh_prompt")
+_AFTER = operator.attrgetter("after")
 
 
 class _Writer:
@@ -355,9 +361,11 @@ class _Writer:
 
         site_keys = list(zip(map(id, codes), lastis, strict=True))
         sites = self._callsites
-        for key, code, lasti in zip(site_keys, codes, lastis, strict=True):
-            if key not in sites:
-                sites[key] = b"null" if code is None else self.callsite(code, lasti)
+        missing = set(site_keys).difference(sites)
+        if missing:
+            for key, code, lasti in zip(site_keys, codes, lastis, strict=True):
+                if key in missing:
+                    sites[key] = b"null" if code is None else self.callsite(code, lasti)
         callsites = list(map(sites.__getitem__, site_keys))
 
         wall, mono = anchor
@@ -371,7 +379,7 @@ class _Writer:
 
         errors = [b"null"] * count
         enh_json = [b"null"] * count
-        more = [p.after for p in parts]
+        more = list(map(_AFTER, parts))
         enh_ids: list[str | None] = [None] * count
         if outcomes.count(None) != count or extras.count(None) != count:
             for row, (outcome, extra) in enumerate(zip(outcomes, extras, strict=True)):
@@ -384,7 +392,7 @@ class _Writer:
             map(
                 _EVENT.__mod__,
                 zip(
-                    [p.head for p in parts],
+                    list(map(_HEAD, parts)),
                     args_json,
                     kwargs_json,
                     result_json,
@@ -396,7 +404,7 @@ class _Writer:
                     span_hex,
                     [b"null" if text is None else text for text in parent_hex],
                     trace_hex,
-                    [p.enh_prompt for p in parts],
+                    list(map(_ENH_PROMPT, parts)),
                     enh_json,
                     more,
                     [_to_json_safe(session_id)] * count,
@@ -513,14 +521,17 @@ def build_document(
     width = RECORD_WIDTH
     for session_id, anchor, buffer, entries in records:
         # Slicing with a stop is atomic: records appended meanwhile are left for the next flush.
-        columns = [buffer[field:entries:width] for field in range(width)]
-        if columns[1].count(None):  # events given to _record_event: split them off
-            model_rows = [row for row, span_id in enumerate(columns[1]) if span_id is None]
-            keep = sorted(set(range(len(columns[0]))) - set(model_rows))
-            for row in model_rows:
-                out.model_event(columns[0][row], session_id)
-            columns = [[column[row] for row in keep] for column in columns]
-        writer.spans(columns, session_id, anchor, out)
+        # Batches keep each column pass within the processor's caches.
+        for start in range(0, entries, _BATCH * width):
+            stop = min(entries, start + _BATCH * width)
+            columns = [buffer[start + field : stop : width] for field in range(width)]
+            if columns[1].count(None):  # events given to _record_event: split them off
+                model_rows = [row for row, span_id in enumerate(columns[1]) if span_id is None]
+                keep = sorted(set(range(len(columns[0]))) - set(model_rows))
+                for row in model_rows:
+                    out.model_event(columns[0][row], session_id)
+                columns = [[column[row] for row in keep] for column in columns]
+            writer.spans(columns, session_id, anchor, out)
     sessions_json = _to_json_safe(list(sessions))
     shape = link(out.starts, out.span_ids, out.parent_ids) if include_trace_tree else None
     enh_traces: list[str] = []
@@ -550,6 +561,9 @@ def build_document(
         event_count=len(out.provider_json) + len(out.function_json),
     )
 
+
+_BATCH = 2048
+"""Records turned into JSON per pass of the column-wise writer."""
 
 _CHUNK = 96
 """Events joined into one chunk for writing. About 50 KB: small enough for the allocator to reuse
