@@ -40,6 +40,12 @@ _SAFE_INT = 1 << 53
 _BIG_INT = 1 << 64
 _FAST_STRING = 256
 _FAST_ITEMS = 16
+_SCALAR_COST = 24
+"""What a number, None or boolean costs in the byte budget (a generous JSON width)."""
+
+_REDACTION_OVERLAP = 4096
+"""Characters past a cut that are still searched for credentials, so that one straddling the cut
+(a long token, a JSON Web Token) is recognised and removed whole."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,12 +112,18 @@ class Capturer:
         self.limits = limits or CaptureLimits()
         self.redaction = redaction or DEFAULT_REDACTION
         self._half_budget = max(1, self.limits.max_event_bytes // 2)
-        # Plain scalars are kept by reference when there are at most `fast_items` of them and no
-        # string is longer than `fast_string`: then they cannot exceed any limit.
-        self.fast_items = min(_FAST_ITEMS, self.limits.max_items)
-        self.fast_string = min(_FAST_STRING, self.limits.max_string_length)
-        room = self._half_budget // (2 * max(1, self.fast_items)) - 8
-        self.fast_string = max(0, min(self.fast_string, room))
+        # Plain scalars are kept by reference when there are at most `fast_items` of them (in the
+        # positional and again in the keyword arguments) and no string, keyword included, is
+        # longer than `fast_string`. Each such item costs at most 2 * fast_string + 48 of the
+        # budget, so both bounds are chosen to fit it. -1 turns the fast path off.
+        half = self._half_budget
+        items = min(_FAST_ITEMS, self.limits.max_items)
+        string = min(_FAST_STRING, self.limits.max_string_length, (half // (2 * items) - 48) // 2)
+        if string < 0:
+            string = 0
+            items = min(items, half // (2 * 48)) or -1
+        self.fast_items = items
+        self.fast_string = string
 
     def inputs(
         self,
@@ -151,7 +163,7 @@ class Capturer:
 
     def mapping(self, data: Mapping[str, Any]) -> dict[str, JSONValue]:
         """Snapshot keyword data (span attributes, point-event data) with key redaction."""
-        result = self._value(dict(data), 0, _Budget(self._half_budget))
+        result = self._value(data, 0, _Budget(self._half_budget))
         return result if isinstance(result, dict) else {"value": result}
 
     # -- values kept by reference until export ----------------------------------------------------
@@ -285,28 +297,35 @@ class Capturer:
 
     def _string(self, text: str, budget: _Budget) -> str:
         limit = self.limits.max_string_length
-        if len(text) > limit:
-            # Scan past the cut so that a credential straddling it is still recognised.
-            head = self.redaction.redact_text(text[: limit + 128])[:limit]
-            text = f"{head}...[aiobs: truncated {len(text) - limit} chars]"
-        else:
-            text = self.redaction.redact_text(text)
-        if len(text) + 2 > budget.left:
-            keep = max(0, budget.left - 2)
+        redact = self.redaction.redact_text
+        original = len(text)
+        # Past a cut, search a little further so that a credential straddling it goes whole.
+        text = redact(text[: limit + _REDACTION_OVERLAP] if original > limit else text)
+        if len(text) > limit:  # too long from the start, or made longer by a replacement
+            # A cut can make the head look like a credential of its own: search it again.
+            head = redact(text[:limit])[:limit]
+            cut = original - limit if original > limit else len(text) - limit
+            text = f"{head}...[aiobs: truncated {cut} chars]"
+        # The budget is in bytes of UTF-8; a character outside ASCII takes at most four.
+        # (str.isascii() reads a flag: it costs nothing.)
+        width = 1 if text.isascii() else 4
+        if (len(text) + 2) * width > budget.left:
+            keep = max(0, budget.left // width - 2)
             budget.left = 0
             return f"{text[:keep]}...[aiobs: event size limit reached]"
-        budget.left -= len(text) + 2
+        budget.left -= (len(text) + 2) * width
         return text
 
     def _int(self, number: int, budget: _Budget) -> JSONValue:
-        budget.left -= 20
+        budget.left -= _SCALAR_COST
         if -_BIG_INT < number < _BIG_INT:
             return number
-        return f"<int of {number.bit_length()} bits>"
+        sign = "-" if number < 0 else ""
+        return f"<{sign}int of {number.bit_length()} bits>"
 
     @staticmethod
     def _float(number: float, budget: _Budget) -> JSONValue:
-        budget.left -= 24
+        budget.left -= _SCALAR_COST
         if math.isfinite(number):
             return number
         if math.isnan(number):
@@ -320,11 +339,17 @@ class Capturer:
         return self._string(f"{type(member).__name__}.{member.name}", budget)
 
     def _key(self, key: object) -> str:
+        """A dict key as exported: a string, cut to the string limit, with credentials removed."""
         if type(key) is str:
-            return key
-        if key is None or isinstance(key, (bool, int, float, enum.Enum)):
-            return str(key)
-        return _safe_repr(key, self.limits.max_string_length)
+            text: str = key
+        elif key is None or isinstance(key, (bool, int, float, enum.Enum)):
+            text = _safe_str(key)
+        else:
+            text = _safe_repr(key)
+        limit = self.limits.max_string_length
+        if len(text) > limit:
+            text = f"{text[:limit]}...[aiobs: truncated {len(text) - limit} chars]"
+        return self.redaction.redact_text(text)
 
     def _items(
         self,
@@ -346,7 +371,7 @@ class Capturer:
                 out["[aiobs: truncated]"] = "event size limit reached"
                 break
             key = self._key(raw_key)
-            budget.left -= len(key) + 4
+            budget.left -= (len(key) + 4) * (1 if key.isascii() else 4)
             if is_secret_key(key):
                 out[key] = REDACTED
             else:
@@ -370,7 +395,7 @@ class Capturer:
     def _object(self, value: object, depth: int, budget: _Budget, seen: set[int]) -> JSONValue:
         cls = type(value)
         if cls.__repr__ is not object.__repr__:
-            return self._string(_safe_repr(value, self.limits.max_string_length + 1), budget)
+            return self._string(_safe_repr(value), budget)
         attributes = getattr(value, "__dict__", None)
         if isinstance(attributes, dict) and attributes:
             out = self._items(attributes.items(), len(attributes), depth, budget, seen)
@@ -392,12 +417,11 @@ def _safe_str(value: object) -> str:
         return f"<{_safe_type_name(value)} (str failed)>"
 
 
-def _safe_repr(value: object, limit: int) -> str:
+def _safe_repr(value: object) -> str:
     try:
-        text = repr(value)
+        return repr(value)
     except Exception:  # noqa: BLE001 - user __repr__ may raise anything
         return f"<{_safe_type_name(value)} (repr failed)>"
-    return text[:limit]
 
 
 DEFAULT_CAPTURER = Capturer()

@@ -29,8 +29,9 @@ def capture_inputs(
     """Arguments as stored: the call's own tuple and dict when plain, else a bounded snapshot.
 
     Plain means at most ``capturer.fast_items`` values, each a number, ``None``, a boolean or a
-    string of at most ``capturer.fast_string`` characters: immutable values that cannot exceed a
-    limit, so they are kept by reference and finalized (redacted, made JSON-safe) at export.
+    string of at most ``capturer.fast_string`` characters (keyword names too): immutable values
+    that cannot exceed a limit, so they are kept by reference and finalized (redacted, made
+    JSON-safe) at export.
     """
     limit = capturer.fast_string
     plain = len(args) <= capturer.fast_items and len(kwargs) <= capturer.fast_items
@@ -45,7 +46,10 @@ def capture_inputs(
                 plain = False
                 break
     if plain and kwargs:
-        for value in kwargs.values():
+        for key, value in kwargs.items():
+            if len(key) > limit:
+                plain = False
+                break
             kind = type(value)
             if kind is str:
                 if len(value) > limit:

@@ -186,4 +186,3 @@ __all__ = [
     "TraceNode",
     "json_schema",
 ]
-

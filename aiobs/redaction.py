@@ -37,13 +37,17 @@ _SECRET_WORDS = frozenset(
     {
         "password",
         "passwd",
+        "passwords",
         "passphrase",
         "secret",
+        "secrets",
         "authorization",
         "cookie",
+        "cookies",
         "credential",
         "credentials",
         "apikey",
+        "apikeys",
         "privatekey",
         "accesskey",
         "secretkey",
@@ -56,7 +60,7 @@ _SECRET_LAST_WORDS = frozenset({"token", "auth", "pwd"})
 contains it (``token_count``); the plural ``tokens`` (``max_tokens``) is not secret."""
 
 _SECRET_PAIRS = frozenset(
-    {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")}
+    (first, last) for first in ("api", "private", "access", "secret") for last in ("key", "keys")
 )
 """Two adjacent words that together name a secret (``openai_api_key``, ``X-Api-Key``)."""
 
@@ -77,17 +81,34 @@ ordinary text, so a string is searched only when one of the markers occurs in it
 BUILTIN_PATTERNS: tuple[str, ...] = tuple(pattern for _, pattern in BUILTIN_RULES)
 """Regular expressions for credential-looking text."""
 
+_BUILTIN_PATTERN = re.compile("|".join(f"(?:{pattern})" for pattern in BUILTIN_PATTERNS))
+
 _MIN_SECRET_LENGTH = 12
 """No built-in pattern matches fewer characters, so shorter strings are never scanned."""
 
-_CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
+_ACRONYM_BOUNDARY = re.compile(r"([A-Z]+)([A-Z][a-z])")  # "XApiKey" -> "X_ApiKey"
+_CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")  # "apiKey" -> "api_Key"
 _WORD = re.compile(r"[a-z0-9]+")
 _KEY_CACHE_LIMIT = 4096
 
 
 def key_words(key: str) -> list[str]:
-    """Split a key into lowercase words: ``"X-Api-Key"`` and ``"xApiKey"`` give x, api, key."""
-    return _WORD.findall(_CAMEL_BOUNDARY.sub(r"\1_\2", key).lower())
+    """Split a key into lowercase words: ``"X-Api-Key"`` and ``"XApiKey"`` give x, api, key."""
+    spaced = _CAMEL_BOUNDARY.sub(r"\1_\2", _ACRONYM_BOUNDARY.sub(r"\1_\2", key))
+    return _WORD.findall(spaced.lower())
+
+
+def _compile(pattern: str | Pattern[str]) -> Pattern[str]:
+    if isinstance(pattern, Pattern):
+        return pattern
+    if not isinstance(pattern, str):
+        raise ValueError(f"Redaction pattern {pattern!r} must be a string or a compiled pattern")
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(
+            f"Redaction pattern {pattern!r} does not compile: {exc}; check extra_patterns"
+        ) from exc
 
 
 def _normalize(name: str) -> str:
@@ -110,11 +131,12 @@ class Redaction:
 
     __slots__ = (
         "_builtin",
+        "_builtin_pattern",
         "_cache_lock",
         "_extra_keys",
         "_extra_patterns",
         "_markers",
-        "_pattern",
+        "_patterns",
         "enabled",
         "key_cache",
         "markers",
@@ -137,18 +159,11 @@ class Redaction:
                 raise ValueError(f"Redaction key {key!r} must be a string")
             keys.append(_normalize(key))
         self._extra_keys = frozenset(keys)
-        sources = list(BUILTIN_PATTERNS) if builtin else []
         self._extra_patterns = tuple(extra_patterns)
-        for pattern in self._extra_patterns:
-            sources.append(pattern.pattern if isinstance(pattern, Pattern) else pattern)
-        self._pattern: Pattern[str] | None = None
-        if sources:
-            try:
-                self._pattern = re.compile("|".join(f"(?:{s})" for s in sources))
-            except re.error as exc:
-                raise ValueError(
-                    f"Redaction pattern does not compile: {exc}; check extra_patterns"
-                ) from exc
+        # Each extra pattern is compiled on its own, so that its flags hold and an error points
+        # into it; the built-in ones are searched as one alternation.
+        builtins = (_BUILTIN_PATTERN,) if builtin else ()
+        self._patterns = builtins + tuple(_compile(pattern) for pattern in self._extra_patterns)
         self.key_cache: dict[str, bool] = {}
         """Decisions of :meth:`is_secret_key` so far; read directly where a call costs too much."""
         self._cache_lock = threading.Lock()
@@ -159,7 +174,7 @@ class Redaction:
             if builtin and not self._extra_patterns
             else None
         )
-        active = enabled and self._pattern is not None
+        active = enabled and bool(self._patterns)
         self.scan_from: int = (
             (_MIN_SECRET_LENGTH if self._markers is not None else 1) if active else sys.maxsize
         )
@@ -228,15 +243,15 @@ class Redaction:
                     break
             else:
                 return False
-        assert self._pattern is not None
-        return self._pattern.search(text) is not None
+        return any(pattern.search(text) is not None for pattern in self._patterns)
 
     def redact_text(self, text: str) -> str:
         """``text`` with every credential-looking part replaced by ``[REDACTED]``."""
         if not self.may_hold_secret(text):
             return text
-        assert self._pattern is not None
-        return self._pattern.sub(REDACTED, text)
+        for pattern in self._patterns:
+            text = pattern.sub(REDACTED, text)
+        return text
 
 
 DEFAULT_REDACTION = Redaction()
