@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import logging
-import threading
 from types import TracebackType
 
 from . import _env
@@ -28,7 +27,6 @@ logger = logging.getLogger("aiobs")
 
 _raise_internal_errors = _env.get_bool(_env.RAISE_INTERNAL_ERRORS, default=False)
 _reported: set[str] = set()
-_reported_lock = threading.Lock()
 
 
 def set_raise_internal_errors(enabled: bool) -> None:
@@ -49,9 +47,8 @@ def report_internal_error(what: str, exc: BaseException) -> None:
     """
     if _raise_internal_errors:
         raise exc
-    with _reported_lock:
-        first = what not in _reported
-        _reported.add(what)
+    first = what not in _reported  # no lock: at worst a race logs the traceback twice
+    _reported.add(what)
     if first:
         logger.error("aiobs internal error while %s; recording continues", what, exc_info=exc)
     else:

@@ -76,12 +76,14 @@ def capture_result(capturer: Capturer, result: Any) -> Any:
 def append(session: RecordingSession, record: Record) -> None:
     """Buffer a finished record, or count it as dropped when the collector is full."""
     collector = session.collector
-    if next(collector._admissions) < collector._admit_below:
+    try:
+        collector._places.pop()  # one C call: exact under threads
+    except IndexError:
+        collector.reject(session)
+    else:
         session.records.extend(record)
         if session.released:
             collector.reattach(session)
-    else:
-        collector.reject(session)
 
 
 def append_error(session: RecordingSession, record: Record, error: BaseException) -> None:

@@ -137,7 +137,9 @@ class RecordingSession:
                 self.dirty = True
 
     def _after_fork_in_child(self) -> None:
+        # The parent exports this session and its records; the child exports the session again
+        # only if it records something into it (with its own pid).
         self._lock = threading.Lock()
         self.records = []
         self.pid = os.getpid()
-        self.dirty = True
+        self.dirty = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from contextvars import Token
 from types import FrameType, TracebackType
 from typing import Any
@@ -15,7 +14,6 @@ from ._records import KIND_EVENT, KIND_SPAN, FunctionInfo, SpanContext
 
 _INFO_CACHE_LIMIT = 1024
 _infos: dict[tuple[str, str], FunctionInfo] = {}
-_infos_lock = threading.Lock()
 
 
 def _info(kind: str, name: str) -> FunctionInfo:
@@ -25,10 +23,11 @@ def _info(kind: str, name: str) -> FunctionInfo:
         info = FunctionInfo(
             kind=kind, name=name, api=name, capture_args=False, capture_result=False
         )
-        with _infos_lock:
-            if len(_infos) >= _INFO_CACHE_LIMIT:
-                _infos.clear()
-            _infos[key] = info
+        # No lock: dict operations are atomic, and a lost entry is only recomputed. (A lock here
+        # could also be held by another thread at a fork, and deadlock the child.)
+        if len(_infos) >= _INFO_CACHE_LIMIT:
+            _infos.clear()
+        _infos[key] = info
     return info
 
 

@@ -14,7 +14,9 @@ The switch is ``observer.configure(propagate_to_threads=False)`` or
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.thread
 import functools
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 from ._context import session_var, span_var
 
 _lock = threading.Lock()
+_POOL_WORKER = getattr(concurrent.futures.thread, "_worker", None)
 _original_start: Callable[..., None] | None = None
 _original_submit: Callable[..., Any] | None = None
 enabled = True
@@ -43,7 +46,9 @@ def _bind(fn: Callable[..., Any], session: Any, span: Any) -> Callable[..., Any]
 
 
 def _start(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
-    if enabled:
+    # A pool's worker thread outlives the submit that started it: it gets no context of its
+    # own, and each piece of work brings its submitter's (see _submit).
+    if enabled and getattr(self, "_target", None) is not _POOL_WORKER:
         session = session_var.get()
         span = span_var.get()
         if session is not None or span is not None:
@@ -98,3 +103,12 @@ def uninstall() -> None:
 def installed() -> bool:
     """Whether the patches are in place."""
     return _original_start is not None
+
+
+def _after_fork_in_child() -> None:
+    global _lock  # noqa: PLW0603 - another thread may have held it at the fork
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

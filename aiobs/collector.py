@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import itertools
 import logging
 import os
 import threading
@@ -151,12 +150,13 @@ class Collector:
                 capture_limits or self.capturer.limits, redaction or self.capturer.redaction
             )
         if max_buffered_events is not None:
-            self.max_buffered_events = max_buffered_events
-            self._give_back(0)
+            self._resize(max_buffered_events)
         if flush_at_exit is not None:
             self.flush_at_exit = flush_at_exit
         if propagate_to_threads is not None:
             _threads.enabled = propagate_to_threads
+            if propagate_to_threads and self._sessions:
+                _threads.install()
 
     @property
     def api_key(self) -> str | None:
@@ -307,23 +307,32 @@ class Collector:
     # -- buffer accounting (called from the hot path) -------------------------------------------
 
     def _reset_counters(self) -> None:
-        # `_admissions` counts places ever taken in the buffer; `_evicted` those given back
-        # (exported, or rejected because the buffer was full). A record is admitted while
-        # places taken < evicted + max_buffered_events, kept precomputed in `_admit_below`. Both
-        # stay exact under threads: next() on itertools.count is atomic, and `_evicted` and
-        # `_admit_below` change only under `_count_lock`.
-        self._admissions = itertools.count()
-        self._evicted = 0
-        self._admit_below = self.max_buffered_events
+        # The free places of the buffer, one byte each. Taking one is `_places.pop()`, a single
+        # C call, so admission is exact under threads without a lock; IndexError means full.
+        # Places go back when their records are exported. `_owed` counts places to withhold
+        # after max_buffered_events was lowered below what is buffered.
+        self._places = bytearray(self.max_buffered_events)
+        self._owed = 0
 
     def _give_back(self, places: int) -> None:
         with self._count_lock:
-            self._evicted += places
-            self._admit_below = self._evicted + self.max_buffered_events
+            settled = min(places, self._owed)
+            self._owed -= settled
+            self._places.extend(bytes(places - settled))
+
+    def _resize(self, maximum: int) -> None:
+        with self._count_lock:
+            change = maximum - self.max_buffered_events
+            self.max_buffered_events = maximum
+            if change >= 0:
+                self._places.extend(bytes(change))
+            else:
+                taken = min(-change, len(self._places))
+                del self._places[:taken]
+                self._owed += -change - taken
 
     def reject(self, session: RecordingSession) -> None:
-        """Count a record that found the buffer full (it gives its place back)."""
-        self._give_back(1)
+        """Count a record that found the buffer full."""
         with self._count_lock:
             session.dropped += 1
         session.dirty = True
@@ -480,17 +489,21 @@ class Collector:
     ) -> str:
         if path is not None:
             return os.fspath(path)
+        # A forked child never takes the parent's default file: its name gets the child's pid.
+        suffix = f"-{os.getpid()}" if self._forked else ""
         from_env = os.environ.get(_env.OUTPUT_PATH)
         if from_env:
-            return from_env
-        chosen = default.session if default.session in sessions else None
-        if chosen is None and sessions:
-            chosen = sessions[0]
+            if not suffix:
+                return from_env
+            stem, extension = os.path.splitext(from_env)
+            return f"{stem}{suffix}{extension}"
+        own_default = default.session
+        if own_default is not None and own_default.collector is not self:
+            own_default = None
+        chosen = own_default or (sessions[0] if sessions else None)
         if chosen is None:
             return DEFAULT_FILE_NAME
-        if self._forked:
-            return f"{chosen.id}-{os.getpid()}.json"
-        return f"{chosen.id}.json"
+        return f"{chosen.id}{suffix}.json"
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -500,6 +513,7 @@ class Collector:
             for session in self._sessions.values():
                 session.end()
                 session.released = True
+                del session.records[:]  # a block still open must not bring this data back
             self._sessions.clear()
             if default.session is not None and default.session.collector is self:
                 default.session = None
@@ -533,6 +547,9 @@ class Collector:
         self._count_lock = threading.Lock()
         self._reset_counters()
         self._forked = True
+        # The parent exports what it recorded and writes its files; the child starts clean.
+        self._last_destination = None
+        self._paths_written = set()
         for session in self._sessions.values():
             session._after_fork_in_child()
 

@@ -222,12 +222,14 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                 extra,
             )
             collector = session.collector
-            if next(collector._admissions) < collector._admit_below:
+            try:
+                collector._places.pop()
+            except IndexError:
+                collector.reject(session)
+            else:
                 session.records.extend(record)
                 if session.released:
                     collector.reattach(session)
-            else:
-                collector.reject(session)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error("recording a span", exc)
         return result
@@ -322,12 +324,14 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                 extra,
             )
             collector = session.collector
-            if next(collector._admissions) < collector._admit_below:
+            try:
+                collector._places.pop()
+            except IndexError:
+                collector.reject(session)
+            else:
                 session.records.extend(record)
                 if session.released:
                     collector.reattach(session)
-            else:
-                collector.reject(session)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error("recording a span", exc)
         return result

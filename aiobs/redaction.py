@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 import re
 import sys
-import threading
 from collections.abc import Iterable
 from re import Pattern
 
@@ -132,7 +131,6 @@ class Redaction:
     __slots__ = (
         "_builtin",
         "_builtin_pattern",
-        "_cache_lock",
         "_extra_keys",
         "_extra_patterns",
         "_markers",
@@ -166,7 +164,6 @@ class Redaction:
         self._patterns = builtins + tuple(_compile(pattern) for pattern in self._extra_patterns)
         self.key_cache: dict[str, bool] = {}
         """Decisions of :meth:`is_secret_key` so far; read directly where a call costs too much."""
-        self._cache_lock = threading.Lock()
         # Markers let most text skip the regular expression; extra patterns have no marker, so
         # with any of them every string is searched.
         self._markers = (
@@ -212,10 +209,10 @@ class Redaction:
         if cached is not None:
             return cached
         secret = self.enabled and self._decide(key)
-        with self._cache_lock:
-            if len(self.key_cache) >= _KEY_CACHE_LIMIT:
-                self.key_cache.clear()
-            self.key_cache[key] = secret
+        # No lock: dict operations are atomic, and a decision lost to a race is made again.
+        if len(self.key_cache) >= _KEY_CACHE_LIMIT:
+            self.key_cache.clear()
+        self.key_cache[key] = secret
         return secret
 
     def _decide(self, key: str) -> bool:

@@ -1122,7 +1122,7 @@ class TestFinalize:
 MARKER = re.compile(r"\[aiobs: .*\]")
 TRUNCATION = re.compile(r"\.\.\.\[aiobs: truncated \d+ chars\]")
 REPRESENTATION = re.compile(
-    r"<(?:bytes|bytearray|memoryview) len=\d+>|<int of \d+ bits>|NaN|-?Infinity"
+    r"<(?:bytes|bytearray|memoryview) len=\d+>|<-?int of \d+ bits>|NaN|-?Infinity"
     r"|event size limit reached|\d+ more keys"  # the value under "[aiobs: truncated]"
 )
 MARKER_ALLOWANCE = 80

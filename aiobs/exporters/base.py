@@ -7,7 +7,6 @@ JSON override to skip building pydantic models.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,19 +57,38 @@ class ExportError(Exception):
         self.cause = cause
 
 
-class BaseExporter(ABC):
+class BaseExporter:
     """Sends export documents to one destination.
 
-    Implement :meth:`export` (receives the pydantic model, as in aiobs 0.2) or override
-    :meth:`export_document` (receives the JSON-ready document; cheaper for large flushes).
+    Implement :meth:`export` (receives the pydantic model, as in aiobs 0.2) or
+    :meth:`export_document` (receives the document as JSON bytes or a dict; cheaper for large
+    flushes), or both.
+
+    Raises:
+        TypeError: (when a subclass is defined) it implements neither method.
     """
 
     name: str = "base"
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if (
+            cls.export is BaseExporter.export
+            and cls.export_document is BaseExporter.export_document
+        ):
+            raise TypeError(
+                f"{cls.__name__} must implement export(data, **kwargs) or "
+                "export_document(document, **kwargs)"
+            )
+
     def export(self, data: ObservabilityExport, **kwargs: Any) -> ExportResult:
-        """Send ``data``; return an :class:`ExportResult` or raise :class:`ExportError`."""
-        raise NotImplementedError
+        """Send ``data``; return an :class:`ExportResult` or raise :class:`ExportError`.
+
+        By default hands the models' JSON to :meth:`export_document`.
+        """
+        from .._document import ExportDocument
+
+        return self.export_document(ExportDocument(data=data.model_dump(mode="json")), **kwargs)
 
     def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:
         """Send a document; by default validates it into models and calls :meth:`export`."""
@@ -80,5 +98,5 @@ class BaseExporter(ABC):
         """Check data before export; aiobs 0.2 hook, accepts everything by default."""
         return True
 
-    def shutdown(self) -> None:  # noqa: B027 - optional hook with nothing to do by default
+    def shutdown(self) -> None:
         """Release resources; called by the owner when the exporter is no longer needed."""
