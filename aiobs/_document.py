@@ -362,10 +362,12 @@ class _Writer:
         site_keys = list(zip(map(id, codes), lastis, strict=True))
         sites = self._callsites
         missing = set(site_keys).difference(sites)
-        if missing:
-            for key, code, lasti in zip(site_keys, codes, lastis, strict=True):
-                if key in missing:
-                    sites[key] = b"null" if code is None else self.callsite(code, lasti)
+        for key, code, lasti in zip(site_keys, codes, lastis, strict=True):
+            if not missing:
+                break
+            if key in missing:
+                missing.discard(key)
+                sites[key] = b"null" if code is None else self.callsite(code, lasti)
         callsites = list(map(sites.__getitem__, site_keys))
 
         wall, mono = anchor
@@ -535,7 +537,7 @@ def build_document(
     sessions_json = _to_json_safe(list(sessions))
     shape = link(out.starts, out.span_ids, out.parent_ids) if include_trace_tree else None
     enh_traces: list[str] = []
-    if shape is not None:
+    if shape is not None and any(out.enh_ids):
         enh_ids = out.enh_ids
         enh_traces = [enh_ids[index] for index in preorder(shape) if enh_ids[index]]  # type: ignore[misc]
 
@@ -584,6 +586,10 @@ def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> It
     count = len(texts)
     close = count  # stack entries: i < count opens event i; count closes a children list;
     comma = count + 1  # i > count writes a comma, then opens event i - count - 1
+    tails = [
+        (_NODE_TAIL if kids else _LEAF_TAIL)[kind]
+        for kids, kind in zip(children, types, strict=True)
+    ]
     pending: list[bytes] = [b"["]
     append = pending.append
     stack = [root + comma for root in reversed(shape.roots)]
@@ -591,6 +597,9 @@ def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> It
         stack[-1] -= comma
     pop = stack.pop
     while stack:
+        if len(pending) >= 8 * _CHUNK:
+            yield b"".join(pending)
+            pending.clear()
         index = pop()
         if index >= count:
             if index == close:
@@ -599,19 +608,14 @@ def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> It
             append(b",")
             index -= comma
         append(texts[index][:-1])
-        if index in truncated:
+        if truncated and index in truncated:
             append(b',"depth_truncated":true')
+        append(tails[index])
         kids = children[index]
-        if not kids:
-            append(_LEAF_TAIL[types[index]])
-            continue
-        append(_NODE_TAIL[types[index]])
-        stack.append(close)
-        stack.extend([kid + comma for kid in reversed(kids)])
-        stack[-1] -= comma
-        if len(pending) >= 4 * _CHUNK:
-            yield b"".join(pending)
-            pending.clear()
+        if kids:
+            stack.append(close)
+            stack.extend([kid + comma for kid in reversed(kids)])
+            stack[-1] -= comma
     append(b"]")
     yield b"".join(pending)
 

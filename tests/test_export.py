@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -274,6 +275,41 @@ class TestFileExporter:
         text = (tmp_path / "pretty.json").read_text()
         assert text.startswith('{\n  "sessions": [')
         assert result.bytes_written == len(text.encode())
+
+    def test_large_documents_are_written_in_bounded_chunks(self) -> None:
+        @observe
+        def flat(i: int) -> int:
+            return i
+
+        @observe
+        def nested(i: int) -> int:
+            return flat(i)
+
+        observer.observe()
+        for i in range(3000):
+            nested(i)
+        writes: list[int] = []
+
+        class Recorder(io.BytesIO):
+            def write(self, data: Any) -> int:
+                writes.append(len(data))
+                return super().write(data)
+
+        class Streaming(BaseExporter):
+            def export_document(self, document: Any, **kwargs: Any) -> ExportResult:
+                stream = Recorder()
+                size = document.write_to(stream)
+                assert size == len(stream.getvalue())
+                export = ObservabilityExport.model_validate_json(stream.getvalue())
+                assert len(export.function_events) == 6000
+                return ExportResult(True, bytes_written=size)
+
+        result = observer.flush(exporter=Streaming())
+        assert isinstance(result, ExportResult)
+        assert result.success
+        assert result.bytes_written is not None
+        assert len(writes) > 10
+        assert max(writes) < result.bytes_written / 5
 
     def test_aiobs_02_style_exporter_receives_models(self) -> None:
         received: list[ObservabilityExport] = []
