@@ -20,57 +20,75 @@ from ._guard import report_internal_error
 from ._records import OUTCOME, ErrorInfo, FunctionInfo, Record, SpanContext
 from ._session import RecordingSession
 
-_SCALARS = frozenset({int, float, bool, type(None)})
+_PLAIN_RESULTS = frozenset({type(None), bool})
+"""Results kept without further checks; any other result goes through capture_result()."""
+
+_BIG_INT = 1 << 64
 
 
-def capture_inputs(
+def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpose
     capturer: Capturer, info: FunctionInfo, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Any, Any]:
     """Arguments as stored: the call's own tuple and dict when plain, else a bounded snapshot.
 
-    Plain means at most ``capturer.fast_items`` values, each a number, ``None``, a boolean or a
-    string of at most ``capturer.fast_string`` characters (keyword names too): immutable values
-    that cannot exceed a limit, so they are kept by reference and finalized (redacted, made
-    JSON-safe) at export.
+    Plain means at most ``capturer.fast_items`` positional and as many keyword arguments, each
+    ``None``, a boolean, an integer of less than 64 bits, a finite float or a string of at most
+    ``capturer.fast_string`` characters (keyword names too): immutable values that cannot exceed
+    a limit and serialize as they are, so they are kept by reference and redacted at export.
     """
     limit = capturer.fast_string
-    plain = len(args) <= capturer.fast_items and len(kwargs) <= capturer.fast_items
-    if plain:
+    most = capturer.fast_items
+    if len(args) <= most and len(kwargs) <= most:
+        # Two copies of one loop (positional, then keyword) rather than a helper: this runs on
+        # every call, and a function call per argument list costs more than the checks.
         for value in args:
             kind = type(value)
             if kind is str:
                 if len(value) > limit:
-                    plain = False
                     break
-            elif kind not in _SCALARS:
-                plain = False
-                break
-    if plain and kwargs:
-        for key, value in kwargs.items():
-            if len(key) > limit:
-                plain = False
-                break
-            kind = type(value)
-            if kind is str:
-                if len(value) > limit:
-                    plain = False
+            elif kind is int:
+                if not -_BIG_INT < value < _BIG_INT:
                     break
-            elif kind not in _SCALARS:
-                plain = False
+            elif kind is float:
+                if value - value:  # NaN for infinities and NaN: a snapshot makes them strings
+                    break
+            elif kind is not bool and value is not None:
                 break
-    if plain:
-        # The dict is the wrapper's own, made for this call: no one else can change it, and with
-        # only scalars in it the garbage collector does not track it.
-        return args, (kwargs or None)
+        else:
+            for key, value in kwargs.items():
+                kind = type(value)
+                if len(key) > limit:
+                    break
+                if kind is str:
+                    if len(value) > limit:
+                        break
+                elif kind is int:
+                    if not -_BIG_INT < value < _BIG_INT:
+                        break
+                elif kind is float:
+                    if value - value:
+                        break
+                elif kind is not bool and value is not None:
+                    break
+            else:
+                # The dict is the wrapper's own, made for this call: no one else can change it,
+                # and with only scalars in it the garbage collector does not track it.
+                return args, (kwargs or None)
     return capturer.inputs(args, kwargs, info.secret_positions(capturer), info.secret_names)
 
 
 def capture_result(capturer: Capturer, result: Any) -> Any:
-    """A return value as stored: itself when a plain scalar, else a bounded snapshot."""
+    """A return value as stored: itself when plain (see capture_inputs), else a snapshot."""
     kind = type(result)
-    if (kind is str and len(result) <= capturer.fast_string) or kind in _SCALARS:
-        return result
-    return capturer.output(result)
+    if kind is str:
+        plain = len(result) <= capturer.fast_string
+    elif kind is int:
+        plain = -_BIG_INT < result < _BIG_INT
+    elif kind is float:
+        plain = not result - result
+    else:
+        plain = kind is bool or result is None
+    return result if plain else capturer.output(result)
 
 
 def append(session: RecordingSession, record: Record) -> None:

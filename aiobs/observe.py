@@ -28,7 +28,13 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from . import _ids
 from ._context import default, session_var, span_var
 from ._guard import report_internal_error
-from ._recording import _SCALARS, OpenSpan, append_error, capture_inputs
+from ._recording import (
+    _PLAIN_RESULTS,
+    OpenSpan,
+    append_error,
+    capture_inputs,
+    capture_result,
+)
 from ._records import CLOSED, KIND_FUNCTION, KIND_GENERATOR, FunctionInfo
 from ._session import RecordingSession
 
@@ -201,11 +207,10 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
         try:
             captured = None
             if keep_result:
-                kind = type(result)
-                if (kind is str and len(result) <= capturer.fast_string) or kind in _SCALARS:
+                if type(result) in _PLAIN_RESULTS:
                     captured = result
                 else:
-                    captured = capturer.output(result)
+                    captured = capture_result(capturer, result)
             record = (
                 static,
                 span_id,
@@ -303,11 +308,10 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
         try:
             captured = None
             if keep_result:
-                kind = type(result)
-                if (kind is str and len(result) <= capturer.fast_string) or kind in _SCALARS:
+                if type(result) in _PLAIN_RESULTS:
                     captured = result
                 else:
-                    captured = capturer.output(result)
+                    captured = capture_result(capturer, result)
             record = (
                 static,
                 span_id,
