@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -77,6 +78,27 @@ class TestFunctions:
         assert event["api"] == f"{__name__}.answer"
         assert event["result"] is None
         assert event["args"] == ["why"]
+
+    def test_numbers_json_cannot_hold_are_exported_as_strings(self, tmp_path: Any) -> None:
+        @observe
+        def numbers(a: float, b: int, c: float = 0.0) -> float:
+            return float("inf")
+
+        observer.observe()
+        numbers(float("nan"), 10**30, c=-float("inf"))
+        numbers(1.5, 2**63, c=0.0)
+        path = observer.flush("numbers.json")
+        assert isinstance(path, str)
+        text = (tmp_path / path).read_text()
+
+        def reject(constant: str) -> None:
+            pytest.fail(f"{constant} is not JSON")
+
+        first, second = json.loads(text, parse_constant=reject)["function_events"]
+        assert first["args"] == ["NaN", "<int of 100 bits>"]
+        assert first["kwargs"] == {"c": "-Infinity"}
+        assert first["result"] == "Infinity"
+        assert second["args"] == [1.5, 2**63]
 
     def test_capture_args_off(self) -> None:
         @observe(capture_args=False)
