@@ -29,6 +29,7 @@ from . import _ids
 from ._context import default, session_var, span_var
 from ._guard import report_internal_error
 from ._recording import (
+    _BIG_INT,
     _PLAIN_RESULTS,
     OpenSpan,
     append_error,
@@ -207,7 +208,12 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
         try:
             captured = None
             if keep_result:
-                if type(result) in _PLAIN_RESULTS:
+                kind = type(result)
+                if (
+                    kind in _PLAIN_RESULTS
+                    or (kind is str and len(result) <= capturer.fast_string)
+                    or (kind is int and -_BIG_INT < result < _BIG_INT)
+                ):
                     captured = result
                 else:
                     captured = capture_result(capturer, result)
@@ -308,7 +314,12 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
         try:
             captured = None
             if keep_result:
-                if type(result) in _PLAIN_RESULTS:
+                kind = type(result)
+                if (
+                    kind in _PLAIN_RESULTS
+                    or (kind is str and len(result) <= capturer.fast_string)
+                    or (kind is int and -_BIG_INT < result < _BIG_INT)
+                ):
                     captured = result
                 else:
                     captured = capture_result(capturer, result)
