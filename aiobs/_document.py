@@ -136,9 +136,12 @@ is a third faster per call than :data:`_to_json_safe`."""
 _EVENT = (
     b'%s"args":%s,"kwargs":%s,"result":%s,"error":%s,"started_at":%s,"ended_at":%s,'
     b'"duration_ms":%s,"callsite":%s,"span_id":%s,"parent_span_id":%s,"trace_id":%s,'
-    b'%s"enh_prompt_id":%s%s,"session_id":%s}'
+    b'%s"enh_prompt_id":%s%s,"session_id":%s'
 )
-"""A function event; the fields of aiobs 0.2 in its order, then the additions, then the session."""
+"""A function event; the fields of aiobs 0.2 in its order, then the additions, then the session.
+
+Event texts are kept *open* (without their closing brace): the event lists close them as they
+join them, and a trace-tree node appends its own fields to the same bytes, with no copy."""
 
 
 class _StaticParts(NamedTuple):
@@ -446,7 +449,7 @@ class _Output:
 
     def model_event(self, record: ModelRecord, session_id: str) -> None:
         data = {**record.data, "session_id": session_id}
-        text = _to_json_safe(data)
+        text = _to_json_safe(data)[:-1]  # open, like the other event texts
         if record.is_function:
             self.function_json.append(text)
         else:
@@ -578,14 +581,14 @@ mapped memory is slow, on virtual machines especially)."""
 
 
 def _joined(texts: list[bytes]) -> Iterator[bytes]:
-    """``b",".join(texts)`` in chunks."""
+    """The open event texts, closed and separated by commas, in chunks."""
     for start in range(0, len(texts), _CHUNK):
-        piece = b",".join(texts[start : start + _CHUNK])
+        piece = b"},".join(texts[start : start + _CHUNK]) + b"}"
         yield piece if start == 0 else b"," + piece
 
 
 def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> Iterator[bytes]:
-    """The trace tree's JSON, reusing each event's bytes (minus its closing brace)."""
+    """The trace tree's JSON, reusing each event's open bytes."""
     children, truncated = shape.children, shape.truncated
     count = len(texts)
     close = count  # stack entries: i < count opens event i; count closes a children list;
@@ -611,7 +614,7 @@ def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> It
                 continue
             append(b",")
             index -= comma
-        append(texts[index][:-1])
+        append(texts[index])
         if truncated and index in truncated:
             append(b',"depth_truncated":true')
         append(tails[index])
