@@ -188,6 +188,19 @@ def flush_us_per_event(events: int, directory: str, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def calibration_us() -> float:
+    """How fast this machine runs plain Python now: best time of ``sum(range(1000))``, in µs.
+
+    Virtual machines slow down and speed up with their neighbours; compare runs by this too.
+    """
+    best = float("inf")
+    for _ in range(200):
+        start = time.perf_counter_ns()
+        sum(range(1000))
+        best = min(best, time.perf_counter_ns() - start)
+    return best / 1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small run, no budget check")
@@ -207,7 +220,9 @@ def main() -> int:
 
     bare = timings["bare"]
     added = timings["observe_capture"] - bare
+    calibration = calibration_us()
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"calibration: sum(range(1000)) takes {calibration:.1f} µs")
     print()
     print("| variant | ns per call | added vs bare |")
     print("|---|---:|---:|")
@@ -221,6 +236,7 @@ def main() -> int:
 
     results = {
         "python": platform.python_version(),
+        "calibration_us": calibration,
         "ns_per_call": timings,
         "added_ns_per_call": added,
         "bytes_per_event": memory,
