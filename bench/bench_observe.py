@@ -211,6 +211,7 @@ def main() -> int:
     rounds, calls = (5, 2_000) if options.quick else (31, 20_000)
     flush_sizes = (2_000,) if options.quick else (10_000, 100_000)
 
+    calibration = calibration_us()
     timings = call_overhead(rounds, calls)
     memory = retained_bytes_per_event(2_000 if options.quick else 20_000)
     with tempfile.TemporaryDirectory() as directory:
@@ -220,9 +221,11 @@ def main() -> int:
 
     bare = timings["bare"]
     added = timings["observe_capture"] - bare
-    calibration = calibration_us()
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"calibration: sum(range(1000)) takes {calibration:.1f} µs")
+    print(
+        f"calibration: sum(range(1000)) takes {calibration:.1f} µs before the run, "
+        f"{calibration_us():.1f} µs after"
+    )
     print()
     print("| variant | ns per call | added vs bare |")
     print("|---|---:|---:|")
@@ -230,6 +233,9 @@ def main() -> int:
         base = timings["bare_nested"] if "nested" in name else bare
         print(f"| {name} | {value:,.0f} | {value - base:+,.0f} |")
     print()
+    if "otel" in timings:
+        ratio = (timings["otel"] - bare) / added
+        print(f"an OpenTelemetry SDK span costs {ratio:.1f} times what @observe adds")
     print(f"retained memory: {memory:,.0f} bytes per event")
     for n, value in flushes.items():
         print(f"flush: {value:.2f} µs per event ({n:,} events)")
