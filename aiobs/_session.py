@@ -10,7 +10,6 @@ from . import _ids, labels
 from ._records import RECORD_WIDTH
 
 if TYPE_CHECKING:
-    from ._capture import Capturer
     from .collector import Collector
 
 
@@ -31,7 +30,6 @@ class RecordingSession:
         "dirty",
         "dropped",
         "ended_at",
-        "exports",
         "id",
         "labels",
         "name",
@@ -57,18 +55,12 @@ class RecordingSession:
         self.dropped = 0
         self.dirty = True
         self.released = False
-        self.exports = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = "ended" if self.ended_at is not None else "open"
         buffered = len(self.records) // RECORD_WIDTH
         return f"<RecordingSession {self.name!r} id={self.id} {state} buffered={buffered}>"
-
-    @property
-    def capturer(self) -> Capturer:
-        """The snapshot rules in force for this session (its collector's)."""
-        return self.collector.capturer
 
     def reanchor(self) -> None:
         """Take a new wall-clock/monotonic pair, so that clock steps do not accumulate."""

@@ -471,7 +471,6 @@ class Collector:
         exported = 0
         for session, count in snapshot:
             del session.records[:count]
-            session.exports += 1
             exported += count // RECORD_WIDTH
         self._give_back(exported)
         with self._state_lock:
