@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import linecache
 import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import CodeType
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import pydantic_core
 
@@ -32,88 +31,9 @@ from ._records import (
     StaticInfo,
     static_secret_positions,
 )
-from .models import FORMAT_VERSION, ObservabilityExport
+from .exporters.document import ExportDocument
+from .models import FORMAT_VERSION
 from .tree import TreeShape, build_trace_tree, enh_prompt_ids, link, preorder
-
-Document = dict[str, Any]
-
-
-class ExportDocument:
-    """One flush's worth of data: JSON bytes, with the dict and the models made on demand.
-
-    The document follows ``docs/schema/export.schema.json``. Exporters that write JSON call
-    :meth:`write_to` or :meth:`to_json`; those that work on data read :attr:`data`; those written
-    against aiobs 0.2 receive :meth:`model`.
-    """
-
-    __slots__ = ("_chunks", "_data", "_json", "_model", "event_count", "session_ids")
-
-    def __init__(
-        self,
-        *,
-        chunks: Callable[[], Iterator[bytes]] | None = None,
-        data: Document | None = None,
-        session_ids: list[str] | None = None,
-        event_count: int | None = None,
-    ) -> None:
-        if chunks is None and data is None:
-            raise ValueError("an ExportDocument needs its JSON chunks or its data")
-        self._chunks = chunks
-        self._json: bytes | None = None
-        self._data = data
-        self._model: ObservabilityExport | None = None
-        if data is not None:
-            session_ids = [session["id"] for session in data["sessions"]]
-            event_count = len(data["events"]) + len(data["function_events"])
-        self.session_ids: list[str] = session_ids or []
-        """Ids of the sessions in the document, in order."""
-        self.event_count: int = event_count or 0
-        """Provider events plus function events."""
-
-    def __repr__(self) -> str:
-        return f"<ExportDocument sessions={len(self.session_ids)} events={self.event_count}>"
-
-    @property
-    def data(self) -> Document:
-        """The document as a JSON-ready dict (parsed once, on first use)."""
-        if self._data is None:
-            self._data = json.loads(self.to_json())
-        return self._data
-
-    def model(self) -> ObservabilityExport:
-        """The document as validated pydantic models (built once, on first use)."""
-        if self._model is None:
-            if self._data is None:
-                self._model = ObservabilityExport.model_validate_json(self.to_json())
-            else:
-                self._model = ObservabilityExport.model_validate(self._data)
-        return self._model
-
-    def to_json(self, *, indent: int | None = None) -> bytes:
-        """The document as UTF-8 JSON, compact unless ``indent`` is given."""
-        if indent is not None:
-            return pydantic_core.to_json(self.data, indent=indent, inf_nan_mode="strings")
-        if self._json is None:
-            if self._chunks is not None:
-                self._json = b"".join(self._chunks())
-            else:
-                self._json = pydantic_core.to_json(self._data, inf_nan_mode="strings")
-        return self._json
-
-    def write_to(self, stream: BinaryIO, *, indent: int | None = None) -> int:
-        """Write the JSON to a binary stream a chunk at a time; return the size.
-
-        The document is never held whole in memory on this path.
-        """
-        if indent is None and self._json is None and self._chunks is not None:
-            size = 0
-            for chunk in self._chunks():
-                stream.write(chunk)
-                size += len(chunk)
-            return size
-        payload = self.to_json(indent=indent)
-        stream.write(payload)
-        return len(payload)
 
 
 def line_of(code: CodeType, lasti: int | None) -> int | None:

@@ -32,13 +32,15 @@ from . import _env, _ids, _threads
 from . import labels as label_rules
 from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
 from ._context import current_session, default, session_var, span_var
-from ._document import ExportDocument, build_document, session_dict
+from ._document import build_document, session_dict
 from ._guard import guard, report_internal_error
+from ._legacy import model_record
 from ._recording import append
-from ._records import RECORD_WIDTH, ModelRecord
+from ._records import RECORD_WIDTH
 from ._session import RecordingSession
 from ._spans import Span, point_event
 from .exporters.base import BaseExporter, ExportError, ExportResult
+from .exporters.document import ExportDocument
 from .exporters.file import FileExporter
 from .models import Event, FunctionEvent
 from .redaction import Redaction
@@ -302,7 +304,7 @@ class Collector:
         if session is None:
             return
         with guard("recording an event"):
-            append(session, _model_record(payload, session.collector.capturer).as_record())
+            append(session, model_record(payload, session.collector.capturer).as_record())
 
     # -- buffer accounting (called from the hot path) -------------------------------------------
 
@@ -638,60 +640,6 @@ def _export(
     if not isinstance(result, ExportResult):
         return ExportResult(True, metadata={"returned": repr(result)})
     return result
-
-
-def _model_record(payload: object, capturer: Capturer) -> ModelRecord:
-    """Normalize an aiobs 0.2 event (model or dict) into a bounded, redacted record."""
-    if isinstance(payload, FunctionEvent):
-        data, is_function = payload.model_dump(), True
-    elif isinstance(payload, Event):
-        data, is_function = payload.model_dump(), False
-    elif isinstance(payload, Mapping):
-        raw = dict(payload)
-        is_function = raw.get("provider") == "function" and "name" in raw
-        model = FunctionEvent if is_function else Event
-        try:
-            data = model.model_validate(raw).model_dump()
-        except ValueError:
-            now = _ids.wall_clock()
-            data = Event.model_construct(
-                provider=str(raw.get("provider")),
-                api=str(raw.get("api")),
-                request=raw.get("request"),
-                response=raw.get("response"),
-                error=None if raw.get("error") is None else str(raw.get("error")),
-                started_at=_as_float(raw.get("started_at"), now),
-                ended_at=_as_float(raw.get("ended_at"), now),
-                duration_ms=_as_float(raw.get("duration_ms"), 0.0),
-                callsite=None,
-                span_id=None,
-                parent_span_id=None,
-                trace_id=None,
-            ).model_dump()
-            is_function = False
-    else:
-        raise TypeError(
-            f"_record_event takes an Event, FunctionEvent or dict, got {type(payload).__name__}"
-        )
-    data.pop("session_id", None)
-    for field in ("request", "response", "args", "kwargs", "result", "attributes"):
-        if data.get(field) is not None:
-            data[field] = capturer.snapshot(data[field])
-    if isinstance(data.get("error"), str):
-        data["error"] = capturer.redaction.redact_text(data["error"])
-    current = span_var.get()
-    if current is not None and data.get("parent_span_id") is None:
-        data["parent_span_id"] = f"{current[0]:016x}"
-        if data.get("trace_id") is None:
-            data["trace_id"] = f"{current[1]:032x}"
-    return ModelRecord(data, is_function=is_function)
-
-
-def _as_float(value: object, fallback: float) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return fallback
 
 
 def _flush_all_at_exit() -> None:

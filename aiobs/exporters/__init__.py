@@ -9,8 +9,8 @@ Every exporter implements :class:`BaseExporter`; :class:`InMemoryExporter` keeps
 memory for tests.
 """
 
-from .._document import ExportDocument
 from .base import BaseExporter, ExportError, ExportResult
+from .document import ExportDocument
 from .file import FileExporter
 from .memory import InMemoryExporter
 

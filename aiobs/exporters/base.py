@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._document import ExportDocument
     from ..models import ObservabilityExport
+    from .document import ExportDocument
 
 
 class ExportResult:
@@ -86,7 +86,7 @@ class BaseExporter:
 
         By default hands the models' JSON to :meth:`export_document`.
         """
-        from .._document import ExportDocument
+        from .document import ExportDocument
 
         return self.export_document(ExportDocument(data=data.model_dump(mode="json")), **kwargs)
 

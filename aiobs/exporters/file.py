@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
-from .._document import ExportDocument, assemble
 from .base import BaseExporter, ExportError, ExportResult
+from .document import ExportDocument
 
 if TYPE_CHECKING:
     from ..models import ObservabilityExport
@@ -104,6 +104,8 @@ class FileExporter(BaseExporter):
             return document
         if not isinstance(existing, dict) or "sessions" not in existing:
             return document
+        from .._document import assemble  # the document writer imports this package
+
         new = document.data
         sessions = {s["id"]: s for s in existing.get("sessions") or []}
         sessions.update({s["id"]: s for s in new["sessions"]})

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from .base import BaseExporter, ExportResult
 
 if TYPE_CHECKING:
-    from .._document import ExportDocument
     from ..models import ObservabilityExport
+    from .document import ExportDocument
 
 
 class InMemoryExporter(BaseExporter):
