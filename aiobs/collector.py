@@ -407,16 +407,19 @@ class Collector:
             self._commit(snapshot)
             return None
         target: str | None = None
-        if exporter is None:
-            target = self._default_path(path, [session for session, _ in snapshot])
-            absolute = os.path.abspath(target)
-            destination: BaseExporter = FileExporter(target, merge=absolute in self._paths_written)
-        else:
-            destination = exporter
-        result = _export(destination, document, exporter_kwargs)
+        try:
+            if exporter is None:
+                target = self._default_path(path, [session for session, _ in snapshot])
+                merge = os.path.abspath(target) in self._paths_written
+                destination: BaseExporter = FileExporter(target, merge=merge)
+            else:
+                destination = exporter
+            result = _export(destination, document, exporter_kwargs)
+        except BaseException:
+            _mark_changed(snapshot)
+            raise
         if not result.success:
-            for session, _ in snapshot:
-                session.dirty = True
+            _mark_changed(snapshot)
             logger.warning(
                 "aiobs: export to %s failed (%s); %d events kept for the next flush",
                 result.destination or getattr(destination, "name", destination),
@@ -443,7 +446,7 @@ class Collector:
         session_dicts: list[dict[str, Any]] = []
         batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
         for session in sessions:
-            session.dirty = False  # a change made during the flush sets it again
+            session.dirty = False  # a change made during the flush sets it again; see below
             count = len(session.records)
             snapshot.append((session, count))
             batches.append((session.id, session.clock_anchor, session.records, count))
@@ -460,13 +463,17 @@ class Collector:
                     dropped=session.dropped,
                 )
             )
-        document = build_document(
-            session_dicts,
-            batches,
-            capturer=self.capturer,
-            include_trace_tree=include_trace_tree,
-            generated_at=_ids.wall_clock(),
-        )
+        try:
+            document = build_document(
+                session_dicts,
+                batches,
+                capturer=self.capturer,
+                include_trace_tree=include_trace_tree,
+                generated_at=_ids.wall_clock(),
+            )
+        except BaseException:
+            _mark_changed(snapshot)  # nothing was exported: export these sessions next time
+            raise
         return snapshot, document
 
     def _commit(self, snapshot: list[tuple[RecordingSession, int]]) -> None:
@@ -620,6 +627,11 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _mark_changed(snapshot: list[tuple[RecordingSession, int]]) -> None:
+    for session, _ in snapshot:
+        session.dirty = True
 
 
 def _check_type(name: str, value: object, expected: type, description: str) -> None:

@@ -82,3 +82,38 @@ class TestInTests:
             monkeypatch.delenv("AIOBS_RAISE_INTERNAL_ERRORS")
             importlib.reload(_guard)
             _guard.set_raise_internal_errors(True)
+
+
+class TestFailedFlush:
+    """A flush that fails inside aiobs exports nothing and forgets nothing."""
+
+    def test_everything_is_exported_by_the_next_flush(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        import sys
+
+        collector_module = sys.modules["aiobs.collector"]
+        original = collector_module.build_document
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("writer bug")
+
+        _guard.set_raise_internal_errors(False)
+
+        @observe
+        def step() -> int:
+            return 1
+
+        observer.observe(session_name="kept")
+        step()
+        observer.end()
+        monkeypatch.setattr(collector_module, "build_document", broken)
+        with caplog.at_level(logging.ERROR, logger="aiobs"):
+            assert observer.flush(persist=True) is None
+        assert "internal error while flushing" in caplog.text
+        monkeypatch.setattr(collector_module, "build_document", original)
+        document = flush_document()
+        [session] = document["sessions"]
+        assert session["name"] == "kept"
+        assert session["ended_at"] is not None
+        assert [e["name"] for e in document["function_events"]] == ["step"]
