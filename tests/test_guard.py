@@ -117,3 +117,22 @@ class TestFailedFlush:
         assert session["name"] == "kept"
         assert session["ended_at"] is not None
         assert [e["name"] for e in document["function_events"]] == ["step"]
+
+    def test_a_session_change_alone_is_kept(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sys
+
+        collector_module = sys.modules["aiobs.collector"]
+        original = collector_module.build_document
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("writer bug")
+
+        _guard.set_raise_internal_errors(False)
+        observer.observe(session_name="only-labels", labels={"stage": "one"})
+        observer.end()
+        monkeypatch.setattr(collector_module, "build_document", broken)
+        assert observer.flush() is None
+        monkeypatch.setattr(collector_module, "build_document", original)
+        [session] = flush_document()["sessions"]
+        assert (session["name"], session["labels"]["stage"]) == ("only-labels", "one")
+        assert session["ended_at"] is not None
