@@ -79,6 +79,7 @@ class Collector:
     ) -> None:
         self._state_lock = threading.RLock()
         self._flush_lock = threading.Lock()
+        self._flushing_thread: int | None = None
         self._count_lock = threading.Lock()
         self._sessions: dict[str, RecordingSession] = {}
         self._api_key: str | None = None
@@ -387,12 +388,20 @@ class Collector:
             The file path written, the exporter's :class:`ExportResult`, or ``None`` when nothing
             was written. A failed export is logged and keeps the data for the next flush.
         """
-        with self._flush_lock, _collection_paused():
+        if self._flushing_thread == threading.get_ident():
+            # Called from inside an exporter: the records being exported are not released yet,
+            # and exporting them again would duplicate them.
+            logger.warning("aiobs: flush() called during a flush (from an exporter?); ignored")
+            return None
+        with self._flush_lock:
+            self._flushing_thread = threading.get_ident()
             try:
                 return self._flush(path, include_trace_tree, exporter, persist, exporter_kwargs)
             except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
                 report_internal_error("flushing", exc)
                 return None
+            finally:
+                self._flushing_thread = None
 
     def _flush(
         self,
@@ -464,13 +473,14 @@ class Collector:
                 )
             )
         try:
-            document = build_document(
-                session_dicts,
-                batches,
-                capturer=self.capturer,
-                include_trace_tree=include_trace_tree,
-                generated_at=_ids.wall_clock(),
-            )
+            with _collection_paused():
+                document = build_document(
+                    session_dicts,
+                    batches,
+                    capturer=self.capturer,
+                    include_trace_tree=include_trace_tree,
+                    generated_at=_ids.wall_clock(),
+                )
         except BaseException:
             _mark_changed(snapshot)  # nothing was exported: export these sessions next time
             raise
@@ -552,6 +562,7 @@ class Collector:
     def _after_fork_in_child(self) -> None:
         self._state_lock = threading.RLock()
         self._flush_lock = threading.Lock()
+        self._flushing_thread = None
         self._count_lock = threading.Lock()
         self._reset_counters()
         self._forked = True
@@ -614,11 +625,12 @@ class SessionScope:
 
 @contextlib.contextmanager
 def _collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a flush runs.
+    """Pause the cyclic garbage collector while a flush builds its document.
 
-    A flush makes a few short-lived objects per event; with the collector running, each batch of
-    them triggers a pass over every tracked object in the process, which costs more than the
-    flush itself. Nothing is lost: cycles made meanwhile are collected after the flush.
+    Building it makes a few short-lived objects per event; with the collector running, each batch
+    of them triggers a pass over every tracked object in the process, which costs more than the
+    building itself. Nothing is lost: cycles made meanwhile are collected afterwards. The export
+    (file or network) runs with the collector on.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -317,6 +317,25 @@ class TestFlushDestinations:
         assert result.error == "ConnectionError: down"  # type: ignore[union-attr]
         assert observer.buffered_events == 1
 
+    def test_flush_from_inside_an_exporter_is_ignored(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        inner_results: list[Any] = []
+
+        class Reentrant(InMemoryExporter):
+            def export_document(self, document: Any, **kwargs: Any) -> Any:
+                inner_results.append(observer.flush(exporter=InMemoryExporter()))
+                return super().export_document(document, **kwargs)
+
+        observer.observe()
+        step(1)
+        outer = Reentrant()
+        observer.flush(exporter=outer)
+        assert inner_results == [None]
+        assert "flush() called during a flush" in caplog.text
+        assert [e["args"] for e in outer.documents[0]["function_events"]] == [[1]]
+        assert observer.buffered_events == 0
+
     def test_persist_false_discards(self, tmp_path: Path) -> None:
         observer.observe()
         step(1)
