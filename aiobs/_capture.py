@@ -342,6 +342,8 @@ class Capturer:
         """A dict key as exported: a string, cut to the string limit, with credentials removed."""
         if type(key) is str:
             text: str = key
+        elif isinstance(key, str):  # a subclass: its text, not its repr
+            text = str.__str__(key)
         elif key is None or isinstance(key, (bool, int, float, enum.Enum)):
             text = _safe_str(key)
         else:

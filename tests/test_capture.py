@@ -715,6 +715,12 @@ class TestDictKeys:
             "kept": 2,
         }
 
+    def test_str_subclass_key_is_its_text(self) -> None:
+        class Tag(str):
+            pass
+
+        assert Capturer().snapshot({Tag("abc"): 1}) == {"abc": 1}
+
     def test_colliding_keys_keep_the_last_value(self) -> None:
         # Doubtful: 1 and "1" collapse into one entry without a marker.
         assert Capturer().snapshot({1: "int", "1": "str"}) == {"1": "str"}
