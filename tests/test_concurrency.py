@@ -70,6 +70,18 @@ def run_in_threads(target: Callable[[int], None], count: int) -> None:
     assert errors == []
 
 
+def call_leaf_from_threads(threads: int, calls: int) -> None:
+    """Start ``threads`` threads together, each calling ``leaf(thread, call)`` ``calls`` times."""
+    start = threading.Barrier(threads)
+
+    def work(thread: int) -> None:
+        start.wait(WAIT)
+        for call in range(calls):
+            leaf(thread, call)
+
+    run_in_threads(work, threads)
+
+
 def by_session(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
@@ -102,14 +114,7 @@ class TestThreads:
     def test_sixteen_threads_in_the_default_session(self) -> None:
         threads, calls = 16, 5_000
         session_id = observer.observe(session_name="threads")
-        start = threading.Barrier(threads)
-
-        def work(thread: int) -> None:
-            start.wait(WAIT)
-            for call in range(calls):
-                leaf(thread, call)
-
-        run_in_threads(work, threads)
+        call_leaf_from_threads(threads, calls)
         document = flush_document()
 
         events = document["function_events"]
@@ -643,17 +648,10 @@ class TestBufferLimit:
         threads, calls = 8, 2_000
         observer.configure(max_buffered_events=100)
         observer.observe(session_name="bounded")
-        start = threading.Barrier(threads)
-
-        def work(thread: int) -> None:
-            start.wait(WAIT)
-            for call in range(calls):
-                leaf(thread, call)
-
-        run_in_threads(work, threads)
+        call_leaf_from_threads(threads, calls)
         document = flush_document()
         kept = document["function_events"]
-        assert len(kept) >= 100
+        assert len(kept) == 100
         assert len(kept) + dropped(document)["bounded"] == threads * calls
         assert len({event["span_id"] for event in kept}) == len(kept)
         assert len({tuple(event["args"]) for event in kept}) == len(kept)
@@ -674,14 +672,7 @@ class TestBufferLimit:
                 observer.reset()
                 observer.configure(flush_at_exit=False, max_buffered_events=100)
                 observer.observe(session_name="bounded")
-                start = threading.Barrier(threads)
-
-                def work(thread: int, start: threading.Barrier = start) -> None:
-                    start.wait(WAIT)
-                    for call in range(calls):
-                        leaf(thread, call)
-
-                run_in_threads(work, threads)
+                call_leaf_from_threads(threads, calls)
                 document = flush_document()
                 kept = len(document["function_events"])
                 assert (kept, dropped(document)["bounded"]) == (100, threads * calls - 100)
