@@ -268,10 +268,10 @@ class _Writer:
         kwargs_json = list(map(_to_json_plain, kwargs))
         present = [value for value in kwargs if value is not None]
         keys = set(itertools.chain.from_iterable(present))
-        named = any(p.secret_names for p in parts)
-        if named or any(map(self._redaction.is_secret_key, keys)):
-            for row, value in enumerate(kwargs):
-                if value is not None:
+        secret = {key for key in keys if self._redaction.is_secret_key(key)}
+        if secret or any(p.secret_names for p in parts):
+            for row, value in enumerate(kwargs):  # only the rows that hold a key to hide
+                if value is not None and (parts[row].secret_names or not secret.isdisjoint(value)):
                     hidden = capturer.finalize_kwargs(value, parts[row].secret_names)
                     kwargs_json[row] = _to_json_safe(hidden)
         kwargs_json = self._safe_json(

@@ -230,6 +230,22 @@ class TestRedaction:
         assert event["args"] == ["ada", "[REDACTED]"]
         assert event["kwargs"] == {"api_key": "[REDACTED]"}
 
+    def test_only_calls_with_a_secret_keyword_are_changed(self) -> None:
+        @observe
+        def call(**options: Any) -> None:
+            return None
+
+        observer.observe()
+        call(model="m", temperature=0.5)
+        call(model="m", api_key="plain-looking-key")
+        call(model="m", max_tokens=10)
+        kwargs = [e["kwargs"] for e in flush_document()["function_events"]]
+        assert kwargs == [
+            {"model": "m", "temperature": 0.5},
+            {"model": "m", "api_key": "[REDACTED]"},
+            {"model": "m", "max_tokens": 10},
+        ]
+
     def test_redact_option_hides_more_names(self) -> None:
         @observe(redact=["customer_email"])
         def notify(customer_email: str, body: str) -> None:
