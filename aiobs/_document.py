@@ -15,7 +15,7 @@ import itertools
 import linecache
 import operator
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import CodeType
 from typing import Any, NamedTuple
 
@@ -409,8 +409,12 @@ def session_dict(
     cwd: str,
     labels: dict[str, str],
     dropped: int,
+    llm: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A session as it appears in the document's ``sessions`` list."""
+    """A session as it appears in the document's ``sessions`` list.
+
+    ``llm`` holds the provider calls' totals (``llm_calls``, ``llm_errors``, ``usage``, ``cost``).
+    """
     return {
         "id": session_id,
         "name": name,
@@ -419,6 +423,7 @@ def session_dict(
         "meta": {"pid": pid, "cwd": cwd},
         "labels": dict(labels) if labels else None,
         "dropped_events": dropped,
+        **(llm or {}),
     }
 
 

@@ -30,6 +30,18 @@ MAX_BUFFERED_EVENTS = "AIOBS_MAX_BUFFERED_EVENTS"
 RAISE_INTERNAL_ERRORS = "AIOBS_RAISE_INTERNAL_ERRORS"
 """``1`` makes aiobs's own errors raise instead of being logged. The test suite sets it."""
 
+AUTO_INSTRUMENT = "AIOBS_AUTO_INSTRUMENT"
+"""``0``/``false``: starting a session does not instrument the installed LLM SDKs (default on)."""
+
+OPENAI_STREAM_USAGE = "AIOBS_OPENAI_STREAM_USAGE"
+"""``1``: ask OpenAI chat streams for usage when the program did not (default off)."""
+
+ESTIMATE_USAGE = "AIOBS_ESTIMATE_USAGE"
+"""``1``: count tokens locally, flagged as an estimate, when a stream reports no usage."""
+
+PRICING_FILE = "AIOBS_PRICING_FILE"
+"""A JSON pricing table that extends or overrides the shipped one (see :mod:`aiobs.pricing`)."""
+
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _ids, labels
 from ._records import RECORD_WIDTH
+from ._totals import LLMTotals
+from .usage import Usage
 
 if TYPE_CHECKING:
     from .collector import Collector
@@ -32,6 +34,7 @@ class RecordingSession:
         "ended_at",
         "id",
         "labels",
+        "llm",
         "name",
         "pid",
         "records",
@@ -53,6 +56,7 @@ class RecordingSession:
         self.cwd = os.getcwd()
         self.records: list[Any] = []
         self.dropped = 0
+        self.llm = LLMTotals()
         self.dirty = True
         self.released = False
         self._lock = threading.Lock()
@@ -128,10 +132,16 @@ class RecordingSession:
                 self.labels = {k: v for k, v in self.labels.items() if k != key}
                 self.dirty = True
 
+    def add_llm_totals(self, usage: Usage | None, cost: Any, *, failed: bool) -> None:
+        """Count a finished provider call in the session's totals."""
+        self.llm.add(usage, cost, failed=failed)
+        self.dirty = True
+
     def _after_fork_in_child(self) -> None:
         # The parent exports this session and its records; the child exports the session again
         # only if it records something into it (with its own pid).
         self._lock = threading.Lock()
         self.records = []
+        self.llm = LLMTotals()
         self.pid = os.getpid()
         self.dirty = False

@@ -25,6 +25,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -42,7 +43,9 @@ from ._spans import Span, point_event
 from .exporters.base import BaseExporter, ExportError, ExportResult
 from .exporters.document import ExportDocument
 from .exporters.file import FileExporter
+from . import providers as provider_registry
 from .models import Event, FunctionEvent
+from .pricing import Pricing, PricingError
 from .redaction import Redaction
 
 logger = logging.getLogger("aiobs")
@@ -108,6 +111,13 @@ class Collector:
             _env.get_positive_int, _env.MAX_BUFFERED_EVENTS, DEFAULT_MAX_BUFFERED_EVENTS
         )
         self.flush_at_exit: bool = _env_setting(_env.get_bool, _env.FLUSH_AT_EXIT, True)
+        self.auto_instrument: bool = _env_setting(_env.get_bool, _env.AUTO_INSTRUMENT, True)
+        self.openai_stream_usage: bool = _env_setting(
+            _env.get_bool, _env.OPENAI_STREAM_USAGE, False
+        )
+        self.estimate_usage: bool = _env_setting(_env.get_bool, _env.ESTIMATE_USAGE, False)
+        self._pricing: Pricing | None = None
+        self._pricing_source: str | Path | Mapping[str, Any] | None = None
 
     def configure(
         self,
@@ -117,6 +127,10 @@ class Collector:
         max_buffered_events: int | None = None,
         flush_at_exit: bool | None = None,
         propagate_to_threads: bool | None = None,
+        auto_instrument: bool | None = None,
+        openai_stream_usage: bool | None = None,
+        estimate_usage: bool | None = None,
+        pricing: str | Path | Mapping[str, Any] | Pricing | None = None,
     ) -> None:
         """Change settings; arguments left as ``None`` keep their current value.
 
@@ -145,9 +159,24 @@ class Collector:
         for flag_name, flag in (
             ("flush_at_exit", flush_at_exit),
             ("propagate_to_threads", propagate_to_threads),
+            ("auto_instrument", auto_instrument),
+            ("openai_stream_usage", openai_stream_usage),
+            ("estimate_usage", estimate_usage),
         ):
             if flag is not None and not isinstance(flag, bool):
                 raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
+        if pricing is not None:
+            self._pricing = (
+                pricing if isinstance(pricing, Pricing) else Pricing.default().extended(
+                    Pricing.load(pricing)
+                )
+            )
+        if auto_instrument is not None:
+            self.auto_instrument = auto_instrument
+        if openai_stream_usage is not None:
+            self.openai_stream_usage = openai_stream_usage
+        if estimate_usage is not None:
+            self.estimate_usage = estimate_usage
         if capture_limits is not None or redaction is not None:
             self.capturer = Capturer(
                 capture_limits or self.capturer.limits, redaction or self.capturer.redaction
@@ -162,6 +191,42 @@ class Collector:
                 _threads.install()
 
     @property
+    def pricing(self) -> Pricing:
+        """The model prices that events' costs are computed from."""
+        if self._pricing is None:
+            table = Pricing.default()
+            extra = os.environ.get(_env.PRICING_FILE)
+            if extra:
+                try:
+                    table = table.extended(Pricing.load(extra))
+                except PricingError as exc:
+                    logger.error("aiobs: ignoring %s (%s)", _env.PRICING_FILE, exc)
+            self._pricing = table
+        return self._pricing
+
+    def instrument(self, *providers: str) -> list[str]:
+        """Instrument LLM SDKs now: the named providers, or every installed one; return them.
+
+        Starting a session does this by itself for every installed SDK (see
+        ``auto_instrument``); call this to instrument before any session, or after
+        :meth:`uninstrument`. Names: ``"openai"``, ``"gemini"``, ``"anthropic"``.
+
+        Raises:
+            aiobs.providers.ProviderUnavailable: a named provider's SDK is missing or older than
+                supported (the message says what to install).
+            ValueError: an unknown provider name.
+        """
+        return provider_registry.instrument(list(providers) if providers else None)
+
+    def uninstrument(self, *providers: str) -> None:
+        """Restore the SDKs' original methods: the named providers', or all of them.
+
+        Without names, sessions no longer instrument SDKs by themselves until
+        :meth:`instrument` is called.
+        """
+        provider_registry.uninstrument(list(providers) if providers else None)
+
+    @property
     def api_key(self) -> str | None:
         """The API key given to :meth:`observe` or ``AIOBS_API_KEY``; used by remote exporters."""
         return self._api_key
@@ -174,6 +239,9 @@ class Collector:
         merged = label_rules.merge_labels(labels)
         if _threads.enabled:
             _threads.install()
+        if self.auto_instrument:
+            with guard("instrumenting LLM SDKs"):
+                provider_registry.install_available()
         session = RecordingSession(self, name, merged)
         with self._state_lock:
             self._sessions[session.id] = session
@@ -470,6 +538,7 @@ class Collector:
                     cwd=session.cwd,
                     labels=session.labels,
                     dropped=session.dropped,
+                    llm=session.llm.as_fields(),
                 )
             )
         try:

@@ -24,6 +24,66 @@ FORMAT_VERSION = 1
 """The document's ``version``: still 1, because every change since aiobs 0.2 only adds fields."""
 
 
+class Usage(BaseModel):
+    """Normalized token counts of a provider call; null where the provider reported none.
+
+    ``input_tokens`` counts the whole prompt (cached or not), ``output_tokens`` every generated
+    token (reasoning included). See :mod:`aiobs.usage`.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cache_write_tokens: int | None = Field(
+        default=None, description="Prompt tokens written to the provider's cache (Anthropic)."
+    )
+    estimated: bool = Field(
+        default=False, description="Counted by a local tokenizer: the provider reported none."
+    )
+
+
+class Cost(BaseModel):
+    """A provider call's cost in USD, from the pricing table (see :mod:`aiobs.pricing`)."""
+
+    input: float
+    output: float
+    total: float
+    estimated: bool = Field(default=False, description="Computed from estimated usage.")
+
+
+class StreamInfo(BaseModel):
+    """How a streamed response arrived."""
+
+    ttft_ms: float | None = Field(description="Time to the first chunk; null if none came.")
+    chunks: int
+    status: Literal["completed", "closed", "error"] = Field(
+        description="completed: read to its end; closed: closed (or dropped) before its end."
+    )
+
+
+class UsageTotals(BaseModel):
+    """Tokens summed over a session's provider calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class CostTotals(BaseModel):
+    """Cost in USD summed over a session's priced provider calls."""
+
+    input: float
+    output: float
+    total: float
+    unpriced_calls: int = Field(
+        default=0, description="Successful calls whose model has no price (not in the totals)."
+    )
+
+
 class SessionMeta(BaseModel):
     """Where a session ran."""
 
@@ -43,6 +103,14 @@ class Session(BaseModel):
     dropped_events: int = Field(
         default=0, description="Events not recorded because the buffer was full (total so far)."
     )
+    llm_calls: int = Field(default=0, description="Provider calls recorded so far.")
+    llm_errors: int = Field(default=0, description="Provider calls that failed.")
+    usage: UsageTotals | None = Field(
+        default=None, description="Tokens of all provider calls so far (unknown counts as 0)."
+    )
+    cost: CostTotals | None = Field(
+        default=None, description="Cost of the priced provider calls so far; null if none."
+    )
 
 
 class Callsite(BaseModel):
@@ -61,6 +129,9 @@ class ErrorDetail(BaseModel):
     traceback: str | None = Field(
         default=None, description="The innermost frames, formatted like a Python traceback."
     )
+    status_code: int | None = Field(
+        default=None, description="HTTP status of a provider's error response."
+    )
 
 
 class Event(BaseModel):
@@ -78,6 +149,21 @@ class Event(BaseModel):
     span_id: str | None = Field(default=None)
     parent_span_id: str | None = Field(default=None)
     trace_id: str | None = Field(default=None)
+    operation: str | None = Field(
+        default=None,
+        description="What kind of call: chat, responses, embeddings, generate_content...",
+    )
+    request_model: str | None = Field(default=None, description="The model asked for.")
+    response_model: str | None = Field(default=None, description="The model that answered.")
+    status: Literal["ok", "error", "closed"] = Field(
+        default="ok", description="closed: a stream closed before its end."
+    )
+    exception: ErrorDetail | None = Field(default=None)
+    usage: Usage | None = Field(default=None)
+    cost: Cost | None = Field(
+        default=None, description="Null when the model has no price or usage is unknown."
+    )
+    stream: StreamInfo | None = Field(default=None, description="Set on streamed calls.")
 
 
 class FunctionEvent(BaseModel):
@@ -175,6 +261,8 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "Callsite",
+    "Cost",
+    "CostTotals",
     "ErrorDetail",
     "Event",
     "FunctionEvent",
@@ -183,6 +271,9 @@ __all__ = [
     "ObservedFunctionEvent",
     "Session",
     "SessionMeta",
+    "StreamInfo",
     "TraceNode",
+    "Usage",
+    "UsageTotals",
     "json_schema",
 ]

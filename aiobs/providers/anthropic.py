@@ -1,0 +1,1 @@
+"""anthropic integration (to be completed)."""

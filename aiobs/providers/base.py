@@ -1,0 +1,185 @@
+"""What a provider integration is: the SDK it needs and the methods it wraps.
+
+A :class:`Provider` names its SDK (import name, distribution, oldest supported version) and lists
+:class:`Patch` es: a class attribute to replace with a wrapper made from the original. Installing
+imports the SDK's modules and applies the patches; uninstalling puts every original back. Patches
+go on the SDK's resource *classes*, so clients created before or after installing are all covered.
+
+A wrapper must call the original directly when :meth:`LLMCall.start
+<aiobs.providers.call.LLMCall.start>` returns ``None`` (nothing is recording), and must leave the
+user's arguments, return value and exceptions exactly as the SDK gives them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+WRAPPED_MARK = "__aiobs_original__"
+"""Attribute of a wrapper that holds the function it wraps."""
+
+
+class ProviderUnavailable(ImportError):
+    """A provider's SDK is missing or older than supported; the message says how to install it."""
+
+
+@dataclass
+class Patch:
+    """Replace ``owner.attribute`` (``owner`` given as ``"module:Class"``) by ``wrap(original)``.
+
+    ``optional`` patches are skipped quietly when the SDK version lacks the class or method
+    (an API that appeared in a later release).
+    """
+
+    owner: str
+    attribute: str
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+    optional: bool = False
+    _applied: tuple[Any, Any] | None = field(default=None, repr=False)
+
+    def resolve(self) -> Any | None:
+        """The owner class, or ``None`` when it does not exist in the installed SDK."""
+        module_name, _, class_path = self.owner.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in class_path.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError):
+            if self.optional:
+                return None
+            raise
+        return target
+
+    def apply(self) -> bool:
+        """Install the wrapper; ``False`` when an optional target is missing. Idempotent."""
+        if self._applied is not None:
+            return True
+        owner = self.resolve()
+        if owner is None:
+            return False
+        original = owner.__dict__.get(self.attribute)
+        if original is None:
+            if self.optional:
+                return False
+            raise AttributeError(f"{self.owner} has no attribute {self.attribute!r}")
+        wrapper = self.wrap(original)
+        setattr(wrapper, WRAPPED_MARK, original)
+        setattr(owner, self.attribute, wrapper)
+        self._applied = (owner, original)
+        return True
+
+    def restore(self) -> None:
+        """Put the original back (only if the wrapper is still the one installed)."""
+        if self._applied is None:
+            return
+        owner, original = self._applied
+        current = owner.__dict__.get(self.attribute)
+        if getattr(current, WRAPPED_MARK, None) is original:
+            setattr(owner, self.attribute, original)
+        self._applied = None
+
+    @property
+    def applied(self) -> bool:
+        """Whether this patch is installed."""
+        return self._applied is not None
+
+
+class Provider:
+    """An SDK integration: subclasses set the class attributes and implement :meth:`patches`."""
+
+    name: ClassVar[str]
+    """Short name, as in events' ``provider`` field: ``openai``, ``gemini``, ``anthropic``."""
+
+    module: ClassVar[str]
+    """Import name of the SDK (``openai``, ``google.genai``, ``anthropic``)."""
+
+    distribution: ClassVar[str]
+    """PyPI name of the SDK, for version checks and install hints."""
+
+    min_version: ClassVar[str]
+    """Oldest supported SDK release."""
+
+    extra: ClassVar[str]
+    """The aiobs extra that installs the SDK."""
+
+    def __init__(self) -> None:
+        self._patches: list[Patch] | None = None
+
+    def patches(self) -> list[Patch]:
+        """The methods this provider wraps (called once, after the SDK imports)."""
+        raise NotImplementedError
+
+    def install_hint(self) -> str:
+        """How to get a supported SDK."""
+        return (
+            f"pip install 'aiobs[{self.extra}]' "
+            f"(or pip install '{self.distribution}>={self.min_version}')"
+        )
+
+    def check_available(self) -> None:
+        """Raise :class:`ProviderUnavailable` unless a supported SDK is installed."""
+        try:
+            installed = importlib.metadata.version(self.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            raise ProviderUnavailable(
+                f"aiobs cannot instrument {self.name}: {self.distribution} is not installed. "
+                f"Install it with: {self.install_hint()}"
+            ) from None
+        if version_tuple(installed) < version_tuple(self.min_version):
+            raise ProviderUnavailable(
+                f"aiobs cannot instrument {self.name}: {self.distribution} {installed} is older "
+                f"than the oldest supported release, {self.min_version}. Upgrade with: "
+                f"{self.install_hint()}"
+            )
+
+    def install(self) -> None:
+        """Check the SDK and apply every patch (idempotent).
+
+        Raises:
+            ProviderUnavailable: the SDK is missing or too old.
+        """
+        self.check_available()
+        if self._patches is None:
+            self._patches = self.patches()
+        applied: list[Patch] = []
+        try:
+            for patch in self._patches:
+                if patch.apply():
+                    applied.append(patch)
+        except BaseException:
+            for patch in reversed(applied):
+                patch.restore()
+            raise
+
+    def uninstall(self) -> None:
+        """Restore every original method."""
+        for patch in reversed(self._patches or []):
+            patch.restore()
+
+    @property
+    def installed(self) -> bool:
+        """Whether any of this provider's patches is in place."""
+        return any(patch.applied for patch in self._patches or [])
+
+    def wrapped_apis(self) -> list[str]:
+        """``Class.method`` of every installed patch (for diagnostics and tests)."""
+        return [
+            f"{patch.owner.partition(':')[2]}.{patch.attribute}"
+            for patch in self._patches or []
+            if patch.applied
+        ]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"1.40.0rc1"`` -> ``(1, 40, 0)``: the numeric release parts, for comparisons."""
+    parts = []
+    for piece in version.split(".")[:3]:
+        match = re.match(r"\d+", piece)
+        if match is None:
+            break
+        parts.append(int(match.group()))
+    return tuple(parts)

@@ -1,0 +1,272 @@
+"""One provider call being recorded: opened when the SDK method is called, finished once.
+
+A provider wrapper does three things around the SDK's own method::
+
+    call = LLMCall.start("openai", "chat.completions.create", request, model=model)
+    if call is None:                      # nothing records here, or a wrapper is already inside
+        return original(*args, **kwargs)
+    with call.inside():                   # nested SDK calls (helpers) are not recorded twice
+        try:
+            response = original(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+    call.finish(response=..., usage=..., response_model=...)
+
+Streams finish later, when they end (see :mod:`aiobs.providers.streams`). Finishing builds the
+event dict in the aiobs 0.2 shape plus the normalized ``usage``, ``cost`` and ``stream`` fields,
+adds it to the session's totals and buffers it. Every step is guarded: a failure in aiobs is
+logged (raised under the test suite), never passed into the user's call.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from .. import _ids
+from .._context import current_session, span_var
+from .._guard import report_internal_error
+from .._recording import append
+from .._records import ErrorInfo, ModelRecord
+from ..usage import Usage
+
+if TYPE_CHECKING:
+    from .._session import RecordingSession
+
+inside_call_var: ContextVar[bool] = ContextVar("aiobs_inside_provider_call", default=False)
+"""True while a recorded provider call runs: SDK calls made inside it (helpers calling
+``create``) pass through unrecorded, so one user call gives one event."""
+
+suppressed_var: ContextVar[bool] = ContextVar("aiobs_instrumentation_suppressed", default=False)
+"""True inside :func:`suppress_instrumentation`: nothing is recorded from provider SDKs."""
+
+_SDK_MODULES = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "httpcore", "anyio")
+
+
+@contextmanager
+def suppress_instrumentation() -> Iterator[None]:
+    """Run a block whose provider SDK calls are not recorded (exporters use it for their I/O)."""
+    token = suppressed_var.set(True)
+    try:
+        yield
+    finally:
+        suppressed_var.reset(token)
+
+
+def _is_library_frame(module: str) -> bool:
+    if module == "aiobs" or module.startswith("aiobs."):
+        return not module.startswith("aiobs.examples")
+    return any(module == name or module.startswith(name + ".") for name in _SDK_MODULES)
+
+
+def user_callsite(depth: int = 2) -> dict[str, Any] | None:
+    """The innermost frame outside aiobs and the provider SDKs: where the user made the call."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str) or not _is_library_frame(module):
+            code = frame.f_code
+            return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
+        frame = frame.f_back
+    return None
+
+
+class LLMCall:
+    """A provider call in progress; becomes one event in its session when it finishes."""
+
+    __slots__ = (
+        "api",
+        "callsite",
+        "chunks",
+        "finished",
+        "first_chunk_ns",
+        "operation",
+        "parent_id",
+        "provider",
+        "request",
+        "request_model",
+        "session",
+        "span_id",
+        "start_ns",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        session: RecordingSession,
+        provider: str,
+        api: str,
+        operation: str,
+        request: Mapping[str, Any],
+        request_model: str | None,
+    ) -> None:
+        self.session = session
+        self.provider = provider
+        self.api = api
+        self.operation = operation
+        self.request_model = request_model
+        # A snapshot now: the caller may change its messages list after the call.
+        self.request = session.collector.capturer.mapping(request)
+        self.callsite = user_callsite(3)
+        self.span_id = _ids.new_span_id()
+        parent = span_var.get()
+        if parent is None:
+            self.parent_id: int | None = None
+            self.trace_id = self.span_id
+        else:
+            self.parent_id, self.trace_id = parent
+        self.finished = False
+        self.chunks = 0
+        self.first_chunk_ns: int | None = None
+        self.start_ns = _ids.monotonic_ns()
+
+    @classmethod
+    def start(
+        cls,
+        provider: str,
+        api: str,
+        request: Mapping[str, Any],
+        *,
+        model: Any = None,
+        operation: str = "chat",
+    ) -> LLMCall | None:
+        """Open a call if a session records here; ``None`` means: call the SDK directly.
+
+        ``None`` also when instrumentation is suppressed or another recorded call is already
+        running in this context (an SDK helper calling a wrapped method). Never raises.
+        """
+        session = current_session()
+        if session is None or suppressed_var.get() or inside_call_var.get():
+            return None
+        try:
+            return cls(
+                session, provider, api, operation, request, model if isinstance(model, str) else None
+            )
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+            report_internal_error(f"starting a {provider} event", exc)
+            return None
+
+    @contextmanager
+    def inside(self) -> Iterator[None]:
+        """The block in which the SDK's own method runs for this call."""
+        token = inside_call_var.set(True)
+        try:
+            yield
+        finally:
+            inside_call_var.reset(token)
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    def chunk_arrived(self) -> None:
+        """Count one stream chunk; the first one fixes the time to first token."""
+        if self.first_chunk_ns is None:
+            self.first_chunk_ns = _ids.monotonic_ns()
+        self.chunks += 1
+
+    def stream_stats(self, status: str) -> dict[str, Any]:
+        """The event's ``stream`` field: chunks received, time to first one, how it ended."""
+        ttft = None
+        if self.first_chunk_ns is not None:
+            ttft = round((self.first_chunk_ns - self.start_ns) / 1e6, 3)
+        return {"ttft_ms": ttft, "chunks": self.chunks, "status": status}
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def fail(self, error: BaseException, *, stream: dict[str, Any] | None = None) -> None:
+        """Finish as failed with the user's exception (recorded, not raised)."""
+        self.finish(error=error, stream=stream)
+
+    def finish(
+        self,
+        *,
+        response: Mapping[str, Any] | None = None,
+        usage: Usage | None = None,
+        response_model: str | None = None,
+        error: BaseException | None = None,
+        status: str | None = None,
+        stream: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the event (the first call wins; later ones do nothing). Never raises."""
+        if self.finished:
+            return
+        self.finished = True
+        end_ns = _ids.monotonic_ns()
+        try:
+            self._record(response, usage, response_model, error, status, stream, end_ns)
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+            report_internal_error(f"recording a {self.provider} event", exc)
+
+    def _record(
+        self,
+        response: Mapping[str, Any] | None,
+        usage: Usage | None,
+        response_model: str | None,
+        error: BaseException | None,
+        status: str | None,
+        stream: dict[str, Any] | None,
+        end_ns: int,
+    ) -> None:
+        session = self.session
+        collector = session.collector
+        capturer = collector.capturer
+        anchor_wall, anchor_ns = session.clock_anchor
+        started_at = anchor_wall + (self.start_ns - anchor_ns) / 1e9
+        duration_ms = (end_ns - self.start_ns) / 1e6
+        model = response_model or self.request_model
+        cost = collector.pricing.cost(self.provider, model, usage)
+        data: dict[str, Any] = {
+            "provider": self.provider,
+            "api": self.api,
+            "request": self.request,
+            "response": None if response is None else capturer.mapping(response),
+            "error": None,
+            "started_at": started_at,
+            "ended_at": started_at + duration_ms / 1e3,
+            "duration_ms": round(duration_ms, 3),
+            "callsite": self.callsite,
+            "span_id": f"{self.span_id:016x}",
+            "parent_span_id": None if self.parent_id is None else f"{self.parent_id:016x}",
+            "trace_id": f"{self.trace_id:032x}",
+            "operation": self.operation,
+            "request_model": self.request_model,
+            "response_model": response_model,
+            "status": status or ("error" if error is not None else "ok"),
+            "usage": None if usage is None else usage.as_dict(),
+            "cost": cost,
+        }
+        if error is not None:
+            detail = error_detail(error, capturer.redaction.redact_text)
+            data["error"] = f"{detail['type'].rpartition('.')[2]}: {detail['message']}"
+            data["exception"] = detail
+        if stream is not None:
+            data["stream"] = stream
+        session.add_llm_totals(usage, cost, failed=error is not None)
+        append(session, ModelRecord(data, is_function=False).as_record())
+
+
+def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:
+    """An SDK exception as an event's ``exception``: type, message, HTTP status, traceback."""
+    info = ErrorInfo(error)
+    detail: dict[str, Any] = {
+        "type": info.type_name,
+        "message": redact(info.message),
+        "traceback": "".join(
+            f'  File "{file}", line {line}, in {name}\n' for file, line, name in info.frames
+        )
+        or None,
+    }
+    status_code = getattr(error, "status_code", None)
+    if status_code is None:
+        status_code = getattr(getattr(error, "response", None), "status_code", None)
+    if status_code is None:
+        status_code = getattr(error, "code", None)  # google-genai's APIError
+    if isinstance(status_code, int) and not isinstance(status_code, bool):
+        detail["status_code"] = status_code
+    return detail

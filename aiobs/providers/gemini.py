@@ -1,0 +1,1 @@
+"""gemini integration (to be completed)."""

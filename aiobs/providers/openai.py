@@ -1,0 +1,1 @@
+"""openai integration (to be completed)."""
