@@ -6,7 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench schema clean
+.PHONY: demo test test-oldest lint typecheck unit bench bench-observe bench-providers schema clean
+
+# The oldest SDK releases aiobs supports; `make test-oldest` runs the provider tests against them
+# (`make test` runs everything against the newest).
+OLDEST_SDKS := openai==1.40.0 anthropic==0.40.0 google-genai==1.0.0
+OLD_VENV := .venv-oldest
+OLD_STAMP := $(OLD_VENV)/.installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +37,29 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+$(OLD_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(OLD_VENV)
+	$(OLD_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLD_VENV)/bin/python -m pip install --quiet -e '.[dev]' $(OLDEST_SDKS)
+	touch $(OLD_STAMP)
+
+test-oldest: $(OLD_STAMP)
+	$(OLD_VENV)/bin/python -m pytest -q tests/providers tests/test_provider_registry.py
+
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: bench-observe bench-providers
+
+bench-observe: $(STAMP)
 	$(BIN)/python bench/bench_observe.py
+
+bench-providers: $(VENV)/.installed-bench
+	$(BIN)/python bench/bench_providers.py
 
 schema: $(STAMP)
 	$(BIN)/python -c 'import json, aiobs.models as m; print(json.dumps(m.json_schema(), indent=2, sort_keys=True))' > docs/schema/export.schema.json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(OLD_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info

@@ -31,6 +31,7 @@ from typing import Any
 
 from . import _env, _ids, _threads
 from . import labels as label_rules
+from . import providers as provider_registry
 from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
 from ._context import current_session, default, session_var, span_var
 from ._document import build_document, session_dict
@@ -43,7 +44,6 @@ from ._spans import Span, point_event
 from .exporters.base import BaseExporter, ExportError, ExportResult
 from .exporters.document import ExportDocument
 from .exporters.file import FileExporter
-from . import providers as provider_registry
 from .models import Event, FunctionEvent
 from .pricing import Pricing, PricingError
 from .redaction import Redaction
@@ -117,7 +117,6 @@ class Collector:
         )
         self.estimate_usage: bool = _env_setting(_env.get_bool, _env.ESTIMATE_USAGE, False)
         self._pricing: Pricing | None = None
-        self._pricing_source: str | Path | Mapping[str, Any] | None = None
 
     def configure(
         self,
@@ -143,10 +142,22 @@ class Collector:
                 ``AIOBS_FLUSH_AT_EXIT``).
             propagate_to_threads: threads and thread pools started inside a span inherit the
                 session and span (default on, or ``AIOBS_PROPAGATE_TO_THREADS``). Process-wide.
+            auto_instrument: starting a session instruments the installed LLM SDKs (default on,
+                or ``AIOBS_AUTO_INSTRUMENT``).
+            openai_stream_usage: ask OpenAI chat streams for usage (``stream_options.
+                include_usage``) when the program did not, and hide the extra usage chunk from
+                it (default off, or ``AIOBS_OPENAI_STREAM_USAGE``).
+            estimate_usage: count tokens with a local tokenizer (tiktoken) when a stream reports
+                no usage; such usage and its cost are flagged ``estimated`` (default off, or
+                ``AIOBS_ESTIMATE_USAGE``).
+            pricing: model prices that extend or override the shipped table: a dict or a JSON
+                file, or an :class:`aiobs.pricing.Pricing` used as it is (default: the shipped
+                table, extended by ``AIOBS_PRICING_FILE`` when set).
 
         Raises:
             TypeError: an argument has the wrong type.
             ValueError: ``max_buffered_events`` is not positive.
+            aiobs.pricing.PricingError: the pricing table is malformed or unreadable.
         """
         _check_type("capture_limits", capture_limits, CaptureLimits, "an aiobs.CaptureLimits")
         _check_type("redaction", redaction, Redaction, "an aiobs.Redaction")
@@ -167,9 +178,9 @@ class Collector:
                 raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
         if pricing is not None:
             self._pricing = (
-                pricing if isinstance(pricing, Pricing) else Pricing.default().extended(
-                    Pricing.load(pricing)
-                )
+                pricing
+                if isinstance(pricing, Pricing)
+                else Pricing.default().extended(Pricing.load(pricing))
             )
         if auto_instrument is not None:
             self.auto_instrument = auto_instrument

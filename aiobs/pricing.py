@@ -55,9 +55,12 @@ class ModelPrice:
 
     def rates_for(self, input_tokens: int) -> Rates:
         """The band that applies to a prompt of ``input_tokens`` tokens."""
-        if self.above is not None and self.above_tokens is not None:
-            if input_tokens > self.above_tokens:
-                return self.above
+        if (
+            self.above is not None
+            and self.above_tokens is not None
+            and input_tokens > self.above_tokens
+        ):
+            return self.above
         return self.base
 
 
@@ -96,7 +99,7 @@ class Pricing:
             if not isinstance(table, Mapping):
                 raise PricingError(
                     f"{source}: {provider!r} must map model names to prices, "
-                    f"e.g. {{\"{provider}\": {{\"model\": {{\"input\": 1.0, \"output\": 2.0}}}}}}"
+                    f'e.g. {{"{provider}": {{"model": {{"input": 1.0, "output": 2.0}}}}}}'
                 )
             models[provider] = {
                 str(model): _model_price(entry, f"{source}: {provider}/{model}")
@@ -194,7 +197,9 @@ def _rates(entry: Mapping[str, Any], where: str, fallback: Rates | None = None) 
         if raw is None:
             continue
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-            raise PricingError(f"{where}: {name} must be a number of USD per 1M tokens, got {raw!r}")
+            raise PricingError(
+                f"{where}: {name} must be a number of USD per 1M tokens, got {raw!r}"
+            )
         if raw < 0:
             raise PricingError(f"{where}: {name} must not be negative, got {raw!r}")
         values[name] = float(raw)
@@ -216,11 +221,12 @@ def _rates(entry: Mapping[str, Any], where: str, fallback: Rates | None = None) 
 
 def _model_price(entry: Any, where: str) -> ModelPrice:
     if not isinstance(entry, Mapping):
-        raise PricingError(f"{where}: prices must be an object like {{\"input\": 1, \"output\": 2}}")
+        raise PricingError(f'{where}: prices must be an object like {{"input": 1, "output": 2}}')
     unknown = set(entry) - {*_PRICE_FIELDS, "above", "notes"}
     if unknown:
         raise PricingError(
-            f"{where}: unknown field(s) {sorted(unknown)}; expected {list(_PRICE_FIELDS)} or 'above'"
+            f"{where}: unknown field(s) {sorted(unknown)}; "
+            f"expected {list(_PRICE_FIELDS)} or 'above'"
         )
     base = _rates(entry, where)
     above = entry.get("above")

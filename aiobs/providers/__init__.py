@@ -139,7 +139,7 @@ class _AutoInstall:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __call__(self, module: ModuleType) -> None:
+    def __call__(self, module: ModuleType) -> None:  # noqa: ARG002 - the hook's signature
         _waiting.discard(self.name)
         if _auto_off:
             return

@@ -23,7 +23,7 @@ WRAPPED_MARK = "__aiobs_original__"
 """Attribute of a wrapper that holds the function it wraps."""
 
 
-class ProviderUnavailable(ImportError):
+class ProviderUnavailable(ImportError):  # noqa: N818 - reads as a state, like ImportError
     """A provider's SDK is missing or older than supported; the message says how to install it."""
 
 
@@ -149,7 +149,7 @@ class Provider:
         try:
             for patch in self._patches:
                 if patch.apply():
-                    applied.append(patch)
+                    applied.append(patch)  # noqa: PERF401 - kept in order for the rollback
         except BaseException:
             for patch in reversed(applied):
                 patch.restore()

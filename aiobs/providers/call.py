@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .. import _ids
@@ -66,7 +67,7 @@ def _is_library_frame(module: str) -> bool:
 def user_callsite(depth: int = 2) -> dict[str, Any] | None:
     """The innermost frame outside aiobs and the provider SDKs: where the user made the call."""
     try:
-        frame = sys._getframe(depth)
+        frame: FrameType | None = sys._getframe(depth)
     except ValueError:
         return None
     while frame is not None:
@@ -98,7 +99,7 @@ class LLMCall:
         "trace_id",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built only by start()
         self,
         session: RecordingSession,
         provider: str,
@@ -147,7 +148,12 @@ class LLMCall:
             return None
         try:
             return cls(
-                session, provider, api, operation, request, model if isinstance(model, str) else None
+                session,
+                provider,
+                api,
+                operation,
+                request,
+                model if isinstance(model, str) else None,
             )
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error(f"starting a {provider} event", exc)
@@ -203,7 +209,7 @@ class LLMCall:
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error(f"recording a {self.provider} event", exc)
 
-    def _record(
+    def _record(  # noqa: PLR0917 - private, called once from finish()
         self,
         response: Mapping[str, Any] | None,
         usage: Usage | None,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._guard import report_internal_error
-from .call import LLMCall
 from ..usage import Usage
+from .call import LLMCall
 
 COMPLETED = "completed"
 CLOSED = "closed"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -74,8 +76,12 @@ class Reply:
             headers.setdefault("retry-after", "0")
         body = {
             "type": "error",
-            "error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"),
-                      "code": status, "status": _ERROR_TYPES.get(status, "api_error")},
+            "error": {
+                "message": message,
+                "type": _ERROR_TYPES.get(status, "api_error"),
+                "code": status,
+                "status": _ERROR_TYPES.get(status, "api_error"),
+            },
         }
         return cls(status=status, body=body, headers=headers, **options)
 
@@ -106,7 +112,7 @@ class StandinServer:
 
     def __init__(self, handlers: Iterable[Handler] | None = None, host: str = "127.0.0.1") -> None:
         if handlers is None:
-            from . import anthropic, gemini, openai  # noqa: PLC0415 - avoids an import cycle
+            from . import anthropic, gemini, openai
 
             handlers = (openai.handle, anthropic.handle, gemini.handle)
         self.handlers = list(handlers)
@@ -196,8 +202,8 @@ def _make_handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-            return  # quiet: tests and the demo print their own output
+        def log_message(self, *args: Any) -> None:
+            """Log nothing: tests and the demo print their own output."""
 
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)
@@ -258,16 +264,13 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
 
 def _reset(handler: BaseHTTPRequestHandler) -> None:
     """Drop the connection at once (a reset where the platform allows it)."""
-    try:
+    with contextlib.suppress(OSError):
         handler.wfile.flush()
-    except OSError:
-        pass
-    try:
-        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # linger on, zero seconds: closing sends a reset
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
     handler.close_connection = True
-    try:
+    with contextlib.suppress(OSError):
         handler.connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+
+
+_LINGER_RESET = struct.pack("ii", 1, 0)

@@ -1,0 +1,325 @@
+"""Time aiobs adds to OpenAI calls, against the bare client and OpenTelemetry's instrumentor.
+
+Measures, in one run, ``client.chat.completions.create`` through the real ``openai`` SDK over an
+in-process mock transport (no sockets, so the SDK's own work is what the call costs):
+
+* plain calls: bare client; aiobs installed with no session (pass-through); aiobs recording;
+  OpenTelemetry's ``opentelemetry-instrumentation-openai-v2`` with the SDK's tracer provider,
+  a simple span processor and an exporter that drops spans (message content capture on, as aiobs
+  captures content);
+* streamed calls of 10 and 200 chunks in the same four variants; the time added per chunk is the
+  slope between the two sizes, so per-call costs cancel out.
+
+Usage::
+
+    python bench/bench_providers.py            # full run, checks the budgets, exit 1 if one fails
+    python bench/bench_providers.py --quick    # a few seconds, no budget check (smoke test)
+    python bench/bench_providers.py --json     # figures as JSON on stdout
+
+Variants are interleaved over rounds and medians reported, so a noisy neighbour slows all alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+BUDGET_ADDED_US_PER_CALL = 30.0
+BUDGET_ADDED_US_PER_CHUNK = 1.0
+SMALL_STREAM, LARGE_STREAM = 10, 200
+
+MESSAGES = [
+    {"role": "system", "content": "You are a terse assistant."},
+    {"role": "user", "content": "Summarize the plot of Hamlet in one sentence."},
+]
+
+
+# -- the mock transport -------------------------------------------------------------------------
+
+
+def _completion_body() -> bytes:
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "A prince avenges his father."},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {"prompt_tokens": 25, "completion_tokens": 7, "total_tokens": 32},
+        }
+    ).encode()
+
+
+def _stream_body(chunks: int) -> bytes:
+    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+        body = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    parts = [chunk({"role": "assistant", "content": ""}, None)]
+    parts += [chunk({"content": f"w{index} "}, None) for index in range(chunks - 2)]
+    parts.append(chunk({}, "stop"))
+    parts.append(b"data: [DONE]\n\n")
+    return b"".join(parts)
+
+
+def make_client() -> Any:
+    """An OpenAI client whose requests are answered in process by canned wire-format bodies."""
+    import openai
+
+    http = _http_module()
+    bodies = {
+        False: _completion_body(),
+        SMALL_STREAM: _stream_body(SMALL_STREAM),
+        LARGE_STREAM: _stream_body(LARGE_STREAM),
+    }
+
+    def handler(request: Any) -> Any:
+        payload = json.loads(request.content)
+        if not payload.get("stream"):
+            return http.Response(200, content=bodies[False], headers=_JSON)
+        size = int(payload["metadata"]["chunks"])
+        return http.Response(200, content=bodies[size], headers=_SSE)
+
+    transport = http.MockTransport(handler)
+    return openai.OpenAI(
+        api_key="sk-bench",
+        base_url="http://bench.invalid/v1",
+        http_client=http.Client(transport=transport),
+        max_retries=0,
+    )
+
+
+_JSON = {"content-type": "application/json"}
+_SSE = {"content-type": "text/event-stream"}
+
+
+def _http_module() -> Any:
+    """The HTTP library the installed openai uses (httpx2 from openai 3, httpx before)."""
+    import openai._base_client as base
+
+    return getattr(base, "httpx2", None) or getattr(base, "httpx")  # noqa: B009
+
+
+# -- the variants ---------------------------------------------------------------------------------
+
+
+def plain_call(client: Any) -> Callable[[], Any]:
+    def run() -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    return run
+
+
+def stream_call(client: Any, chunks: int) -> Callable[[], Any]:
+    def run() -> Any:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, metadata={"chunks": str(chunks)}
+        )
+        for _ in stream:
+            pass
+
+    return run
+
+
+class Variant:
+    """Puts the process in one configuration (bare, aiobs idle/recording, OpenTelemetry)."""
+
+    def __init__(self, name: str, enter: Callable[[], None], leave: Callable[[], None]) -> None:
+        self.name = name
+        self.enter = enter
+        self.leave = leave
+
+
+def variants() -> list[Variant]:
+    from aiobs import observer
+    from aiobs.exporters import InMemoryExporter
+
+    def aiobs_idle() -> None:
+        observer.instrument("openai")
+
+    def aiobs_recording() -> None:
+        observer.instrument("openai")
+        observer.observe("bench")
+
+    def aiobs_off() -> None:
+        if observer.current_session() is not None:
+            observer.end()
+            observer.flush(exporter=InMemoryExporter())
+        observer.uninstrument()
+
+    otel = _otel_instrumentor()
+    found = [
+        Variant("bare", lambda: None, lambda: None),
+        Variant("aiobs, no session", aiobs_idle, aiobs_off),
+        Variant("aiobs recording", aiobs_recording, aiobs_off),
+    ]
+    if otel is not None:
+        found.append(Variant("OpenTelemetry openai-v2", otel[0], otel[1]))
+    return found
+
+
+def _otel_instrumentor() -> tuple[Callable[[], None], Callable[[], None]] | None:
+    try:
+        from opentelemetry.instrumentation.openai_v2 import (
+            OpenAIInstrumentor,
+        )
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            SimpleSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+    except ImportError:
+        return None
+
+    class DropSpans(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:  # noqa: ARG002 - drops them
+            return SpanExportResult.SUCCESS
+
+    os.environ.setdefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(DropSpans()))
+    instrumentor = OpenAIInstrumentor()
+
+    def enter() -> None:
+        instrumentor.instrument(tracer_provider=provider)
+
+    def leave() -> None:
+        instrumentor.uninstrument()
+
+    return enter, leave
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+
+def time_per_run(run: Callable[[], Any], repeats: int) -> float:
+    """Seconds per run, over ``repeats`` runs."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return (time.perf_counter() - start) / repeats
+
+
+def measure(rounds: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Median microseconds per run of each workload under each variant."""
+    client = make_client()
+    workloads: dict[str, Callable[[], Any]] = {
+        "plain": plain_call(client),
+        f"stream {SMALL_STREAM}": stream_call(client, SMALL_STREAM),
+        f"stream {LARGE_STREAM}": stream_call(client, LARGE_STREAM),
+    }
+    chosen = variants()
+    samples: dict[str, dict[str, list[float]]] = {
+        variant.name: {name: [] for name in workloads} for variant in chosen
+    }
+    for run in workloads.values():  # warm the SDK's caches (models, validators)
+        time_per_run(run, 20)
+    for _ in range(rounds):
+        for variant in chosen:
+            variant.enter()
+            try:
+                for name, run in workloads.items():
+                    count = repeats if name == "plain" else max(1, repeats // 5)
+                    samples[variant.name][name].append(time_per_run(run, count) * 1e6)
+            finally:
+                variant.leave()
+    return {
+        variant: {name: statistics.median(values) for name, values in by_workload.items()}
+        for variant, by_workload in samples.items()
+    }
+
+
+def summarize(medians: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Added time per call and per chunk of each variant, relative to the bare client."""
+    bare = medians["bare"]
+    span = LARGE_STREAM - SMALL_STREAM
+    small, large = f"stream {SMALL_STREAM}", f"stream {LARGE_STREAM}"
+    rows: dict[str, Any] = {}
+    for variant, values in medians.items():
+        rows[variant] = {
+            "plain_us": round(values["plain"], 1),
+            "added_plain_us": round(values["plain"] - bare["plain"], 1),
+            "stream_small_us": round(values[small], 1),
+            "stream_large_us": round(values[large], 1),
+            "added_stream_call_us": round(values[small] - bare[small], 1),
+            "added_per_chunk_us": round(
+                ((values[large] - values[small]) - (bare[large] - bare[small])) / span, 3
+            ),
+        }
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run, no budgets")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    options = parser.parse_args()
+    rounds, repeats = (3, 20) if options.quick else (15, 200)
+
+    import openai
+
+    medians = measure(rounds, repeats)
+    rows = summarize(medians)
+    info = {
+        "python": platform.python_version(),
+        "openai": openai.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "rounds": rounds,
+        "calls_per_round": repeats,
+    }
+    if options.json:
+        print(json.dumps({"info": info, "results": rows}, indent=2))
+    else:
+        print("aiobs provider benchmark:", ", ".join(f"{k} {v}" for k, v in info.items()))
+        header = (
+            f"{'variant':26} {'plain µs':>9} {'added':>7} {'stream10':>9} {'stream200':>10}"
+            f" {'added/stream':>13} {'added/chunk':>12}"
+        )
+        print(header)
+        for name, row in rows.items():
+            print(
+                f"{name:26} {row['plain_us']:9.1f} {row['added_plain_us']:7.1f}"
+                f" {row['stream_small_us']:9.1f} {row['stream_large_us']:10.1f}"
+                f" {row['added_stream_call_us']:13.1f} {row['added_per_chunk_us']:12.3f}"
+            )
+    if options.quick:
+        return 0
+    recording = rows["aiobs recording"]
+    failures = []
+    if recording["added_plain_us"] > BUDGET_ADDED_US_PER_CALL:
+        failures.append(
+            f"added per call {recording['added_plain_us']} µs > {BUDGET_ADDED_US_PER_CALL}"
+        )
+    if recording["added_per_chunk_us"] > BUDGET_ADDED_US_PER_CHUNK:
+        failures.append(
+            f"added per chunk {recording['added_per_chunk_us']} µs > {BUDGET_ADDED_US_PER_CHUNK}"
+        )
+    for failure in failures:
+        print("BUDGET MISSED:", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
