@@ -367,8 +367,11 @@ class _Output:
         self.enh_ids: list[str | None] = []
         self._provider_rows: list[tuple[int, bytes]] = []
 
-    def model_event(self, record: ModelRecord, session_id: str) -> None:
+    def model_event(self, record: ModelRecord, session_id: str, capturer: Capturer) -> None:
         data = {**record.data, "session_id": session_id}
+        for field in record.deferred:
+            if data.get(field) is not None:
+                data[field] = capturer.mapping(data[field])
         text = _to_json_safe(data)[:-1]  # open, like the other event texts
         if record.is_function:
             self.function_json.append(text)
@@ -463,7 +466,7 @@ def build_document(
                 model_rows = [row for row, span_id in enumerate(columns[1]) if span_id is None]
                 keep = sorted(set(range(len(columns[0]))) - set(model_rows))
                 for row in model_rows:
-                    out.model_event(columns[0][row], session_id)
+                    out.model_event(columns[0][row], session_id, capturer)
                 columns = [[column[row] for row in keep] for column in columns]
             writer.spans(columns, session_id, anchor, out)
     sessions_json = _to_json_safe(list(sessions))

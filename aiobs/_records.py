@@ -229,11 +229,15 @@ class ModelRecord:
     In the buffer it takes a record's width: itself in the first entry, ``None`` in the others.
     """
 
-    __slots__ = ("data", "is_function")
+    __slots__ = ("data", "deferred", "is_function")
 
-    def __init__(self, data: dict[str, Any], *, is_function: bool) -> None:
+    def __init__(
+        self, data: dict[str, Any], *, is_function: bool, deferred: tuple[str, ...] = ()
+    ) -> None:
         self.data = data
         self.is_function = is_function
+        self.deferred = deferred
+        """Fields holding detached plain data, snapshotted (bounded, redacted) at export."""
 
     def as_record(self) -> Record:
         """This event padded to a record's width, for the buffer."""

@@ -28,16 +28,32 @@ class TestDemo:
         requests = [s for s in export.sessions if s.name == "request"]
         assert len(requests) == 3
         assert {s.labels["user"] for s in requests if s.labels} == {"ada", "grace", "alan"}
-        per_session = {s.id: 0 for s in export.sessions}
+        functions = {s.id: 0 for s in export.sessions}
         for event in export.function_events:
-            per_session[event.session_id] += 1
-        assert all(per_session[s.id] == 12 for s in requests), per_session
+            functions[event.session_id] += 1
+        assert all(functions[s.id] == 13 for s in requests), functions
         kinds = {e.kind for e in export.function_events}
         assert kinds == {"function", "generator", "span", "event"}
+        for session in requests:
+            calls = [e for e in export.events if e.session_id == session.id]
+            assert sorted({(e.provider, e.api) for e in calls}) == [
+                ("anthropic", "messages.create"),
+                ("gemini", "models.generate_content_stream"),
+                ("openai", "chat.completions.create"),
+                ("openai", "embeddings.create"),
+            ]
+            assert session.llm_calls == len(calls) == 8
+            assert session.cost is not None
+            assert session.cost.total > 0
+            assert all(e.usage is not None and e.usage.input_tokens for e in calls)
+            streamed = [e for e in calls if e.stream is not None]
+            assert len(streamed) == 2
+            assert all(e.stream.ttft_ms is not None for e in streamed if e.stream)
         assert "sk-demo" not in output.read_text()
         assert f"Wrote {output}" in completed.stdout
+        assert "LLM calls by provider" in completed.stdout
         assert "Trace tree of session" in completed.stdout
-        assert "stream_completion" in completed.stdout
+        assert "stream_answer" in completed.stdout
 
 
 class TestBenchmark:

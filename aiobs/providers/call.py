@@ -36,6 +36,7 @@ from .._records import ErrorInfo, ModelRecord
 from ..usage import Usage
 
 if TYPE_CHECKING:
+    from .._capture import Capturer
     from .._session import RecordingSession
 
 inside_call_var: ContextVar[bool] = ContextVar("aiobs_inside_provider_call", default=False)
@@ -113,8 +114,9 @@ class LLMCall:
         self.api = api
         self.operation = operation
         self.request_model = request_model
-        # A snapshot now: the caller may change its messages list after the call.
-        self.request = session.collector.capturer.mapping(request)
+        # Detached now (the caller may change its messages list after the call), bounded and
+        # redacted at export: a full snapshot here would cost more than the rest of the call.
+        self.request = detach(request, session.collector.capturer)
         self.callsite = user_callsite(3)
         self.span_id = _ids.new_span_id()
         parent = span_var.get()
@@ -231,7 +233,7 @@ class LLMCall:
             "provider": self.provider,
             "api": self.api,
             "request": self.request,
-            "response": None if response is None else capturer.mapping(response),
+            "response": None if response is None else detach(response, capturer),
             "error": None,
             "started_at": started_at,
             "ended_at": started_at + duration_ms / 1e3,
@@ -254,7 +256,41 @@ class LLMCall:
         if stream is not None:
             data["stream"] = stream
         session.add_llm_totals(usage, cost, failed=error is not None)
-        append(session, ModelRecord(data, is_function=False).as_record())
+        record = ModelRecord(data, is_function=False, deferred=_DEFERRED)
+        append(session, record.as_record())
+
+
+_DEFERRED = ("request", "response")
+
+
+def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:
+    """A copy of ``value`` that later changes by its owner cannot reach.
+
+    Dicts, lists and tuples are copied (tuples become lists), strings, numbers, booleans and
+    ``None`` are kept as they are (immutable), and anything else (SDK models, objects) is
+    snapshotted at once. The export bounds and redacts the result like any captured value.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if depth < capturer.limits.max_depth:
+        depth += 1
+        if kind is dict:
+            copy: dict[str, Any] = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    return capturer.output(value)
+                copy[key] = item if type(item) in _IMMUTABLE else detach(item, capturer, depth)
+            return copy
+        if kind is list or kind is tuple:
+            return [
+                item if type(item) in _IMMUTABLE else detach(item, capturer, depth)
+                for item in value
+            ]
+    return capturer.output(value)
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:

@@ -1,1 +1,392 @@
-"""openai integration (to be completed)."""
+"""Recording the openai SDK's calls (openai >= 1.40, through 3.x).
+
+Recorded, sync and async, each as one event:
+
+- ``chat.completions.create`` (plain and ``stream=True``), operation ``chat``;
+- ``chat.completions.parse`` (``beta.chat.completions.parse`` in older releases);
+- the ``chat.completions.stream()`` helper (``beta.chat.completions.stream``), api
+  ``chat.completions.stream``;
+- ``responses.create`` (plain and ``stream=True``), ``responses.parse`` and the
+  ``responses.stream()`` helper, operation ``responses`` (releases that have the Responses API);
+- ``embeddings.create``, operation ``embeddings`` (sizes and counts, never the vectors).
+
+The wrappers go on the SDK's resource classes, so every client is covered. The program gets
+exactly what the SDK returns; a stream stays the SDK's own ``Stream`` object (or the helper's
+``ChatCompletionStream`` / ``ResponseStream`` built on it) with a recording iterator inside, and its
+event completes when it is exhausted, fails, is closed, or is garbage collected.
+
+Stream helpers. ``.stream()`` only builds a manager; the manager calls ``create(stream=True)`` when
+it is entered (``__enter__`` / ``__aenter__``), so a context variable set while ``.stream()`` runs
+would not cover that call. aiobs wraps the managers' ``__enter__`` / ``__aenter__`` instead: the
+``create`` call made while a manager is being entered is recorded under the helper's name. This
+holds from 1.40 to 3.x, for chat and Responses alike (the ``X-Stainless-Helper-Method`` header the
+SDK adds is not sent by every helper in every release, so it is not relied upon). Helpers that do
+their request themselves (``parse`` in 3.x) are wrapped directly; those that call ``create``
+(``beta.chat.completions.parse`` in 1.x) give one event too, because ``create`` passes through
+unrecorded inside a recorded call. ``responses.stream(response_id=...)``, which resumes an
+existing response, makes no new model call and is not recorded.
+
+Usage of chat streams. OpenAI reports a chat stream's usage only when asked with
+``stream_options={"include_usage": True}``. With ``observer.configure(openai_stream_usage=True)``
+(or ``AIOBS_OPENAI_STREAM_USAGE=1``) aiobs asks for it when the program did not pass
+``stream_options``, and hides the extra usage-only chunk from the program, which sees the same
+chunks as without aiobs. The event's ``request`` still shows what the program passed. Otherwise,
+with ``estimate_usage`` on, a stream without usage gets an estimate (see
+:mod:`aiobs.providers.estimate`); without it, no usage.
+
+Raw responses. ``with_raw_response`` calls are recorded; their value is read through the SDK's own
+cached ``parse()``, so the program's later ``parse()`` returns the same object. The SDK builds a
+resource's ``with_raw_response`` (and ``with_streaming_response``) accessor once, on first use,
+binding ``create`` at that moment: on a client whose accessor was first used before aiobs was
+installed, those calls are not recorded. ``with_streaming_response`` calls are recorded without
+response or usage, since the body is left for the program to read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .._guard import report_internal_error
+from .base import Patch, Provider
+from .call import LLMCall
+from .openai_streams import (
+    ChatAccumulator,
+    ResponsesAccumulator,
+    chat_outcome,
+    chat_usage_only,
+    embeddings_outcome,
+    estimate_for,
+    record_stream,
+    responses_outcome,
+    stream_closed,
+)
+from .streams import Outcome
+
+PROVIDER = "openai"
+
+TRANSPORT_ARGUMENTS = frozenset({"extra_headers", "extra_query", "timeout"})
+"""Arguments that shape the HTTP request, not the model call: left out of ``request``."""
+
+helper_api_var: ContextVar[str | None] = ContextVar("aiobs_openai_helper_api", default=None)
+"""The helper (``chat.completions.stream``...) whose stream manager is being entered."""
+
+Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class _Sdk:
+    """SDK types the wrappers test results against, looked up when the provider installs."""
+
+    sentinels: ClassVar[tuple[type, ...]] = ()
+    streams: ClassVar[tuple[type, ...]] = ()
+    async_streams: ClassVar[tuple[type, ...]] = ()
+    legacy_response: ClassVar[type | None] = None
+    unread_responses: ClassVar[tuple[type, ...]] = ()
+
+    @classmethod
+    def load(cls) -> None:
+        """Import the SDK's types (the SDK is known to be installed)."""
+        from openai import AsyncStream, Stream, _legacy_response, _response, _types
+
+        cls.sentinels = tuple(
+            kind
+            for kind in (getattr(_types, "NotGiven", None), getattr(_types, "Omit", None))
+            if isinstance(kind, type)
+        )
+        cls.streams = (Stream, AsyncStream)
+        cls.async_streams = (AsyncStream,)
+        cls.legacy_response = _legacy_response.LegacyAPIResponse
+        cls.unread_responses = (_response.APIResponse, _response.AsyncAPIResponse)
+
+
+@dataclass(frozen=True)
+class Api:
+    """One recorded SDK method: its event names and how to read its result."""
+
+    name: str
+    operation: str
+    read: Callable[[Any], Outcome]
+    prompt: str = "messages"
+    """The argument that holds the prompt (for usage estimates)."""
+
+    def accumulator(
+        self, call: LLMCall, kwargs: Mapping[str, Any]
+    ) -> ChatAccumulator | ResponsesAccumulator:
+        """A fresh accumulator for a stream of this API."""
+        if self.operation == "responses":
+            estimate = estimate_for(call, kwargs.get("input"), kwargs.get("instructions"))
+            return ResponsesAccumulator(estimate)
+        return ChatAccumulator(estimate_for(call, kwargs.get(self.prompt)))
+
+
+CHAT_CREATE = Api("chat.completions.create", "chat", chat_outcome)
+CHAT_PARSE = Api("chat.completions.parse", "chat", chat_outcome)
+RESPONSES_CREATE = Api("responses.create", "responses", responses_outcome, "input")
+RESPONSES_PARSE = Api("responses.parse", "responses", responses_outcome, "input")
+EMBEDDINGS_CREATE = Api("embeddings.create", "embeddings", embeddings_outcome, "input")
+
+
+# -- building the event ----------------------------------------------------------------------------
+
+
+def request_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """What the program asked for: its arguments minus transport options and unset markers."""
+    sentinels = _Sdk.sentinels
+    return {
+        key: value
+        for key, value in kwargs.items()
+        if key not in TRANSPORT_ARGUMENTS and type(value) not in sentinels
+    }
+
+
+def _start(api: Api, kwargs: Mapping[str, Any]) -> LLMCall | None:
+    return LLMCall.start(
+        PROVIDER,
+        helper_api_var.get() or api.name,
+        request_of(kwargs),
+        model=kwargs.get("model"),
+        operation=api.operation,
+    )
+
+
+def _asks_stream_usage(call: LLMCall, api: Api, kwargs: Mapping[str, Any]) -> bool:
+    """Whether aiobs should add ``include_usage`` to this chat stream request."""
+    if api.operation != "chat" or kwargs.get("stream") is not True:
+        return False
+    if not call.session.collector.openai_stream_usage:
+        return False
+    return "stream_options" not in kwargs or type(kwargs["stream_options"]) in _Sdk.sentinels
+
+
+def _arguments_to_send(
+    call: LLMCall, api: Api, kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], Callable[[Any], bool] | None]:
+    """The arguments to call the SDK with, and which chunks to hide from the program."""
+    try:
+        if _asks_stream_usage(call, api, kwargs):
+            return {**kwargs, "stream_options": {"include_usage": True}}, chat_usage_only
+    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+        report_internal_error("preparing an openai request", exc)
+    return kwargs, None
+
+
+def _parse_raw(response: Any) -> Any:
+    """The value of a ``with_raw_response`` result, through the SDK's cached ``parse()``.
+
+    The SDK keeps what ``parse()`` returns, so the program's own ``parse()`` gets the same object
+    (the same stream, for a streamed call).
+    """
+    return response.parse()
+
+
+def _record_result(
+    call: LLMCall,
+    api: Api,
+    result: Any,
+    kwargs: Mapping[str, Any],
+    hide: Callable[[Any], bool] | None,
+) -> None:
+    """Finish ``call`` from what the SDK returned, or start recording the stream it returned."""
+    try:
+        if isinstance(result, _Sdk.unread_responses):
+            call.finish()  # with_streaming_response: the body is the program's to read
+            return
+        if _Sdk.legacy_response is not None and isinstance(result, _Sdk.legacy_response):
+            result = _parse_raw(result)
+        if isinstance(result, _Sdk.streams):
+            asynchronous = isinstance(result, _Sdk.async_streams)
+            record_stream(result, call, api.accumulator(call, kwargs), hide, asynchronous)
+            return
+        outcome = api.read(result)
+        call.finish(
+            response=outcome.response, usage=outcome.usage, response_model=outcome.response_model
+        )
+    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+        report_internal_error("recording an openai response", exc)
+        call.finish()
+
+
+# -- wrappers ------------------------------------------------------------------------------------
+
+
+def sync_call(api: Api) -> Wrap:
+    """A wrapper maker for a synchronous SDK method recorded as ``api``."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            call = _start(api, kwargs)
+            if call is None:
+                return original(*args, **kwargs)
+            sent, hide = _arguments_to_send(call, api, kwargs)
+            with call.inside():
+                try:
+                    result = original(*args, **sent)
+                except BaseException as exc:
+                    call.fail(exc)
+                    raise
+            _record_result(call, api, result, kwargs, hide)
+            return result
+
+        return wrapper
+
+    return wrap
+
+
+def async_call(api: Api) -> Wrap:
+    """A wrapper maker for an asynchronous SDK method recorded as ``api``."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            call = _start(api, kwargs)
+            if call is None:
+                return await original(*args, **kwargs)
+            sent, hide = _arguments_to_send(call, api, kwargs)
+            with call.inside():
+                try:
+                    result = await original(*args, **sent)
+                except BaseException as exc:
+                    call.fail(exc)
+                    raise
+            _record_result(call, api, result, kwargs, hide)
+            return result
+
+        return wrapper
+
+    return wrap
+
+
+def sync_helper_enter(helper: str) -> Wrap:
+    """Wraps a stream manager's ``__enter__``: the ``create`` it makes is recorded as ``helper``."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def __enter__(self: Any) -> Any:  # noqa: N807 - it replaces the SDK's __enter__
+            token = helper_api_var.set(helper)
+            try:
+                return original(self)
+            finally:
+                helper_api_var.reset(token)
+
+        return __enter__
+
+    return wrap
+
+
+def async_helper_enter(helper: str) -> Wrap:
+    """Wraps a stream manager's ``__aenter__``, as :func:`sync_helper_enter` does."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def __aenter__(self: Any) -> Any:  # noqa: N807 - it replaces the SDK's __aenter__
+            token = helper_api_var.set(helper)
+            try:
+                return await original(self)
+            finally:
+                helper_api_var.reset(token)
+
+        return __aenter__
+
+    return wrap
+
+
+def sync_close(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps a stream's ``close``: closing a recorded stream completes its event."""
+
+    @functools.wraps(original)
+    def close(self: Any) -> Any:
+        try:
+            return original(self)
+        finally:
+            _closed(self)
+
+    return close
+
+
+def async_close(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps an async stream's ``close``, as :func:`sync_close` does."""
+
+    @functools.wraps(original)
+    async def close(self: Any) -> Any:
+        try:
+            return await original(self)
+        finally:
+            _closed(self)
+
+    return close
+
+
+def _closed(stream: Any) -> None:
+    try:
+        stream_closed(stream)
+    except Exception as exc:  # noqa: BLE001 - telemetry must not break the program's close()
+        report_internal_error("closing an openai stream", exc)
+
+
+# -- the provider ---------------------------------------------------------------------------------
+
+_CHAT = "openai.resources.chat.completions"
+_BETA_CHAT = "openai.resources.beta.chat.completions"
+_RESPONSES = "openai.resources.responses"
+_CHAT_HELPERS = "openai.lib.streaming.chat"
+_RESPONSE_HELPERS = "openai.lib.streaming.responses"
+
+
+def _method_patches(
+    module: str, sync_class: str, method: str, api: Api, optional: bool
+) -> list[Patch]:
+    return [
+        Patch(f"{module}:{sync_class}", method, sync_call(api), optional=optional),
+        Patch(f"{module}:Async{sync_class}", method, async_call(api), optional=optional),
+    ]
+
+
+def _helper_patches() -> list[Patch]:
+    patches = []
+    for module, prefix, helper in (
+        (_CHAT_HELPERS, "ChatCompletion", "chat.completions.stream"),
+        (_RESPONSE_HELPERS, "Response", "responses.stream"),
+    ):
+        patches += [
+            Patch(f"{module}:{prefix}StreamManager", "__enter__", sync_helper_enter(helper), True),
+            Patch(
+                f"{module}:Async{prefix}StreamManager",
+                "__aenter__",
+                async_helper_enter(helper),
+                True,
+            ),
+            Patch(f"{module}:{prefix}Stream", "close", sync_close, optional=True),
+            Patch(f"{module}:Async{prefix}Stream", "close", async_close, optional=True),
+        ]
+    return patches
+
+
+class OpenAIProvider(Provider):
+    """The openai SDK integration (see the module docs for what is recorded)."""
+
+    name = "openai"
+    module = "openai"
+    distribution = "openai"
+    min_version = "1.40.0"
+    extra = "openai"
+
+    def patches(self) -> list[Patch]:
+        """Chat, Responses and embeddings methods, stream helpers and stream ``close``."""
+        _Sdk.load()
+        return [
+            *_method_patches(_CHAT, "Completions", "create", CHAT_CREATE, optional=False),
+            *_method_patches(_CHAT, "Completions", "parse", CHAT_PARSE, optional=True),
+            *_method_patches(_BETA_CHAT, "Completions", "parse", CHAT_PARSE, optional=True),
+            *_method_patches(_RESPONSES, "Responses", "create", RESPONSES_CREATE, optional=True),
+            *_method_patches(_RESPONSES, "Responses", "parse", RESPONSES_PARSE, optional=True),
+            *_method_patches(
+                "openai.resources.embeddings", "Embeddings", "create", EMBEDDINGS_CREATE, False
+            ),
+            *_helper_patches(),
+            Patch("openai._streaming:Stream", "close", sync_close),
+            Patch("openai._streaming:AsyncStream", "close", async_close),
+        ]

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .. import _ids
 from .._guard import report_internal_error
 from ..usage import Usage
 from .call import LLMCall
@@ -66,14 +67,6 @@ def finish_stream(
     )
 
 
-def _take(call: LLMCall, accumulator: Accumulator, chunk: Any) -> None:
-    try:
-        call.chunk_arrived()
-        accumulator.add(chunk)
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the stream
-        report_internal_error(f"reading a {call.provider} stream chunk", exc)
-
-
 def record_iterator(
     call: LLMCall,
     chunks: Iterator[Any],
@@ -81,9 +74,20 @@ def record_iterator(
     hide: Callable[[Any], bool] | None = None,
 ) -> Iterator[Any]:
     """Yield ``chunks`` unchanged (minus those ``hide`` is true for), recording them."""
+    # Per chunk this costs a counter, a method call and a yield. The count lives on the call,
+    # as the SDK's stream may be closed (and the event completed) from outside this generator.
+    add = accumulator.add
+    first = True
     try:
         for chunk in chunks:
-            _take(call, accumulator, chunk)
+            if first:
+                call.first_chunk_ns = _ids.monotonic_ns()
+                first = False
+            call.chunks += 1
+            try:
+                add(chunk)
+            except Exception as exc:  # noqa: BLE001 - telemetry must not break the stream
+                report_internal_error(f"reading a {call.provider} stream chunk", exc)
             if hide is not None and hide(chunk):
                 continue
             yield chunk
@@ -103,9 +107,18 @@ async def record_async_iterator(
     hide: Callable[[Any], bool] | None = None,
 ) -> AsyncIterator[Any]:
     """The asynchronous form of :func:`record_iterator`."""
+    add = accumulator.add
+    first = True
     try:
         async for chunk in chunks:
-            _take(call, accumulator, chunk)
+            if first:
+                call.first_chunk_ns = _ids.monotonic_ns()
+                first = False
+            call.chunks += 1
+            try:
+                add(chunk)
+            except Exception as exc:  # noqa: BLE001 - telemetry must not break the stream
+                report_internal_error(f"reading a {call.provider} stream chunk", exc)
             if hide is not None and hide(chunk):
                 continue
             yield chunk

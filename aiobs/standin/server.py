@@ -154,7 +154,10 @@ class StandinServer:
         """Serve in a background thread."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="aiobs-standin", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},  # stop() waits for at most one poll
+                name="aiobs-standin",
+                daemon=True,
             )
             self._thread.start()
         return self

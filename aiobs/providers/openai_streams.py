@@ -1,0 +1,439 @@
+"""Reading OpenAI results into events: whole responses, streamed ones, and their usage.
+
+The functions here turn what the openai SDK returns (``ChatCompletion``, ``Response``,
+``CreateEmbeddingResponse``) into an event's ``response`` dict, :class:`~aiobs.usage.Usage` and
+response model, and assemble the same from stream chunks (:class:`ChatAccumulator`,
+:class:`ResponsesAccumulator`). :func:`record_stream` puts a recording iterator inside the SDK's own
+``Stream`` / ``AsyncStream`` object; :func:`stream_closed` completes the event when the program
+closes a stream early. They read SDK objects by attribute only (no ``model_dump`` per chunk), so
+the work per chunk stays small.
+"""
+
+from __future__ import annotations
+
+import base64
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from ..usage import Usage, count, field
+from .call import LLMCall
+from .estimate import estimate_usage
+from .streams import CLOSED, Outcome, finish_stream, record_async_iterator, record_iterator
+
+FINISHER = "_aiobs_finish"
+"""Attribute of a recorded SDK stream: completes its event as closed (a ``weakref.finalize``)."""
+
+
+# -- usage ----------------------------------------------------------------------------------------
+
+
+def chat_usage(usage: Any) -> Usage | None:
+    """Chat Completions (and embeddings) usage: ``prompt_tokens``, ``completion_tokens``..."""
+    if usage is None:
+        return None
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=count(field(usage, "prompt_tokens")),
+        output_tokens=count(field(usage, "completion_tokens")),
+        total_tokens=count(field(usage, "total_tokens")),
+        cached_input_tokens=count(field(prompt_details, "cached_tokens")),
+        reasoning_tokens=count(field(completion_details, "reasoning_tokens")),
+        cache_write_tokens=count(field(prompt_details, "cache_write_tokens")),
+    )
+
+
+def responses_usage(usage: Any) -> Usage | None:
+    """Responses API usage: ``input_tokens``, ``output_tokens`` and their details."""
+    if usage is None:
+        return None
+    input_details = getattr(usage, "input_tokens_details", None)
+    output_details = getattr(usage, "output_tokens_details", None)
+    return Usage(
+        input_tokens=count(field(usage, "input_tokens")),
+        output_tokens=count(field(usage, "output_tokens")),
+        total_tokens=count(field(usage, "total_tokens")),
+        cached_input_tokens=count(field(input_details, "cached_tokens")),
+        reasoning_tokens=count(field(output_details, "reasoning_tokens")),
+        cache_write_tokens=count(field(input_details, "cache_write_tokens")),
+    )
+
+
+def raw(value: Any) -> Any:
+    """An SDK model as the dict of the fields the API sent (``None`` stays ``None``)."""
+    if value is None or isinstance(value, dict):
+        return value
+    dump = getattr(value, "model_dump", None)
+    return dump(exclude_unset=True) if dump is not None else value
+
+
+def _response_dict(
+    ident: Any,
+    model: Any,
+    text: str | None,
+    usage: Any,
+    *,
+    tool_calls: list[Any],
+    finish: list[Any],
+) -> dict[str, Any]:
+    response: dict[str, Any] = {"id": ident, "model": model, "text": text, "usage": raw(usage)}
+    if tool_calls:
+        response["tool_calls"] = tool_calls
+    if finish:
+        response["finish_reasons"] = finish
+    return response
+
+
+def _model_name(model: Any) -> str | None:
+    return model if isinstance(model, str) else None
+
+
+# -- whole responses ------------------------------------------------------------------------------
+
+
+def _message_tool_calls(message: Any) -> list[dict[str, Any]]:
+    calls = []
+    for call in getattr(message, "tool_calls", None) or ():
+        function = getattr(call, "function", None) or getattr(call, "custom", None)
+        arguments = getattr(function, "arguments", None)
+        if arguments is None:
+            arguments = getattr(function, "input", None)
+        calls.append(
+            {"id": call.id, "name": getattr(function, "name", None), "arguments": arguments}
+        )
+    legacy = getattr(message, "function_call", None)
+    if legacy is not None:
+        calls.append({"id": None, "name": legacy.name, "arguments": legacy.arguments})
+    return calls
+
+
+def chat_outcome(completion: Any) -> Outcome:
+    """The event's part of a ``ChatCompletion`` (``ParsedChatCompletion`` included)."""
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    finish: list[str] = []
+    for choice in getattr(completion, "choices", None) or ():
+        message = choice.message
+        if message is not None:
+            if isinstance(message.content, str) and message.content:
+                texts.append(message.content)
+            tool_calls.extend(_message_tool_calls(message))
+        if choice.finish_reason:
+            finish.append(choice.finish_reason)
+    usage = getattr(completion, "usage", None)
+    return Outcome(
+        response=_response_dict(
+            completion.id,
+            completion.model,
+            "\n".join(texts) if texts else None,
+            usage,
+            tool_calls=tool_calls,
+            finish=finish,
+        ),
+        usage=chat_usage(usage),
+        response_model=_model_name(completion.model),
+    )
+
+
+def _response_item_call(item: Any) -> dict[str, Any] | None:
+    kind = getattr(item, "type", None)
+    if kind == "function_call":
+        return {"id": item.call_id, "name": item.name, "arguments": item.arguments}
+    if kind == "custom_tool_call":
+        return {"id": item.call_id, "name": item.name, "arguments": item.input}
+    return None
+
+
+def _response_texts(item: Any) -> list[str]:
+    if getattr(item, "type", None) != "message":
+        return []
+    return [
+        part.text
+        for part in getattr(item, "content", None) or ()
+        if getattr(part, "type", None) == "output_text" and isinstance(part.text, str)
+    ]
+
+
+def _response_finish(response: Any) -> list[str]:
+    status = getattr(response, "status", None)
+    reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    if status == "incomplete" and isinstance(reason, str):
+        return [reason]
+    return [status] if isinstance(status, str) else []
+
+
+def responses_outcome(response: Any) -> Outcome:
+    """The event's part of a Responses API ``Response`` (``ParsedResponse`` included)."""
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for item in getattr(response, "output", None) or ():
+        texts.extend(_response_texts(item))
+        call = _response_item_call(item)
+        if call is not None:
+            tool_calls.append(call)
+    usage = getattr(response, "usage", None)
+    return Outcome(
+        response=_response_dict(
+            response.id,
+            response.model,
+            "".join(texts) if texts else None,
+            usage,
+            tool_calls=tool_calls,
+            finish=_response_finish(response),
+        ),
+        usage=responses_usage(usage),
+        response_model=_model_name(response.model),
+    )
+
+
+def _vector_length(vector: Any) -> int | None:
+    if isinstance(vector, str):  # base64 of float32 values, as asked with encoding_format
+        return len(base64.b64decode(vector)) // 4
+    try:
+        return len(vector)
+    except TypeError:
+        return None
+
+
+def embeddings_outcome(result: Any) -> Outcome:
+    """The event's part of a ``CreateEmbeddingResponse``: counts and sizes, never the vectors."""
+    data = getattr(result, "data", None) or []
+    usage = getattr(result, "usage", None)
+    return Outcome(
+        response={
+            "model": result.model,
+            "usage": raw(usage),
+            "count": len(data),
+            "dimensions": _vector_length(data[0].embedding) if data else None,
+        },
+        usage=None
+        if usage is None
+        else Usage(
+            input_tokens=count(field(usage, "prompt_tokens")),
+            total_tokens=count(field(usage, "total_tokens")),
+        ),
+        response_model=_model_name(result.model),
+    )
+
+
+# -- streams --------------------------------------------------------------------------------------
+
+
+class _Estimate:
+    """What a stream's usage estimate needs: the prompt as sent (kept only when estimating)."""
+
+    __slots__ = ("instructions", "model", "prompt")
+
+    def __init__(self, model: str | None, prompt: Any, instructions: Any = None) -> None:
+        self.model = model
+        self.prompt = prompt
+        self.instructions = instructions if isinstance(instructions, str) else None
+
+    def usage(self, completion: str) -> Usage | None:
+        return estimate_usage(self.model, self.prompt, completion, self.instructions)
+
+
+def estimate_for(call: LLMCall, prompt: Any, instructions: Any = None) -> _Estimate | None:
+    """The estimate a stream's accumulator may need, when the session asks for estimates."""
+    if not call.session.collector.estimate_usage:
+        return None
+    return _Estimate(call.request_model, prompt, instructions)
+
+
+def _completion_text(text: str | None, tool_calls: list[dict[str, Any]]) -> str:
+    parts = [text or ""]
+    for tool_call in tool_calls:
+        parts.append(str(tool_call.get("name") or ""))
+        parts.append(str(tool_call.get("arguments") or ""))
+    return "".join(parts)
+
+
+class ChatAccumulator:
+    """Assembles chat chunks: text and tool calls per choice, finish reasons, usage."""
+
+    __slots__ = ("estimate", "finish", "ident", "model", "seen", "texts", "tools", "usage")
+
+    def __init__(self, estimate: _Estimate | None = None) -> None:
+        self.estimate = estimate
+        self.ident: Any = None
+        self.model: Any = None
+        self.texts: dict[int, list[str]] = {}
+        self.tools: dict[tuple[int, Any], list[Any]] = {}  # in order of arrival
+        self.finish: dict[int, str] = {}
+        self.usage: Any = None
+        self.seen = 0
+
+    def add(self, chunk: Any) -> None:
+        """Take one chunk."""
+        self.seen += 1
+        if self.ident is None:
+            self.ident = chunk.id
+            self.model = chunk.model
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                content = delta.content
+                if content:
+                    self.texts.setdefault(choice.index, []).append(content)
+                if delta.tool_calls:
+                    self._tool_deltas(choice.index, delta.tool_calls)
+                if delta.function_call is not None:
+                    self._tool_delta((choice.index, "function_call"), None, delta.function_call)
+            if choice.finish_reason:
+                self.finish[choice.index] = choice.finish_reason
+        usage = chunk.usage
+        if usage is not None:
+            self.usage = usage
+
+    def _tool_deltas(self, index: int, deltas: Any) -> None:
+        for delta in deltas:
+            self._tool_delta((index, delta.index), delta.id, delta.function)
+
+    def _tool_delta(self, key: tuple[int, Any], ident: Any, function: Any) -> None:
+        entry = self.tools.get(key)
+        if entry is None:
+            entry = self.tools[key] = [None, None, []]
+        if ident:
+            entry[0] = ident
+        if function is not None:
+            if function.name:
+                entry[1] = function.name
+            if function.arguments:
+                entry[2].append(function.arguments)
+
+    def outcome(self) -> Outcome:
+        """The response, usage and model assembled so far."""
+        texts = ["".join(self.texts[index]) for index in sorted(self.texts)]
+        text = "\n".join(texts) if texts else None
+        tool_calls = [
+            {"id": ident, "name": name, "arguments": "".join(arguments)}
+            for ident, name, arguments in self.tools.values()
+        ]
+        finish = [self.finish[index] for index in sorted(self.finish)]
+        usage = chat_usage(self.usage)
+        if usage is None and self.estimate is not None:
+            usage = self.estimate.usage(_completion_text(text, tool_calls))
+        return Outcome(
+            response=_response_dict(
+                self.ident, self.model, text, self.usage, tool_calls=tool_calls, finish=finish
+            ),
+            usage=usage,
+            response_model=_model_name(self.model),
+        )
+
+
+def chat_usage_only(chunk: Any) -> bool:
+    """Whether a chunk is the usage-only one that ``include_usage`` adds at the end."""
+    return not chunk.choices and chunk.usage is not None
+
+
+class ResponsesAccumulator:
+    """Assembles Responses API stream events; the final ``Response`` wins when it arrives."""
+
+    __slots__ = ("estimate", "final", "ident", "model", "seen", "texts", "tools")
+
+    def __init__(self, estimate: _Estimate | None = None) -> None:
+        self.estimate = estimate
+        self.final: Any = None
+        self.ident: Any = None
+        self.model: Any = None
+        self.texts: list[str] = []
+        self.tools: dict[Any, list[Any]] = {}
+        self.seen = 0
+
+    def add(self, event: Any) -> None:
+        """Take one event."""
+        self.seen += 1
+        kind = event.type
+        if kind == "response.output_text.delta":
+            self.texts.append(event.delta)
+        elif kind == "response.function_call_arguments.delta":
+            entry = self.tools.get(event.item_id)
+            if entry is not None:
+                entry[2].append(event.delta)
+        elif kind == "response.output_item.added":
+            self._item(event.item)
+        elif kind == "response.output_item.done":
+            self._item(event.item, done=True)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.final = event.response
+        elif kind in ("response.created", "response.in_progress", "response.queued"):
+            self.ident = event.response.id
+            self.model = event.response.model
+
+    def _item(self, item: Any, done: bool = False) -> None:
+        call = _response_item_call(item)
+        if call is None:
+            return
+        entry = self.tools.setdefault(getattr(item, "id", None), [call["id"], call["name"], []])
+        if done and call["arguments"] is not None:
+            entry[2] = [call["arguments"]]
+
+    def outcome(self) -> Outcome:
+        """The response, usage and model assembled so far."""
+        if self.final is not None:
+            outcome = responses_outcome(self.final)
+        else:
+            text = "".join(self.texts) if self.texts else None
+            tool_calls = [
+                {"id": ident, "name": name, "arguments": "".join(arguments)}
+                for ident, name, arguments in self.tools.values()
+            ]
+            outcome = Outcome(
+                response=_response_dict(
+                    self.ident, self.model, text, None, tool_calls=tool_calls, finish=[]
+                ),
+                response_model=_model_name(self.model),
+            )
+        if outcome.usage is None and self.estimate is not None and outcome.response is not None:
+            response = outcome.response
+            completion = _completion_text(response["text"], response.get("tool_calls", []))
+            outcome.usage = self.estimate.usage(completion)
+        return outcome
+
+
+Accumulating = ChatAccumulator | ResponsesAccumulator
+
+
+def record_stream(
+    stream: Any,
+    call: LLMCall,
+    accumulator: Accumulating,
+    hide: Callable[[Any], bool] | None = None,
+    asynchronous: bool = False,
+) -> None:
+    """Record ``stream`` (the SDK's ``Stream`` or ``AsyncStream``) in place.
+
+    Its inner iterator is replaced by a recording one, so the program keeps the very object the
+    SDK returned. The event completes when the iterator ends or fails, when the program closes
+    the stream (:func:`stream_closed`), or when the stream is garbage collected, even if it was
+    never iterated (a ``weakref.finalize``, which holds the call but not the stream).
+    """
+    chunks = stream._iterator
+    if asynchronous:
+        stream._iterator = record_async_iterator(call, chunks, accumulator, hide)
+    else:
+        stream._iterator = record_iterator(call, chunks, accumulator, hide)
+    finisher = weakref.finalize(stream, finish_closed, call, accumulator)
+    finisher.atexit = False
+    setattr(stream, FINISHER, finisher)
+
+
+def finish_closed(call: LLMCall, accumulator: Accumulating) -> None:
+    """Complete a stream's event as closed, with the chunks its accumulator has seen.
+
+    The recording iterator hands its chunk count to the call only when it ends itself; a stream
+    closed by the program (or collected) may end before its iterator does.
+    """
+    if not call.finished:
+        call.chunks = max(call.chunks, accumulator.seen)
+        finish_stream(call, accumulator, CLOSED)
+
+
+def stream_closed(stream: Any) -> None:
+    """Complete the event of a recorded stream (or of a helper stream's raw one) as closed."""
+    raw_stream = getattr(stream, "_raw_stream", stream)
+    finisher = getattr(raw_stream, FINISHER, None)
+    if finisher is not None:
+        finisher()
