@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-dev
 
 # The oldest SDK releases aiobs supports; `make test-oldest` runs the provider tests against them
 # (`make test` runs everything against the newest).
-OLDEST_SDKS := openai==1.40.0 anthropic==0.40.0 google-genai==1.0.0
+# openai 1.40 predates httpx 0.28 (which dropped an argument it passes), hence the httpx bound.
+OLDEST_SDKS := openai==1.40.0 anthropic==0.40.0 google-genai==1.0.0 'httpx<0.28'
 OLD_VENV := .venv-oldest
 OLD_STAMP := $(OLD_VENV)/.installed
 

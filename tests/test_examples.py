@@ -85,3 +85,29 @@ class TestBenchmark:
         }
         assert figures["bytes_per_event"] > 0
         assert all(value > 0 for value in figures["flush_us_per_event"].values())
+
+
+class TestProviderBenchmark:
+    """The provider benchmark runs in its quick mode and reports every variant."""
+
+    def test_quick_run(self, tmp_path: Path) -> None:
+        results = tmp_path / "providers.json"
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "bench_providers.py"),
+                "--quick",
+                "--json",
+                str(results),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        figures = json.loads(results.read_text())
+        assert set(figures["results"]) >= {"bare", "aiobs, no session", "aiobs recording"}
+        assert all(row["plain_us"] > 0 for row in figures["results"].values())
+        assert figures["chunks"]["chunks"] == 200
+        assert figures["chunks"]["per_stream_us"] > 0
+        assert "aiobs adds" in completed.stdout

@@ -28,6 +28,8 @@ from contextvars import ContextVar
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from .. import _ids
 from .._context import current_session, span_var
 from .._guard import report_internal_error
@@ -263,12 +265,13 @@ class LLMCall:
 _DEFERRED = ("request", "response")
 
 
-def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:
+def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:  # noqa: PLR0911 - by type
     """A copy of ``value`` that later changes by its owner cannot reach.
 
     Dicts, lists and tuples are copied (tuples become lists), strings, numbers, booleans and
-    ``None`` are kept as they are (immutable), and anything else (SDK models, objects) is
-    snapshotted at once. The export bounds and redacts the result like any captured value.
+    ``None`` are kept as they are (immutable), pydantic models (the SDKs' types) become dicts of
+    their fields that are not ``None``, and anything else is snapshotted at once. The export
+    bounds and redacts the result like any captured value.
     """
     kind = type(value)
     if kind in _IMMUTABLE:
@@ -287,6 +290,12 @@ def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:
                 item if type(item) in _IMMUTABLE else detach(item, capturer, depth)
                 for item in value
             ]
+        if isinstance(value, BaseModel):  # SDK types: only the fields that hold something
+            try:
+                fields = value.model_dump(exclude_none=True, warnings=False)
+            except Exception:  # noqa: BLE001 - a model that cannot dump is snapshotted as is
+                return capturer.output(value)
+            return detach(fields, capturer, depth)
     return capturer.output(value)
 
 

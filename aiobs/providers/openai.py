@@ -83,7 +83,7 @@ class _Sdk:
     sentinels: ClassVar[tuple[type, ...]] = ()
     streams: ClassVar[tuple[type, ...]] = ()
     async_streams: ClassVar[tuple[type, ...]] = ()
-    legacy_response: ClassVar[type | None] = None
+    raw_responses: ClassVar[tuple[type, ...]] = ()
     unread_responses: ClassVar[tuple[type, ...]] = ()
 
     @classmethod
@@ -98,7 +98,7 @@ class _Sdk:
         )
         cls.streams = (Stream, AsyncStream)
         cls.async_streams = (AsyncStream,)
-        cls.legacy_response = _legacy_response.LegacyAPIResponse
+        cls.raw_responses = (_legacy_response.LegacyAPIResponse,)
         cls.unread_responses = (_response.APIResponse, _response.AsyncAPIResponse)
 
 
@@ -135,11 +135,14 @@ EMBEDDINGS_CREATE = Api("embeddings.create", "embeddings", embeddings_outcome, "
 def request_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """What the program asked for: its arguments minus transport options and unset markers."""
     sentinels = _Sdk.sentinels
-    return {
+    request = {
         key: value
         for key, value in kwargs.items()
         if key not in TRANSPORT_ARGUMENTS and type(value) not in sentinels
     }
+    if "extra_body" in request and request["extra_body"] is None:
+        del request["extra_body"]  # the stream helpers pass their default on
+    return request
 
 
 def _start(api: Api, kwargs: Mapping[str, Any]) -> LLMCall | None:
@@ -194,7 +197,7 @@ def _record_result(
         if isinstance(result, _Sdk.unread_responses):
             call.finish()  # with_streaming_response: the body is the program's to read
             return
-        if _Sdk.legacy_response is not None and isinstance(result, _Sdk.legacy_response):
+        if isinstance(result, _Sdk.raw_responses):
             result = _parse_raw(result)
         if isinstance(result, _Sdk.streams):
             asynchronous = isinstance(result, _Sdk.async_streams)

@@ -220,7 +220,7 @@ def embeddings_outcome(result: Any) -> Outcome:
 # -- streams --------------------------------------------------------------------------------------
 
 
-class _Estimate:
+class UsageEstimate:
     """What a stream's usage estimate needs: the prompt as sent (kept only when estimating)."""
 
     __slots__ = ("instructions", "model", "prompt")
@@ -231,14 +231,15 @@ class _Estimate:
         self.instructions = instructions if isinstance(instructions, str) else None
 
     def usage(self, completion: str) -> Usage | None:
+        """The estimated usage of this prompt and ``completion`` (``None`` without a tokenizer)."""
         return estimate_usage(self.model, self.prompt, completion, self.instructions)
 
 
-def estimate_for(call: LLMCall, prompt: Any, instructions: Any = None) -> _Estimate | None:
+def estimate_for(call: LLMCall, prompt: Any, instructions: Any = None) -> UsageEstimate | None:
     """The estimate a stream's accumulator may need, when the session asks for estimates."""
     if not call.session.collector.estimate_usage:
         return None
-    return _Estimate(call.request_model, prompt, instructions)
+    return UsageEstimate(call.request_model, prompt, instructions)
 
 
 def _completion_text(text: str | None, tool_calls: list[dict[str, Any]]) -> str:
@@ -254,7 +255,7 @@ class ChatAccumulator:
 
     __slots__ = ("estimate", "finish", "ident", "model", "seen", "texts", "tools", "usage")
 
-    def __init__(self, estimate: _Estimate | None = None) -> None:
+    def __init__(self, estimate: UsageEstimate | None = None) -> None:
         self.estimate = estimate
         self.ident: Any = None
         self.model: Any = None
@@ -333,7 +334,7 @@ class ResponsesAccumulator:
 
     __slots__ = ("estimate", "final", "ident", "model", "seen", "texts", "tools")
 
-    def __init__(self, estimate: _Estimate | None = None) -> None:
+    def __init__(self, estimate: UsageEstimate | None = None) -> None:
         self.estimate = estimate
         self.final: Any = None
         self.ident: Any = None

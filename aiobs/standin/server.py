@@ -119,8 +119,7 @@ class StandinServer:
         self.requests: list[Request] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, 0), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, 0), _make_handler(self))
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -201,6 +200,15 @@ class StandinServer:
         return Reply.error(404, f"the stand-in has no route for {request.method} {request.path}")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """The standard threading server, minus the traceback it prints when a client hangs up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore: clients that time out or close streams early are part of the tests."""
+
+
 def _make_handler(server: StandinServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -237,22 +245,7 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
     for key, value in headers.items():
         handler.send_header(key, value)
     if reply.events is not None:
-        handler.send_header("content-type", "text/event-stream")
-        handler.send_header("cache-control", "no-cache")
-        handler.send_header("connection", "close")
-        handler.end_headers()
-        for index, event in enumerate(reply.events):
-            if reply.reset_after_events is not None and index >= reply.reset_after_events:
-                _reset(handler)
-                return
-            if reply.event_delay and index:
-                time.sleep(reply.event_delay)
-            try:
-                handler.wfile.write(event)
-                handler.wfile.flush()
-            except OSError:
-                return
-        handler.close_connection = True
+        _send_events(handler, reply)
         return
     payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
     if "content-type" not in {key.lower() for key in headers}:
@@ -263,6 +256,33 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.wfile.write(payload)
     except OSError:
         return
+
+
+def _send_events(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """A server-sent-event stream in chunked transfer encoding, as the vendors send it.
+
+    Chunked framing is what lets a client tell a stream cut short (``reset_after_events``: no
+    final empty chunk) from one that ended.
+    """
+    handler.send_header("content-type", "text/event-stream")
+    handler.send_header("cache-control", "no-cache")
+    handler.send_header("transfer-encoding", "chunked")
+    handler.end_headers()
+    events = reply.events or []
+    for index, event in enumerate(events):
+        if reply.reset_after_events is not None and index >= reply.reset_after_events:
+            _reset(handler)
+            return
+        if reply.event_delay and index:
+            time.sleep(reply.event_delay)
+        try:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            handler.wfile.flush()
+        except OSError:
+            return
+    with contextlib.suppress(OSError):
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
 
 
 def _reset(handler: BaseHTTPRequestHandler) -> None:

@@ -469,9 +469,14 @@ class TestStreamErrors:
         stream = client.messages.create(
             model=MODEL, max_tokens=64, messages=user("dropped"), stream=True
         )
-        received = list(stream)  # the SDK ends a cut stream quietly, without message_stop
+        received = []
+        with pytest.raises(Exception, match="incomplete chunked read") as raised:
+            received.extend(stream)
         event = only_event()
         assert [chunk.type for chunk in received][-1] == "content_block_delta"
+        assert event["status"] == "error"
+        assert event["stream"]["status"] == "error"
+        assert event["exception"]["type"].endswith(type(raised.value).__name__)
         assert event["stream"]["chunks"] == len(received) == 3  # (the ping is not yielded)
         assert event["response"]["text"] == pieces(answer_for("dropped"))[0]
         assert "finish_reasons" not in event["response"]  # no message_delta arrived

@@ -23,9 +23,10 @@ from pydantic import BaseModel  # noqa: E402
 from aiobs import observe, observer, providers  # noqa: E402
 from aiobs.providers.base import WRAPPED_MARK, ProviderUnavailable, version_tuple  # noqa: E402
 from aiobs.providers.openai import OpenAIProvider  # noqa: E402
-from aiobs.standin import Reply, StandinServer  # noqa: E402
+from aiobs.standin import Reply, Request, StandinServer  # noqa: E402
+from aiobs.standin import openai as standin_openai  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
-from aiobs.standin.openai import REASONING_TOKENS, error_reply  # noqa: E402
+from aiobs.standin.openai import REASONING_TOKENS, error_reply, reply_model  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
 from tests.providers.conftest import only_event, provider_events  # noqa: E402
 
@@ -462,6 +463,7 @@ class TestRawResponses:
         assert event["api"] == "chat.completions.create"
         assert event["status"] == "ok"
         assert event["request"]["messages"] == user("streamed raw")
+        assert event["response"] is None  # the body was the program's to read
 
 
 # -- embeddings ------------------------------------------------------------------------------------
@@ -647,3 +649,70 @@ class TestContext:
             event = by_question[f"session {n}"]
             assert event["session_id"] == session_id
             assert event["parent_span_id"] is None
+
+
+# -- the stand-in ----------------------------------------------------------------------------------
+
+
+def standin_reply(path: str, body: dict[str, Any]) -> Reply:
+    """The stand-in's reply to a request, without HTTP."""
+    reply = standin_openai.handle(Request("POST", path, {}, {}, json.dumps(body).encode()))
+    assert reply is not None
+    return reply
+
+
+class TestStandin:
+    """The stand-in speaks OpenAI's wire format."""
+
+    def test_error_shape(self) -> None:
+        reply = error_reply(429, "slow down")
+        assert reply.status == 429
+        assert reply.body == {
+            "error": {
+                "message": "slow down",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        }
+
+    def test_chat_stream_wire_format(self) -> None:
+        body = {
+            "model": MODEL,
+            "messages": user("wire"),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        events = standin_reply("/v1/chat/completions", body).events
+        assert events is not None
+        assert all(event.startswith(b"data: ") and event.endswith(b"\n\n") for event in events)
+        assert events[-1] == b"data: [DONE]\n\n"
+        last = json.loads(events[-2][len(b"data: ") :])
+        assert last["choices"] == []
+        assert last["usage"]["prompt_tokens"] == count_tokens("wire")
+        assert all(json.loads(event[6:])["usage"] is None for event in events[:-2])
+
+    def test_responses_stream_is_numbered(self) -> None:
+        body = {"model": MODEL, "input": "numbers", "stream": True}
+        events = standin_reply("/v1/responses", body).events
+        assert events is not None
+        parsed = [json.loads(event.split(b"data: ", 1)[1]) for event in events]
+        assert [event["sequence_number"] for event in parsed] == list(range(len(parsed)))
+        assert parsed[0]["type"] == "response.created"
+        assert parsed[-1]["type"] == "response.completed"
+        assert parsed[-1]["response"]["usage"]["input_tokens"] == count_tokens("numbers")
+        assert all(
+            event.startswith(f"event: {p['type']}\n".encode())
+            for event, p in zip(events, parsed, strict=True)
+        )
+
+    def test_unknown_path_and_bad_body(self) -> None:
+        assert standin_openai.handle(Request("POST", "/v1/other", {}, {}, b"{}")) is None
+        reply = standin_openai.handle(Request("POST", "/v1/chat/completions", {}, {}, b"[]"))
+        assert reply is not None
+        assert reply.status == 400
+        assert reply.body["error"]["type"] == "invalid_request_error"
+
+    def test_reply_model_is_dated(self) -> None:
+        assert reply_model("gpt-4o-mini") == DATED_MODEL
+        assert reply_model("gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"

@@ -487,8 +487,7 @@ class TestStreamHelper:
         assert final.choices[0].message.content == answer_for(question)
         assert event["api"] == "chat.completions.stream"
         assert event["operation"] == "chat"
-        assert event["request"]["model"] == MODEL
-        assert event["request"]["messages"] == user(question)
+        assert event["request"] == {"model": MODEL, "messages": user(question), "stream": True}
         assert event["response"]["text"] == answer_for(question)
         assert event["response"]["finish_reasons"] == ["stop"]
         assert event["stream"]["status"] == "completed"
