@@ -309,6 +309,33 @@ class TestChatStream:
         text = "".join(chunk.choices[0].delta.content or "" for chunk in received)
         assert event["response"]["text"] == text
 
+    def test_connection_dropped_mid_stream(self, client: Any, standin: StandinServer) -> None:
+        reply = chat_stream_reply("dropped connection")
+        reply.reset_after_events = 3
+        standin.fail_next(reply)
+        received: list[Any] = []
+
+        def read_all() -> None:
+            stream = client.chat.completions.create(
+                model=MODEL, messages=user("dropped connection"), stream=True
+            )
+            received.extend(stream)
+
+        # older openai releases let httpx's error through, newer ones raise APIConnectionError
+        with pytest.raises(Exception) as caught:
+            read_all()
+        event = only_event()
+        error_type = type(caught.value)
+        assert len(received) == 3
+        assert event["status"] == "error"
+        assert event["stream"] == {
+            "ttft_ms": event["stream"]["ttft_ms"],
+            "chunks": 3,
+            "status": "error",
+        }
+        assert event["exception"]["type"] == f"{error_type.__module__}.{error_type.__qualname__}"
+        assert event["response"]["text"] == "".join(pieces(answer_for("dropped connection"))[:2])
+
     def test_error_before_the_stream(self, client: Any, standin: StandinServer) -> None:
         standin.fail_next(standin_openai.error_reply(429, "slow down"))
         with pytest.raises(openai.RateLimitError):
