@@ -223,43 +223,78 @@ class LLMCall:
         stream: dict[str, Any] | None,
         end_ns: int,
     ) -> None:
+        # Only what cannot wait is done here: wall times (the clock anchor moves at each flush),
+        # the cost (the session totals need it), the error (its traceback must not be kept
+        # alive). The event's dict is built at export, from the ProviderRecord.
         session = self.session
         collector = session.collector
-        capturer = collector.capturer
         anchor_wall, anchor_ns = session.clock_anchor
-        started_at = anchor_wall + (self.start_ns - anchor_ns) / 1e9
-        duration_ms = (end_ns - self.start_ns) / 1e6
         model = response_model or self.request_model
         cost = collector.pricing.cost(self.provider, model, usage)
+        exception = None
+        if error is not None:
+            exception = error_detail(error, collector.capturer.redaction.redact_text)
+        session.add_llm_totals(usage, cost, failed=error is not None)
+        record = ProviderRecord(
+            self,
+            started_at=anchor_wall + (self.start_ns - anchor_ns) / 1e9,
+            duration_ms=(end_ns - self.start_ns) / 1e6,
+            response=response,
+            usage=usage,
+            cost=cost,
+            response_model=response_model,
+            status=status or ("error" if error is not None else "ok"),
+            exception=exception,
+            stream=stream,
+        )
+        append(session, record.as_record())
+
+
+class ProviderRecord(ModelRecord):
+    """A finished provider call as buffered: its parts, turned into the event dict at export."""
+
+    __slots__ = ("_call", "_parts")
+
+    def __init__(self, call: LLMCall, **parts: Any) -> None:
+        self._call = call
+        self._parts = parts
+        self.is_function = False
+        self.deferred = _DEFERRED
+
+    @property
+    def data(self) -> dict[str, Any]:  # type: ignore[override]  # computed, not stored
+        """The event in the export's shape (``request`` and ``response`` not yet snapshotted)."""
+        call, parts = self._call, self._parts
+        started_at = parts["started_at"]
+        duration_ms = parts["duration_ms"]
+        usage = parts["usage"]
         data: dict[str, Any] = {
-            "provider": self.provider,
-            "api": self.api,
-            "request": self.request,
-            "response": None if response is None else detach(response, capturer),
+            "provider": call.provider,
+            "api": call.api,
+            "request": call.request,
+            "response": parts["response"],
             "error": None,
             "started_at": started_at,
             "ended_at": started_at + duration_ms / 1e3,
             "duration_ms": round(duration_ms, 3),
-            "callsite": self.callsite,
-            "span_id": f"{self.span_id:016x}",
-            "parent_span_id": None if self.parent_id is None else f"{self.parent_id:016x}",
-            "trace_id": f"{self.trace_id:032x}",
-            "operation": self.operation,
-            "request_model": self.request_model,
-            "response_model": response_model,
-            "status": status or ("error" if error is not None else "ok"),
+            "callsite": call.callsite,
+            "span_id": f"{call.span_id:016x}",
+            "parent_span_id": None if call.parent_id is None else f"{call.parent_id:016x}",
+            "trace_id": f"{call.trace_id:032x}",
+            "operation": call.operation,
+            "request_model": call.request_model,
+            "response_model": parts["response_model"],
+            "status": parts["status"],
             "usage": None if usage is None else usage.as_dict(),
-            "cost": cost,
+            "cost": parts["cost"],
         }
-        if error is not None:
-            detail = error_detail(error, capturer.redaction.redact_text)
-            data["error"] = f"{detail['type'].rpartition('.')[2]}: {detail['message']}"
-            data["exception"] = detail
-        if stream is not None:
-            data["stream"] = stream
-        session.add_llm_totals(usage, cost, failed=error is not None)
-        record = ModelRecord(data, is_function=False, deferred=_DEFERRED)
-        append(session, record.as_record())
+        exception = parts["exception"]
+        if exception is not None:
+            data["error"] = f"{exception['type'].rpartition('.')[2]}: {exception['message']}"
+            data["exception"] = exception
+        if parts["stream"] is not None:
+            data["stream"] = parts["stream"]
+        return data
 
 
 _DEFERRED = ("request", "response")
