@@ -41,6 +41,20 @@ class Usage:
         ):
             self.total_tokens = (self.input_tokens or 0) + (self.output_tokens or 0)
 
+    def as_tuple(
+        self,
+    ) -> tuple[int | None, int | None, int | None, int | None, int | None, int | None, bool]:
+        """The fields in order: ``Usage(*usage.as_tuple())`` rebuilds it."""
+        return (
+            self.input_tokens,
+            self.output_tokens,
+            self.total_tokens,
+            self.cached_input_tokens,
+            self.reasoning_tokens,
+            self.cache_write_tokens,
+            self.estimated,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """The ``usage`` field of an event: the five counts always, the others when known."""
         data: dict[str, Any] = {

@@ -294,3 +294,43 @@ def test_a_broken_accumulator_does_not_break_the_stream(monkeypatch: pytest.Monk
     assert list(record_iterator(_stream_call(), iter("ab"), Broken())) == ["a", "b"]
     [event] = _events()
     assert event["stream"]["chunks"] == 2
+
+
+def test_buffered_provider_events_leave_little_for_the_garbage_collector() -> None:
+    observer.observe("s")
+    request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+
+    def record(count: int) -> None:
+        for _ in range(count):
+            call = LLMCall.start("openai", "chat.completions.create", request, model="gpt-4o")
+            assert call is not None
+            call.finish(response={"text": "hello", "usage": {"total_tokens": 3}}, usage=Usage(1, 2))
+
+    record(10)
+    gc.collect()
+    before = len(gc.get_objects())
+    record(1000)
+    gc.collect()
+    tracked_per_event = (len(gc.get_objects()) - before) / 1000
+    assert tracked_per_event <= 2.5, tracked_per_event
+    assert len(flush_document()["events"]) == 1010
+
+
+def test_requests_that_json_cannot_hold_are_still_captured() -> None:
+    class Tool:
+        def __repr__(self) -> str:
+            return "<Tool search>"
+
+    observer.observe("s")
+    for request in (
+        {"model": "gpt-4o", "tools": [Tool()]},
+        {"model": "gpt-4o", "file": b"\xff\xfe not utf-8"},
+    ):
+        call = LLMCall.start("openai", "chat.completions.create", request, model="gpt-4o")
+        assert call is not None
+        call.finish(response={"text": "ok"})
+    first, second = flush_document()["events"]
+    assert first["request"]["model"] == "gpt-4o"
+    assert "Tool" in str(first["request"]["tools"])
+    assert second["request"]["model"] == "gpt-4o"
+    assert second["request"]["file"]

@@ -21,6 +21,7 @@ logged (raised under the test suite), never passed into the user's call.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from contextvars import ContextVar
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
 from pydantic import BaseModel
 
 from .. import _ids
@@ -67,8 +69,10 @@ def _is_library_frame(module: str) -> bool:
     return any(module == name or module.startswith(name + ".") for name in _SDK_MODULES)
 
 
-def user_callsite(depth: int = 2) -> dict[str, Any] | None:
-    """The innermost frame outside aiobs and the provider SDKs: where the user made the call."""
+def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
+    """``(file, line, function)`` of the innermost frame outside aiobs and the provider SDKs:
+    where the user made the call.
+    """
     try:
         frame: FrameType | None = sys._getframe(depth)
     except ValueError:
@@ -77,7 +81,7 @@ def user_callsite(depth: int = 2) -> dict[str, Any] | None:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str) or not _is_library_frame(module):
             code = frame.f_code
-            return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name}
+            return (code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None
 
@@ -116,9 +120,9 @@ class LLMCall:
         self.api = api
         self.operation = operation
         self.request_model = request_model
-        # Detached now (the caller may change its messages list after the call), bounded and
+        # Frozen now (the caller may change its messages list after the call), bounded and
         # redacted at export: a full snapshot here would cost more than the rest of the call.
-        self.request = detach(request, session.collector.capturer)
+        self.request = freeze(request, session.collector.capturer)
         self.callsite = user_callsite(3)
         self.span_id = _ids.new_span_id()
         parent = span_var.get()
@@ -236,68 +240,117 @@ class LLMCall:
             exception = error_detail(error, collector.capturer.redaction.redact_text)
         session.add_llm_totals(usage, cost, failed=error is not None)
         record = ProviderRecord(
-            self,
-            started_at=anchor_wall + (self.start_ns - anchor_ns) / 1e9,
-            duration_ms=(end_ns - self.start_ns) / 1e6,
-            response=response,
-            usage=usage,
-            cost=cost,
-            response_model=response_model,
-            status=status or ("error" if error is not None else "ok"),
-            exception=exception,
-            stream=stream,
+            (
+                self.provider,
+                self.api,
+                self.operation,
+                self.request,
+                None if response is None else freeze(response, collector.capturer),
+                anchor_wall + (self.start_ns - anchor_ns) / 1e9,
+                (end_ns - self.start_ns) / 1e6,
+                self.callsite,
+                self.span_id,
+                self.parent_id,
+                self.trace_id,
+                self.request_model,
+                response_model,
+                status or ("error" if error is not None else "ok"),
+                None if usage is None else usage.as_tuple(),
+                None if cost is None else tuple(cost.items()),
+                exception,
+                None if stream is None else tuple(stream.items()),
+            )
         )
         append(session, record.as_record())
 
 
 class ProviderRecord(ModelRecord):
-    """A finished provider call as buffered: its parts, turned into the event dict at export."""
+    """A finished provider call as buffered, turned into the event dict at export.
 
-    __slots__ = ("_call", "_parts")
+    Its fields are one tuple of strings, numbers, ``None``, nested tuples and JSON bytes: the
+    garbage collector stops tracking such tuples, so buffered provider events cost it nothing.
+    """
 
-    def __init__(self, call: LLMCall, **parts: Any) -> None:
-        self._call = call
-        self._parts = parts
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: tuple[Any, ...]) -> None:
+        self._fields = fields
         self.is_function = False
         self.deferred = _DEFERRED
 
     @property
     def data(self) -> dict[str, Any]:  # type: ignore[override]  # computed, not stored
         """The event in the export's shape (``request`` and ``response`` not yet snapshotted)."""
-        call, parts = self._call, self._parts
-        started_at = parts["started_at"]
-        duration_ms = parts["duration_ms"]
-        usage = parts["usage"]
+        (
+            provider,
+            api,
+            operation,
+            request,
+            response,
+            started_at,
+            duration_ms,
+            callsite,
+            span_id,
+            parent_id,
+            trace_id,
+            request_model,
+            response_model,
+            status,
+            usage,
+            cost,
+            exception,
+            stream,
+        ) = self._fields
         data: dict[str, Any] = {
-            "provider": call.provider,
-            "api": call.api,
-            "request": call.request,
-            "response": parts["response"],
+            "provider": provider,
+            "api": api,
+            "request": thaw(request),
+            "response": thaw(response),
             "error": None,
             "started_at": started_at,
             "ended_at": started_at + duration_ms / 1e3,
             "duration_ms": round(duration_ms, 3),
-            "callsite": call.callsite,
-            "span_id": f"{call.span_id:016x}",
-            "parent_span_id": None if call.parent_id is None else f"{call.parent_id:016x}",
-            "trace_id": f"{call.trace_id:032x}",
-            "operation": call.operation,
-            "request_model": call.request_model,
-            "response_model": parts["response_model"],
-            "status": parts["status"],
-            "usage": None if usage is None else usage.as_dict(),
-            "cost": parts["cost"],
+            "callsite": None
+            if callsite is None
+            else dict(zip(("file", "line", "function"), callsite, strict=True)),
+            "span_id": f"{span_id:016x}",
+            "parent_span_id": None if parent_id is None else f"{parent_id:016x}",
+            "trace_id": f"{trace_id:032x}",
+            "operation": operation,
+            "request_model": request_model,
+            "response_model": response_model,
+            "status": status,
+            "usage": None if usage is None else Usage(*usage).as_dict(),
+            "cost": None if cost is None else dict(cost),
         }
-        exception = parts["exception"]
         if exception is not None:
             data["error"] = f"{exception['type'].rpartition('.')[2]}: {exception['message']}"
             data["exception"] = exception
-        if parts["stream"] is not None:
-            data["stream"] = parts["stream"]
+        if stream is not None:
+            data["stream"] = dict(stream)
         return data
 
 
 _DEFERRED = ("request", "response")
+
+
+def freeze(value: Any, capturer: Capturer) -> Any:
+    """``value`` as JSON bytes, out of reach of later changes (see :func:`thaw`).
+
+    Objects JSON cannot hold are snapshotted into it; SDK models keep the fields that are set.
+    Falls back to :func:`detach` when the value cannot be encoded at all.
+    """
+    try:
+        return pydantic_core.to_json(
+            value, by_alias=False, exclude_none=True, fallback=capturer.output
+        )
+    except Exception:  # noqa: BLE001 - e.g. bytes that are not UTF-8: copy instead
+        return detach(value, capturer)
+
+
+def thaw(value: Any) -> Any:
+    """The value that :func:`freeze` stored."""
+    return json.loads(value) if type(value) is bytes else value
 
 
 def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:  # noqa: PLR0911 - by type
