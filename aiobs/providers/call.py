@@ -70,8 +70,9 @@ def _is_library_frame(module: str) -> bool:
 
 
 def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
-    """``(file, line, function)`` of the innermost frame outside aiobs and the provider SDKs:
-    where the user made the call.
+    """Where the user made the call: ``(file, line, function)``.
+
+    That is the innermost frame outside aiobs and the provider SDKs.
     """
     try:
         frame: FrameType | None = sys._getframe(depth)
