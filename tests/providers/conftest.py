@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,16 @@ def _providers_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     providers.instrument()  # leave auto-installation on for the next test
 
 
+def next_line() -> int:
+    """The line after the caller's: where the SDK call under test starts (its callsite)."""
+    return sys._getframe(1).f_lineno + 1
+
+
+def user(text: str) -> list[dict[str, Any]]:
+    """A conversation of one user message."""
+    return [{"role": "user", "content": text}]
+
+
 def provider_events() -> list[dict[str, Any]]:
     """Flush the observer and return the provider events of the document."""
     return list(flush_document()["events"])
@@ -41,4 +52,4 @@ def only_event() -> dict[str, Any]:
     return events[0]
 
 
-__all__ = ["observer", "only_event", "provider_events"]
+__all__ = ["next_line", "observer", "only_event", "provider_events", "user"]

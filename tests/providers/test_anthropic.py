@@ -10,7 +10,6 @@ import asyncio
 import importlib.metadata
 import inspect
 import json
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -35,7 +34,7 @@ from aiobs.standin import Reply, StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.anthropic import error_reply, response_model  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
-from tests.providers.conftest import only_event, provider_events  # noqa: E402
+from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 SDK_VERSION = version_tuple(importlib.metadata.version("anthropic"))
 MODEL = "claude-haiku-4-5"
@@ -82,16 +81,6 @@ def run_async(standin: StandinServer, work: Callable[[Any], Awaitable[T]]) -> T:
 def session() -> str:
     """Each test records into a fresh default session."""
     return observer.observe("anthropic-tests")
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A conversation of one user message."""
-    return [{"role": "user", "content": text}]
-
-
-def next_line() -> int:
-    """The line after the caller's: where the SDK call under test starts."""
-    return sys._getframe(1).f_lineno + 1
 
 
 def prompt_tokens(*parts: str) -> int:

@@ -11,7 +11,6 @@ import gc
 import importlib.metadata
 import inspect
 import json
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +33,7 @@ from aiobs.standin.anthropic import (  # noqa: E402
     stream_events,
 )
 from tests.helpers import flush_document  # noqa: E402
-from tests.providers.conftest import only_event, provider_events  # noqa: E402
+from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 SDK_VERSION = version_tuple(importlib.metadata.version("anthropic"))
 MODEL = "claude-haiku-4-5"
@@ -82,16 +81,6 @@ def run_async(standin: StandinServer, work: Callable[[Any], Awaitable[T]]) -> T:
             return await work(client)
 
     return asyncio.run(main())
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A conversation of one user message."""
-    return [{"role": "user", "content": text}]
-
-
-def next_line() -> int:
-    """The line after the caller's: where the SDK call under test starts."""
-    return sys._getframe(1).f_lineno + 1
 
 
 def stand_in_events(question: str, **body: Any) -> list[bytes]:

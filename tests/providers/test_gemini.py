@@ -9,7 +9,6 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +26,7 @@ from aiobs.standin import Reply, StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.gemini import error_reply  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
-from tests.providers.conftest import only_event, provider_events  # noqa: E402
+from tests.providers.conftest import next_line, only_event, provider_events  # noqa: E402
 
 T = TypeVar("T")
 SDK_VERSION = version_tuple(importlib.metadata.version("google-genai"))
@@ -101,11 +100,6 @@ def client(standin: StandinServer) -> Iterator[Any]:
 def session() -> str:
     """Each test records into a fresh default session."""
     return observer.observe("gemini-tests")
-
-
-def next_line() -> int:
-    """The line after the caller's: where the SDK call under test starts."""
-    return sys._getframe(1).f_lineno + 1
 
 
 def expected_cost(

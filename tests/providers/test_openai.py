@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +27,7 @@ from aiobs.standin import openai as standin_openai  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.openai import REASONING_TOKENS, error_reply, reply_model  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
-from tests.providers.conftest import only_event, provider_events  # noqa: E402
+from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 T = TypeVar("T")
 SDK_VERSION = version_tuple(importlib.metadata.version("openai"))
@@ -77,16 +76,6 @@ def async_client(standin: StandinServer, **options: Any) -> Any:
     """An asynchronous client of the stand-in (use it with ``async with``)."""
     options.setdefault("max_retries", 0)
     return openai.AsyncOpenAI(base_url=standin.openai_url, api_key="sk-test", **options)
-
-
-def next_line() -> int:
-    """The line after the caller's: where the SDK call under test is."""
-    return sys._getframe(1).f_lineno + 1
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A one-message conversation."""
-    return [{"role": "user", "content": text}]
 
 
 def expected_cost(

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import importlib.metadata
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from aiobs.standin import StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens, pieces  # noqa: E402
 from aiobs.standin.openai import REASONING_TOKENS, error_reply  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
-from tests.providers.conftest import only_event, provider_events  # noqa: E402
+from tests.providers.conftest import next_line, only_event, provider_events  # noqa: E402
 
 SDK_VERSION = version_tuple(importlib.metadata.version("openai"))
 pytestmark = pytest.mark.skipif(
@@ -70,11 +69,6 @@ def session() -> str:
 def async_client(standin: StandinServer) -> Any:
     """An asynchronous client of the stand-in (use it with ``async with``)."""
     return openai.AsyncOpenAI(base_url=standin.openai_url, api_key="sk-test", max_retries=0)
-
-
-def next_line() -> int:
-    """The line after the caller's: where the SDK call under test is."""
-    return sys._getframe(1).f_lineno + 1
 
 
 def dumps(items: list[Any]) -> list[Any]:

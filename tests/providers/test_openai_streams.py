@@ -23,7 +23,7 @@ from aiobs.standin import openai as standin_openai  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens, pieces  # noqa: E402
 from aiobs.standin.server import sse_event  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
-from tests.providers.conftest import only_event, provider_events  # noqa: E402
+from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 T = TypeVar("T")
 MODEL = "gpt-4o-mini"
@@ -58,16 +58,6 @@ def session() -> str:
 def async_client(standin: StandinServer) -> Any:
     """An asynchronous client of the stand-in (use it with ``async with``)."""
     return openai.AsyncOpenAI(base_url=standin.openai_url, api_key="sk-test", max_retries=0)
-
-
-def next_line() -> int:
-    """The line after the caller's: where the SDK call under test is."""
-    return sys._getframe(1).f_lineno + 1
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A one-message conversation."""
-    return [{"role": "user", "content": text}]
 
 
 def dumps(items: list[Any]) -> list[Any]:
