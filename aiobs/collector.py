@@ -46,6 +46,7 @@ from .exporters.document import ExportDocument
 from .exporters.file import FileExporter
 from .models import Event, FunctionEvent
 from .pricing import Pricing, PricingError
+from .providers.call import suppress_instrumentation
 from .redaction import Redaction
 
 logger = logging.getLogger("aiobs")
@@ -735,7 +736,9 @@ def _export(
     destination: BaseExporter, document: ExportDocument, kwargs: dict[str, Any]
 ) -> ExportResult:
     try:
-        result: object = destination.export_document(document, **kwargs)
+        # An exporter's own HTTP calls (cloud SDKs, OTLP) must never become events.
+        with suppress_instrumentation():
+            result: object = destination.export_document(document, **kwargs)
     except ExportError as exc:
         return ExportResult(False, error=str(exc))
     except Exception as exc:

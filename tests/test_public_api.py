@@ -56,6 +56,8 @@ class TestSurface:
     def test_exporters(self) -> None:
         assert sorted(aiobs.exporters.__all__) == [
             "BaseExporter",
+            "CompositeExporter",
+            "CustomExporter",
             "ExportDocument",
             "ExportError",
             "ExportResult",

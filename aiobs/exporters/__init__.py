@@ -5,17 +5,23 @@
     from aiobs.exporters import FileExporter
     observer.flush(exporter=FileExporter("traces/run.json"))
 
-Every exporter implements :class:`BaseExporter`; :class:`InMemoryExporter` keeps documents in
-memory for tests.
+Every exporter implements :class:`BaseExporter`. :class:`FileExporter` writes JSON or JSON Lines,
+optionally gzipped; :class:`CustomExporter` turns a function into an exporter;
+:class:`CompositeExporter` sends to several; :class:`InMemoryExporter` keeps documents in memory
+for tests.
 """
 
 from .base import BaseExporter, ExportError, ExportResult
+from .composite import CompositeExporter
+from .custom import CustomExporter
 from .document import ExportDocument
 from .file import FileExporter
 from .memory import InMemoryExporter
 
 __all__ = [
     "BaseExporter",
+    "CompositeExporter",
+    "CustomExporter",
     "ExportDocument",
     "ExportError",
     "ExportResult",

@@ -98,5 +98,13 @@ class BaseExporter:
         """Check data before export; aiobs 0.2 hook, accepts everything by default."""
         return True
 
+    def force_flush(self, timeout: float | None = None) -> bool:  # noqa: ARG002 - for subclasses
+        """Deliver anything the exporter still holds, waiting at most ``timeout`` seconds.
+
+        Returns whether everything was delivered. Exporters that send synchronously (all of
+        aiobs's own) hold nothing, so the default returns ``True`` at once.
+        """
+        return True
+
     def shutdown(self) -> None:
         """Release resources; called by the owner when the exporter is no longer needed."""

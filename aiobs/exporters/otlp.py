@@ -1,0 +1,556 @@
+"""Send export documents as OpenTelemetry spans over OTLP/HTTP (protobuf).
+
+Works with any OTLP/HTTP traces endpoint: an OpenTelemetry Collector, Grafana Tempo, Jaeger,
+Langfuse's OTLP endpoint, or a vendor that accepts OTLP. One flush becomes one
+``ExportTraceServiceRequest``::
+
+    from aiobs.exporters.otlp import OTLPExporter
+    observer.flush(exporter=OTLPExporter("http://localhost:4318/v1/traces"))
+
+How the document maps to OpenTelemetry:
+
+- **Resource**: one per document, with ``service.name`` and ``telemetry.sdk.name=aiobs`` (and
+  ``telemetry.sdk.version``, ``telemetry.sdk.language``).
+- **Function events** (``@observe`` calls, ``observer.span()``, ``observer.event()``): one
+  ``INTERNAL`` span each, named after the function, with ``code.function``, ``code.filepath``,
+  ``code.lineno``, ``aiobs.kind`` and ``aiobs.module``.
+- **Provider events** (LLM calls): one ``CLIENT`` span each, named ``"<operation> <model>"``
+  (``"chat gpt-4o-mini"``) and carrying the GenAI semantic-convention attributes
+  (``gen_ai.operation.name``, ``gen_ai.provider.name`` and the older ``gen_ai.system``,
+  ``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.response.id``,
+  ``gen_ai.response.finish_reasons``, ``gen_ai.usage.input_tokens`` / ``output_tokens``) plus
+  ``aiobs.cost.total`` and ``aiobs.stream.ttft_ms``. Prompts and answers are sent only with
+  ``capture_content=True`` (as JSON in ``gen_ai.input.messages`` / ``gen_ai.output.messages``).
+- **Sessions** are not spans: every span carries its session's id as ``gen_ai.conversation.id``
+  and ``session.id``, and the session's labels as ``aiobs.label.<key>``.
+- Trace, span and parent ids are kept, so the span tree is the one aiobs recorded. An event
+  without a trace id gets one derived from its span id. A failed call or function has status
+  ``ERROR`` with its message (and ``error.type`` on LLM calls).
+
+Defaults follow the OpenTelemetry environment variables: the endpoint is
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``,
+else ``http://localhost:4318/v1/traces``; headers (``k=v,k2=v2``) come from
+``OTEL_EXPORTER_OTLP_HEADERS`` and ``OTEL_EXPORTER_OTLP_TRACES_HEADERS``. Needs
+``pip install 'aiobs[otel]'`` (the ``opentelemetry-proto`` package).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import hashlib
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..providers.call import suppress_instrumentation
+from .base import BaseExporter, ExportResult
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from .document import ExportDocument
+
+logger = logging.getLogger("aiobs")
+
+ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+"""Base URL of an OTLP/HTTP receiver; ``/v1/traces`` is appended."""
+TRACES_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+"""Full URL of an OTLP/HTTP traces endpoint; wins over :data:`ENDPOINT_ENV`."""
+HEADERS_ENV = "OTEL_EXPORTER_OTLP_HEADERS"
+"""Headers sent with every export, ``key=value`` pairs separated by commas."""
+TRACES_HEADERS_ENV = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+"""Like :data:`HEADERS_ENV`, for traces only; its keys win."""
+
+DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER = 30.0
+"""Longest wait honoured from a ``Retry-After`` header, in seconds."""
+
+_INSTALL_HINT = "the OTLP exporter needs opentelemetry-proto: pip install 'aiobs[otel]'"
+
+
+def _proto() -> tuple[Any, Any, Any, Any]:
+    """The generated OTLP modules (collector service, trace, common, resource), imported lazily."""
+    try:
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+        from opentelemetry.proto.common.v1 import common_pb2
+        from opentelemetry.proto.resource.v1 import resource_pb2
+        from opentelemetry.proto.trace.v1 import trace_pb2
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return trace_service_pb2, trace_pb2, common_pb2, resource_pb2
+
+
+class OTLPExporter(BaseExporter):
+    """Sends each flushed document to an OTLP/HTTP traces endpoint as protobuf spans.
+
+    Usage::
+
+        observer.flush(exporter=OTLPExporter(service_name="support-bot"))
+
+    Args:
+        endpoint: full traces URL; defaults from the OpenTelemetry environment variables.
+        headers: extra HTTP headers (authentication); default from ``OTEL_EXPORTER_OTLP_HEADERS``.
+        timeout: seconds allowed for each HTTP attempt.
+        service_name: the resource's ``service.name``.
+        compression: ``"gzip"`` (default) or ``None``.
+        capture_content: also send prompts and answers of LLM calls (off by default).
+        max_retries: further attempts after a 429/502/503/504 answer or a connection error.
+        backoff: first wait between attempts in seconds, doubled at each retry.
+
+    Raises:
+        ImportError: ``opentelemetry-proto`` is not installed.
+        ValueError: ``compression`` is neither ``"gzip"`` nor ``None``.
+    """
+
+    name = "otlp"
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        service_name: str = "aiobs",
+        compression: str | None = "gzip",
+        *,
+        capture_content: bool = False,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        _proto()
+        if compression not in {"gzip", None}:
+            raise ValueError(f"compression must be 'gzip' or None, not {compression!r}")
+        self.endpoint = endpoint or default_endpoint()
+        self.headers = dict(headers) if headers is not None else default_headers()
+        self.timeout = timeout
+        self.service_name = service_name
+        self.compression = compression
+        self.capture_content = capture_content
+        self.max_retries = max_retries
+        self.backoff = backoff
+
+    def __repr__(self) -> str:
+        return f"OTLPExporter({_public_url(self.endpoint)!r}, compression={self.compression!r})"
+
+    def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:  # noqa: ARG002
+        """Convert ``document`` to spans and POST them; a failure keeps the data for later."""
+        request = build_request(document.data, self.service_name, self.capture_content)
+        spans = len(request.resource_spans[0].scope_spans[0].spans)
+        body = request.SerializeToString()
+        if self.compression == "gzip":
+            body = gzip.compress(body)
+        destination = _public_url(self.endpoint)
+        with suppress_instrumentation():
+            status, answer, error = self._post_with_retries(body)
+        if error is not None:
+            return ExportResult(False, destination=destination, error=error)
+        metadata: dict[str, Any] = {"spans": spans, "status": status}
+        rejected = _rejected_spans(answer)
+        if rejected:
+            metadata["rejected_spans"] = rejected
+            logger.warning("aiobs: %s rejected %d of %d spans", destination, rejected, spans)
+        return ExportResult(
+            True, destination=destination, bytes_written=len(body), metadata=metadata
+        )
+
+    def _post_with_retries(self, body: bytes) -> tuple[int, bytes, str | None]:
+        """POST ``body``; return (status, response body, error message or ``None``)."""
+        attempt = 0
+        while True:
+            status, answer, retry_after, error = self._post(body)
+            if error is None or retry_after is None or attempt >= self.max_retries:
+                return status, answer, error
+            wait = min(max(retry_after, self.backoff * 2**attempt), MAX_RETRY_AFTER)
+            logger.debug("aiobs: OTLP export failed (%s); retrying in %.2fs", error, wait)
+            time.sleep(wait)
+            attempt += 1
+
+    def _post(self, body: bytes) -> tuple[int, bytes, float | None, str | None]:
+        """One attempt: (status, body, retry-after seconds if retryable, error or ``None``)."""
+        headers = {**self.headers, "Content-Type": "application/x-protobuf"}
+        if self.compression == "gzip":
+            headers["Content-Encoding"] = "gzip"
+        url = self.endpoint
+        if not url.startswith(("http://", "https://")):
+            return 0, b"", None, f"OTLP endpoint must be an http(s) URL, not {url!r}"
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return int(response.status), response.read(), None, None
+        except urllib.error.HTTPError as exc:
+            return _http_failure(exc, _public_url(url))
+        except (OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            return 0, b"", 0.0, f"cannot reach {_public_url(url)}: {reason}"
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def default_endpoint() -> str:
+    """The traces URL from the OpenTelemetry environment variables, else the local default."""
+    traces = os.environ.get(TRACES_ENDPOINT_ENV, "").strip()
+    if traces:
+        return traces
+    base = os.environ.get(ENDPOINT_ENV, "").strip()
+    if base:
+        return base.rstrip("/") + "/v1/traces"
+    return DEFAULT_ENDPOINT
+
+
+def default_headers() -> dict[str, str]:
+    """Headers from ``OTEL_EXPORTER_OTLP_HEADERS`` then ``OTEL_EXPORTER_OTLP_TRACES_HEADERS``."""
+    headers = parse_headers(os.environ.get(HEADERS_ENV, ""))
+    headers.update(parse_headers(os.environ.get(TRACES_HEADERS_ENV, "")))
+    return headers
+
+
+def parse_headers(value: str) -> dict[str, str]:
+    """``"k=v,k2=v2"`` (values percent-encoded, as OpenTelemetry specifies) as a dict."""
+    headers: dict[str, str] = {}
+    for pair in value.split(","):
+        key, sep, item = pair.partition("=")
+        if sep and key.strip():
+            headers[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(item.strip())
+    return headers
+
+
+def _public_url(url: str) -> str:
+    """``url`` without any user:password part, fit for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+# -- HTTP answers ----------------------------------------------------------------------------
+
+
+def _http_failure(
+    exc: urllib.error.HTTPError, url: str
+) -> tuple[int, bytes, float | None, str | None]:
+    """A non-2xx answer: retryable or not, with the server's own explanation."""
+    body = exc.read() or b""
+    message = _server_message(body, exc.headers.get("Content-Type", ""))
+    error = f"{url} answered {exc.code}: {message or exc.reason}"
+    if exc.code in RETRYABLE_STATUSES:
+        return exc.code, body, _retry_after(exc.headers.get("Retry-After")), error
+    if exc.code in {401, 403}:
+        error += " (check the headers, e.g. OTEL_EXPORTER_OTLP_HEADERS)"
+    elif exc.code == 404:
+        error += " (check the endpoint: OTLP/HTTP traces are usually at <base>/v1/traces)"
+    return exc.code, body, None, error
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); 0 if absent."""
+    if not value:
+        return 0.0
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _server_message(body: bytes, content_type: str) -> str:
+    """The message of an OTLP error answer: a ``google.rpc.Status`` in protobuf, or text."""
+    if "protobuf" in content_type:
+        return _status_message(body)
+    return body.decode("utf-8", "replace").strip()[:500]
+
+
+def _status_message(body: bytes) -> str:
+    """Field 2 (``message``) of a protobuf ``google.rpc.Status``, read from the wire format."""
+    position = 0
+    try:
+        while position < len(body):
+            key, position = _varint(body, position)
+            field, wire_type = key >> 3, key & 7
+            if wire_type == 0:
+                _, position = _varint(body, position)
+            elif wire_type == 2:
+                size, position = _varint(body, position)
+                if field == 2:
+                    return body[position : position + size].decode("utf-8", "replace")
+                position += size
+            else:
+                break
+    except IndexError:
+        pass
+    return ""
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    """A protobuf varint at ``position``: (value, position after it)."""
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, position
+
+
+def _rejected_spans(answer: bytes) -> int:
+    """Spans the receiver refused, from its ``ExportTraceServiceResponse.partial_success``."""
+    if not answer:
+        return 0
+    trace_service_pb2 = _proto()[0]
+    response = trace_service_pb2.ExportTraceServiceResponse()
+    try:
+        response.ParseFromString(answer)
+    except Exception:  # noqa: BLE001 - a receiver answering something else still accepted the data
+        return 0
+    return int(response.partial_success.rejected_spans)
+
+
+# -- the mapping -----------------------------------------------------------------------------
+
+
+def build_request(
+    document: Mapping[str, Any], service_name: str = "aiobs", capture_content: bool = False
+) -> ExportTraceServiceRequest:
+    """The document as one ``ExportTraceServiceRequest``: one resource, one scope, its spans."""
+    from .. import __version__
+
+    trace_service_pb2, _, _, _ = _proto()
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(
+        _attributes(
+            {
+                "service.name": service_name,
+                "telemetry.sdk.name": "aiobs",
+                "telemetry.sdk.language": "python",
+                "telemetry.sdk.version": __version__,
+            }
+        )
+    )
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "aiobs"
+    scope_spans.scope.version = __version__
+    sessions = {session["id"]: session for session in document.get("sessions") or []}
+    for event in document.get("function_events") or []:
+        scope_spans.spans.append(function_span(event, sessions))
+    for event in document.get("events") or []:
+        scope_spans.spans.append(provider_span(event, sessions, capture_content))
+    request_typed: ExportTraceServiceRequest = request
+    return request_typed
+
+
+def function_span(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> Span:
+    """An ``INTERNAL`` span for a function event (``@observe``, a span or an event)."""
+    trace_pb2 = _proto()[1]
+    span = _base_span(event, event.get("name") or event.get("api") or "function")
+    span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_INTERNAL
+    callsite = event.get("callsite") or {}
+    attributes = {
+        "code.function": callsite.get("function"),
+        "code.filepath": callsite.get("file"),
+        "code.lineno": callsite.get("line"),
+        "aiobs.kind": event.get("kind") or "function",
+        "aiobs.module": event.get("module"),
+        **_session_attributes(event, sessions),
+    }
+    span.attributes.extend(_attributes(attributes))
+    if event.get("error") or event.get("status") == "error":
+        _set_error(span, event.get("error") or "error")
+    return span
+
+
+def provider_span(
+    event: Mapping[str, Any], sessions: Mapping[str, Any], capture_content: bool = False
+) -> Span:
+    """A ``CLIENT`` span for an LLM call, with the GenAI semantic-convention attributes."""
+    trace_pb2 = _proto()[1]
+    operation = event.get("operation") or event.get("api") or "call"
+    model = event.get("request_model")
+    span = _base_span(event, f"{operation} {model}" if model else operation)
+    span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
+    attributes = {**_genai_attributes(event, operation), **_session_attributes(event, sessions)}
+    failed = bool(event.get("error")) or event.get("status") == "error"
+    if failed:
+        exception = event.get("exception") or {}
+        attributes["error.type"] = exception.get("type") or "_OTHER"
+    if capture_content:
+        attributes.update(_content_attributes(event))
+    span.attributes.extend(_attributes(attributes))
+    if failed:
+        _set_error(span, event.get("error") or "error")
+    return span
+
+
+def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any]:
+    """``gen_ai.*`` and ``aiobs.*`` attributes of a provider event (without content)."""
+    response = event.get("response")
+    response = response if isinstance(response, Mapping) else {}
+    usage = event.get("usage") or {}
+    cost = event.get("cost") or {}
+    stream = event.get("stream") or {}
+    finish_reasons = response.get("finish_reasons")
+    return {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": event.get("provider"),
+        "gen_ai.system": event.get("provider"),
+        "gen_ai.request.model": event.get("request_model"),
+        "gen_ai.response.model": event.get("response_model") or response.get("model"),
+        "gen_ai.response.id": response.get("id"),
+        "gen_ai.response.finish_reasons": finish_reasons
+        if isinstance(finish_reasons, list)
+        else None,
+        "gen_ai.usage.input_tokens": usage.get("input_tokens"),
+        "gen_ai.usage.output_tokens": usage.get("output_tokens"),
+        "aiobs.api": event.get("api"),
+        "aiobs.cost.total": cost.get("total"),
+        "aiobs.stream.ttft_ms": stream.get("ttft_ms"),
+    }
+
+
+def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Prompt and answer as JSON strings (``capture_content=True`` only)."""
+    request = event.get("request")
+    inputs = request
+    if isinstance(request, Mapping):
+        for key in ("messages", "input", "contents", "prompt"):
+            if key in request:
+                inputs = request[key]
+                break
+    response = event.get("response")
+    outputs = response
+    if isinstance(response, Mapping) and "text" in response:
+        outputs = [
+            {
+                "role": "assistant",
+                "parts": [{"type": "text", "content": response["text"]}],
+                "finish_reason": (response.get("finish_reasons") or [None])[0],
+            }
+        ]
+    return {
+        "gen_ai.input.messages": None if inputs is None else _json(inputs),
+        "gen_ai.output.messages": None if outputs is None else _json(outputs),
+    }
+
+
+def _session_attributes(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's session as ``gen_ai.conversation.id`` / ``session.id`` plus its labels."""
+    session_id = event.get("session_id")
+    if not session_id:
+        return {}
+    attributes: dict[str, Any] = {"gen_ai.conversation.id": session_id, "session.id": session_id}
+    session = sessions.get(session_id) or {}
+    if session.get("name"):
+        attributes["aiobs.session.name"] = session["name"]
+    for key, value in (session.get("labels") or {}).items():
+        attributes[f"aiobs.label.{key}"] = value
+    return attributes
+
+
+def _base_span(event: Mapping[str, Any], name: str) -> Span:
+    """A span with name, ids and timestamps set from ``event``."""
+    trace_pb2 = _proto()[1]
+    span = trace_pb2.Span()
+    span.name = str(name)
+    span_id = _span_id_bytes(event)
+    span.span_id = span_id
+    span.trace_id = _hex_bytes(event.get("trace_id"), 16) or bytes(8) + span_id
+    parent = _hex_bytes(event.get("parent_span_id"), 8)
+    if parent:
+        span.parent_span_id = parent
+    span.start_time_unix_nano = _unix_nanos(event.get("started_at"))
+    span.end_time_unix_nano = max(_unix_nanos(event.get("ended_at")), span.start_time_unix_nano)
+    typed: Span = span
+    return typed
+
+
+def _set_error(span: Span, message: str) -> None:
+    """Mark ``span`` as failed with ``message``."""
+    trace_pb2 = _proto()[1]
+    span.status.code = trace_pb2.Status.StatusCode.STATUS_CODE_ERROR
+    span.status.message = str(message)
+
+
+def _span_id_bytes(event: Mapping[str, Any]) -> bytes:
+    """The event's span id, or a stable one derived from its content when it has none."""
+    span_id = _hex_bytes(event.get("span_id"), 8)
+    if span_id:
+        return span_id
+    seed = json.dumps(
+        [event.get("started_at"), event.get("name") or event.get("api"), event.get("session_id")],
+        default=str,
+    )
+    return hashlib.sha256(seed.encode()).digest()[:8]
+
+
+def _hex_bytes(value: Any, size: int) -> bytes:
+    """A hex id as ``size`` bytes (left-padded), or ``b""`` when absent, invalid or all zero."""
+    if not isinstance(value, str) or not value:
+        return b""
+    try:
+        raw = bytes.fromhex(value.rjust(size * 2, "0"))
+    except ValueError:
+        return b""
+    if len(raw) != size or not any(raw):
+        return b""
+    return raw
+
+
+def _unix_nanos(seconds: Any) -> int:
+    """Epoch seconds as Unix nanoseconds (microsecond precision: what a float holds here)."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return 0
+    return round(seconds * 1_000_000) * 1000
+
+
+def _json(value: Any) -> str:
+    """``value`` as compact JSON (non-JSON values as strings)."""
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _attributes(values: Mapping[str, Any]) -> Iterator[KeyValue]:
+    """``KeyValue`` protos for the entries that hold a value (``None`` is left out)."""
+    common_pb2 = _proto()[2]
+    for key, value in values.items():
+        any_value = _any_value(value)
+        if any_value is not None:
+            yield common_pb2.KeyValue(key=key, value=any_value)
+
+
+def _any_value(value: Any) -> AnyValue | None:
+    """``value`` as an ``AnyValue``: scalars as such, lists as arrays, the rest as JSON text."""
+    common_pb2 = _proto()[2]
+    if value is None:
+        return None
+    result: AnyValue
+    if isinstance(value, bool):
+        result = common_pb2.AnyValue(bool_value=value)
+    elif isinstance(value, int) and -(2**63) <= value < 2**63:
+        result = common_pb2.AnyValue(int_value=value)
+    elif isinstance(value, float):
+        result = common_pb2.AnyValue(double_value=value)
+    elif isinstance(value, str):
+        result = common_pb2.AnyValue(string_value=value)
+    elif isinstance(value, (list, tuple)):
+        items = [item for item in (_any_value(v) for v in value) if item is not None]
+        result = common_pb2.AnyValue(array_value=common_pb2.ArrayValue(values=items))
+    else:
+        result = common_pb2.AnyValue(string_value=_json(value))
+    return result

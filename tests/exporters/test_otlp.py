@@ -1,0 +1,433 @@
+"""The OTLP/HTTP exporter, against a real OTLP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from unittest import mock
+
+import pytest
+
+pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from aiobs import __version__, observe, observer
+from aiobs.exporters import ExportResult
+from aiobs.exporters.otlp import OTLPExporter, parse_headers
+from aiobs.providers.call import LLMCall
+from aiobs.usage import Usage
+
+# -- the receiver ----------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    """One request as the receiver saw it."""
+
+    headers: dict[str, str]
+    raw_size: int
+    request: ExportTraceServiceRequest
+
+
+@dataclass
+class Receiver:
+    """A local OTLP/HTTP traces receiver; ``answers`` scripts the next replies (else 200)."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    attempts: int = 0
+
+    @property
+    def spans(self) -> list[Span]:
+        return [
+            span
+            for item in self.received
+            for resource in item.request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            receiver.attempts += 1
+            if receiver.answers:
+                status, headers, payload = receiver.answers.pop(0)
+                self._reply(status, headers, payload)
+                return
+            if self.path != "/v1/traces":
+                self._reply(404, {"Content-Type": "text/plain"}, b"no such path")
+                return
+            raw = gzip.decompress(body) if self.headers.get("Content-Encoding") == "gzip" else body
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(raw)
+            receiver.received.append(
+                Received({k.lower(): v for k, v in self.headers.items()}, len(body), request)
+            )
+            answer = ExportTraceServiceResponse().SerializeToString()
+            self._reply(200, {"Content-Type": "application/x-protobuf"}, answer)
+
+        def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real OTLP/HTTP receiver in a thread on 127.0.0.1, stopped after the test."""
+    state = Receiver(url="")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def rpc_status(message: str) -> bytes:
+    """A ``google.rpc.Status`` with code 3 and ``message``, in protobuf wire format."""
+    encoded = message.encode()
+    return bytes([0x08, 3, 0x12, len(encoded)]) + encoded
+
+
+# -- what is recorded ------------------------------------------------------------------------
+
+
+def record(*, failing_call: bool = False) -> dict[str, float]:
+    """A session with nested ``@observe`` functions, a failing one and an LLM call inside."""
+    before = time.time()
+    observer.observe(session_name="otlp-run", labels={"env": "test", "team": "ai"})
+
+    @observe
+    def ask(question: str) -> str:
+        call = LLMCall.start(
+            "openai",
+            "chat.completions.create",
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": question}]},
+            model="gpt-4o-mini",
+        )
+        assert call is not None
+        if failing_call:
+            call.fail(RuntimeError("rate limited upstream"))
+            return ""
+        call.finish(
+            response={
+                "id": "chatcmpl-42",
+                "model": "gpt-4o-mini-2024-07-18",
+                "text": "Paris",
+                "finish_reasons": ["stop"],
+            },
+            usage=Usage(input_tokens=12, output_tokens=3),
+            response_model="gpt-4o-mini-2024-07-18",
+            stream={"ttft_ms": 12.5, "chunks": 3, "status": "completed"},
+        )
+        return "Paris"
+
+    @observe
+    def broken() -> None:
+        raise ValueError("no luck")
+
+    @observe
+    def pipeline() -> str:
+        with pytest.raises(ValueError, match="no luck"):
+            broken()
+        return ask("Capital of France?")
+
+    pipeline()
+    return {"before": before, "after": time.time()}
+
+
+def attrs(span: Any) -> dict[str, Any]:
+    """A span's attributes as plain Python values."""
+    return {item.key: plain(item.value) for item in span.attributes}
+
+
+def plain(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [plain(item) for item in value.array_value.values]
+    return getattr(value, kind)
+
+
+def by_name(spans: list[Span]) -> dict[str, Span]:
+    return {span.name: span for span in spans}
+
+
+def flush_to(exporter: OTLPExporter) -> ExportResult:
+    result = observer.flush(exporter=exporter)
+    assert isinstance(result, ExportResult), result
+    return result
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+class TestMapping:
+    """A recorded document arrives as the span tree aiobs recorded."""
+
+    def test_span_names_kinds_and_tree(self, receiver: Receiver) -> None:
+        record()
+        result = flush_to(OTLPExporter(endpoint=receiver.url))
+        assert result.success, result
+        assert result.metadata["spans"] == 4
+        spans = by_name(receiver.spans)
+        assert sorted(spans) == ["ask", "broken", "chat gpt-4o-mini", "pipeline"]
+        internal = Span.SpanKind.SPAN_KIND_INTERNAL
+        assert [spans[n].kind for n in ("pipeline", "ask", "broken")] == [internal] * 3
+        assert spans["chat gpt-4o-mini"].kind == Span.SpanKind.SPAN_KIND_CLIENT
+        root = spans["pipeline"]
+        assert len(root.trace_id) == 16
+        assert len(root.span_id) == 8
+        assert root.parent_span_id == b""
+        assert {span.trace_id for span in receiver.spans} == {root.trace_id}
+        assert spans["ask"].parent_span_id == root.span_id
+        assert spans["broken"].parent_span_id == root.span_id
+        assert spans["chat gpt-4o-mini"].parent_span_id == spans["ask"].span_id
+
+    def test_ids_and_timestamps_match_the_document(self, receiver: Receiver) -> None:
+        clock = record()
+        document = observer.flush(exporter=OTLPExporter(endpoint=receiver.url))
+        assert isinstance(document, ExportResult)
+        assert document.success
+        spans = by_name(receiver.spans)
+        low, high = int(clock["before"] * 1e9) - 1000, int(clock["after"] * 1e9) + 1000
+        for span in receiver.spans:
+            assert low <= span.start_time_unix_nano <= span.end_time_unix_nano <= high
+        root, ask = spans["pipeline"], spans["ask"]
+        assert root.start_time_unix_nano <= ask.start_time_unix_nano
+        assert ask.end_time_unix_nano <= root.end_time_unix_nano
+
+    def test_function_span_attributes_and_error(self, receiver: Receiver) -> None:
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        spans = by_name(receiver.spans)
+        session_id = attrs(spans["pipeline"])["session.id"]
+        ask = attrs(spans["ask"])
+        assert ask["code.function"] == "pipeline"
+        assert ask["code.filepath"].endswith("tests/exporters/test_otlp.py")
+        assert isinstance(ask["code.lineno"], int)
+        assert ask["aiobs.kind"] == "function"
+        assert ask["aiobs.module"] == __name__
+        assert ask["gen_ai.conversation.id"] == session_id
+        assert ask["aiobs.label.env"] == "test"
+        assert ask["aiobs.label.team"] == "ai"
+        assert spans["ask"].status.code == Status.StatusCode.STATUS_CODE_UNSET
+        broken = spans["broken"]
+        assert broken.status.code == Status.StatusCode.STATUS_CODE_ERROR
+        assert "no luck" in broken.status.message
+
+    def test_llm_span_genai_attributes(self, receiver: Receiver) -> None:
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        span = by_name(receiver.spans)["chat gpt-4o-mini"]
+        values = attrs(span)
+        assert values["gen_ai.operation.name"] == "chat"
+        assert values["gen_ai.provider.name"] == "openai"
+        assert values["gen_ai.system"] == "openai"
+        assert values["gen_ai.request.model"] == "gpt-4o-mini"
+        assert values["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+        assert values["gen_ai.response.id"] == "chatcmpl-42"
+        assert values["gen_ai.response.finish_reasons"] == ["stop"]
+        assert values["gen_ai.usage.input_tokens"] == 12
+        assert values["gen_ai.usage.output_tokens"] == 3
+        assert values["gen_ai.conversation.id"] == values["session.id"]
+        assert values["aiobs.cost.total"] == pytest.approx((12 * 0.15 + 3 * 0.6) / 1e6)
+        assert values["aiobs.stream.ttft_ms"] == 12.5
+        assert "gen_ai.input.messages" not in values
+        assert "gen_ai.output.messages" not in values
+        assert "error.type" not in values
+        assert span.status.code == Status.StatusCode.STATUS_CODE_UNSET
+
+    def test_failed_llm_call(self, receiver: Receiver) -> None:
+        record(failing_call=True)
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        span = by_name(receiver.spans)["chat gpt-4o-mini"]
+        assert span.status.code == Status.StatusCode.STATUS_CODE_ERROR
+        assert "rate limited upstream" in span.status.message
+        assert attrs(span)["error.type"] == "RuntimeError"
+
+    def test_resource_and_scope(self, receiver: Receiver) -> None:
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url, service_name="support-bot"))
+        (resource_spans,) = receiver.received[0].request.resource_spans
+        resource = attrs(resource_spans.resource)
+        assert resource["service.name"] == "support-bot"
+        assert resource["telemetry.sdk.name"] == "aiobs"
+        assert resource["telemetry.sdk.version"] == __version__
+        assert resource_spans.scope_spans[0].scope.name == "aiobs"
+
+    def test_capture_content(self, receiver: Receiver) -> None:
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
+        values = attrs(by_name(receiver.spans)["chat gpt-4o-mini"])
+        messages = json.loads(values["gen_ai.input.messages"])
+        assert messages == [{"role": "user", "content": "Capital of France?"}]
+        output = json.loads(values["gen_ai.output.messages"])
+        assert output[0]["parts"][0]["content"] == "Paris"
+        assert output[0]["finish_reason"] == "stop"
+
+    def test_event_without_trace_id_gets_a_stable_one(self) -> None:
+        from aiobs.exporters.otlp import build_request
+
+        event = {"name": "lonely", "span_id": "00000000000000ab", "started_at": 1.0}
+        first = build_request({"function_events": [event]}).resource_spans[0]
+        second = build_request({"function_events": [event]}).resource_spans[0]
+        trace_id = first.scope_spans[0].spans[0].trace_id
+        assert len(trace_id) == 16
+        assert any(trace_id)
+        assert trace_id == second.scope_spans[0].spans[0].trace_id
+
+
+class TestTransport:
+    """How the spans travel: compression, headers, retries and failures."""
+
+    def test_gzip_on_and_off(self, receiver: Receiver) -> None:
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url, compression=None))
+        zipped, plain_request = receiver.received
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert "content-encoding" not in plain_request.headers
+        assert zipped.headers["content-type"] == "application/x-protobuf"
+        assert plain_request.headers["content-type"] == "application/x-protobuf"
+        assert zipped.raw_size < plain_request.raw_size
+
+    def test_environment_defaults(
+        self, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", raising=False)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url.removesuffix("/v1/traces"))
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20t0k,x-team=ai")
+        record()
+        result = flush_to(OTLPExporter())
+        assert result.success, result
+        headers = receiver.received[0].headers
+        assert headers["authorization"] == "Bearer t0k"
+        assert headers["x-team"] == "ai"
+
+    def test_endpoint_precedence(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+            monkeypatch.delenv(name, raising=False)
+        assert OTLPExporter().endpoint == "http://localhost:4318/v1/traces"
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+        assert OTLPExporter().endpoint == "http://collector:4318/v1/traces"
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://tempo:4318/otlp")
+        assert OTLPExporter().endpoint == "http://tempo:4318/otlp"
+        assert OTLPExporter(endpoint="http://given/v1/traces").endpoint == "http://given/v1/traces"
+
+    def test_parse_headers(self) -> None:
+        assert parse_headers("a=1, b = x%3Dy ,broken,=v") == {"a": "1", "b": "x=y"}
+
+    def test_503_is_retried(self, receiver: Receiver) -> None:
+        receiver.answers.append((503, {"Retry-After": "0"}, b"busy"))
+        record()
+        result = flush_to(OTLPExporter(endpoint=receiver.url, backoff=0.01))
+        assert result.success, result
+        assert receiver.attempts == 2
+        assert len(receiver.spans) == 4
+
+    def test_retries_give_up(self, receiver: Receiver) -> None:
+        receiver.answers.extend([(429, {}, b"slow down")] * 3)
+        record()
+        result = flush_to(OTLPExporter(endpoint=receiver.url, max_retries=2, backoff=0.01))
+        assert not result.success
+        assert receiver.attempts == 3
+        assert "429" in (result.error or "")
+        assert "slow down" in (result.error or "")
+
+    def test_400_fails_at_once_and_the_data_is_kept(self, receiver: Receiver) -> None:
+        receiver.answers.append(
+            (400, {"Content-Type": "application/x-protobuf"}, rpc_status("bad span"))
+        )
+        record()
+        exporter = OTLPExporter(endpoint=receiver.url, backoff=0.01)
+        failed = flush_to(exporter)
+        assert not failed.success
+        assert receiver.attempts == 1
+        assert "400" in (failed.error or "")
+        assert "bad span" in (failed.error or "")
+        assert receiver.spans == []
+        delivered = flush_to(exporter)
+        assert delivered.success, delivered
+        assert sorted(by_name(receiver.spans)) == ["ask", "broken", "chat gpt-4o-mini", "pipeline"]
+
+    def test_unreachable_receiver(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        record()
+        exporter = OTLPExporter(
+            endpoint=f"http://user:secret@127.0.0.1:{port}/v1/traces", max_retries=1, backoff=0.01
+        )
+        result = flush_to(exporter)
+        assert not result.success
+        assert "cannot reach" in (result.error or "")
+        assert "secret" not in (result.error or "")
+        assert "secret" not in repr(exporter)
+
+    def test_headers_never_in_results(self, receiver: Receiver) -> None:
+        receiver.answers.append((401, {"Content-Type": "text/plain"}, b"who are you"))
+        record()
+        result = flush_to(OTLPExporter(endpoint=receiver.url, headers={"api-key": "s3cr3t"}))
+        assert not result.success
+        assert "401" in (result.error or "")
+        assert "who are you" in (result.error or "")
+        assert "s3cr3t" not in repr(result)
+        assert "s3cr3t" not in str(result.metadata)
+
+
+class TestSetup:
+    """Construction, the aiobs 0.2 path and a missing dependency."""
+
+    def test_missing_dependency_names_the_extra(self) -> None:
+        with (
+            mock.patch.dict(sys.modules, {"opentelemetry.proto.collector.trace.v1": None}),
+            pytest.raises(ImportError, match=r"aiobs\[otel\]"),
+        ):
+            OTLPExporter()
+
+    def test_bad_compression(self) -> None:
+        with pytest.raises(ValueError, match="compression"):
+            OTLPExporter(compression="zstd")
+
+    def test_aiobs_02_export_path(self, receiver: Receiver) -> None:
+        from aiobs.models import ObservabilityExport
+        from tests.helpers import flush_document
+
+        record()
+        document = flush_document()
+        result = OTLPExporter(endpoint=receiver.url).export(
+            ObservabilityExport.model_validate(document)
+        )
+        assert result.success, result
+        assert len(receiver.spans) == 4

@@ -1,0 +1,235 @@
+"""File formats (JSON, JSON Lines, gzip), function exporters and composite exporters."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiobs import observe, observer
+from aiobs.exporters import (
+    BaseExporter,
+    CompositeExporter,
+    CustomExporter,
+    ExportDocument,
+    ExportError,
+    ExportResult,
+    FileExporter,
+    InMemoryExporter,
+)
+from aiobs.models import ObservabilityExport
+from aiobs.providers.call import suppressed_var
+
+
+@observe
+def step(value: int) -> int:
+    return value * 2
+
+
+def _record(count: int) -> None:
+    for value in range(count):
+        step(value)
+
+
+def _jsonl(path: Path, compressed: bool = False) -> list[dict[str, Any]]:
+    raw = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+    return [json.loads(line) for line in raw.splitlines()]
+
+
+class TestFileFormats:
+    def test_gzipped_json_holds_the_same_document(self, tmp_path: Path) -> None:
+        observer.observe("zipped")
+        _record(3)
+        path = tmp_path / "run.json.gz"
+        assert observer.flush(exporter=FileExporter(path)).success  # type: ignore[union-attr]
+        document = json.loads(gzip.decompress(path.read_bytes()))
+        assert [e["result"] for e in document["function_events"]] == [0, 2, 4]
+        ObservabilityExport.model_validate(document)
+
+    def test_repeated_gzipped_flushes_merge(self, tmp_path: Path) -> None:
+        path = tmp_path / "run.json.gz"
+        observer.observe("zipped")
+        _record(2)
+        observer.flush(exporter=FileExporter(path, merge=True))
+        _record(1)
+        observer.flush(exporter=FileExporter(path, merge=True))
+        document = json.loads(gzip.decompress(path.read_bytes()))
+        assert len(document["function_events"]) == 3
+
+    def test_json_lines_are_appended_at_each_flush(self, tmp_path: Path) -> None:
+        path = tmp_path / "run.jsonl"
+        exporter = FileExporter(path)
+        assert exporter.format == "jsonl"
+        session_id = observer.observe("lines")
+        _record(2)
+        observer.flush(exporter=exporter)
+        first_size = path.stat().st_size
+        _record(1)
+        observer.flush(exporter=exporter)
+        lines = _jsonl(path)
+        assert path.stat().st_size > first_size
+        assert [line["record"] for line in lines] == [
+            "session",
+            "function_event",
+            "function_event",
+            "session",
+            "function_event",
+        ]
+        assert {line["id"] for line in lines if line["record"] == "session"} == {session_id}
+        assert [line["result"] for line in lines if line["record"] == "function_event"] == [0, 2, 0]
+
+    def test_gzipped_json_lines_append_one_member_per_flush(self, tmp_path: Path) -> None:
+        path = tmp_path / "run.jsonl.gz"
+        observer.observe("lines")
+        for count in (1, 2):
+            _record(count)
+            observer.flush(exporter=FileExporter(path))
+        lines = _jsonl(path, compressed=True)
+        assert sum(line["record"] == "function_event" for line in lines) == 3
+
+    def test_bad_format_and_merge_on_lines_are_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match='"json" or "jsonl"'):
+            FileExporter(tmp_path / "x", format="csv")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="appended to"):
+            FileExporter(tmp_path / "x.jsonl", merge=True)
+
+    def test_an_unwritable_destination_keeps_the_data(self, tmp_path: Path) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a directory")
+        observer.observe("s")
+        _record(1)
+        result = observer.flush(exporter=FileExporter(blocker / "run.jsonl"))
+        assert isinstance(result, ExportResult)
+        assert not result.success
+        assert "cannot append" in (result.error or "")
+        memory = InMemoryExporter()
+        observer.flush(exporter=memory)
+        assert len(memory.function_events) == 1
+
+
+class TestCustomExporter:
+    def test_the_handler_gets_the_models_and_merged_options(self) -> None:
+        received: list[tuple[ObservabilityExport, dict[str, Any]]] = []
+
+        def handler(data: ObservabilityExport, **options: Any) -> None:
+            received.append((data, options))
+
+        exporter = CustomExporter(handler, name="mine", default_options={"a": 1, "b": 2})
+        observer.observe("s")
+        _record(2)
+        result = observer.flush(exporter=exporter, b=3)
+        assert isinstance(result, ExportResult)
+        assert result.success
+        assert result.destination == "mine"
+        [(data, options)] = received
+        assert isinstance(data, ObservabilityExport)
+        assert [e.result for e in data.function_events] == [0, 2]
+        assert options == {"a": 1, "b": 3}
+
+    def test_a_result_returned_by_the_handler_is_passed_on(self) -> None:
+        exporter = CustomExporter(lambda data, **_: ExportResult(True, destination="queue://x"))
+        observer.observe("s")
+        result = observer.flush(exporter=exporter)
+        assert isinstance(result, ExportResult)
+        assert result.destination == "queue://x"
+
+    def test_a_failing_handler_fails_the_export_and_keeps_the_data(self) -> None:
+        def handler(data: ObservabilityExport, **options: Any) -> None:
+            raise ConnectionError("queue down")
+
+        observer.observe("s")
+        _record(1)
+        result = observer.flush(exporter=CustomExporter(handler, name="queue"))
+        assert isinstance(result, ExportResult)
+        assert not result.success
+        assert result.error == "exporter 'queue': ConnectionError: queue down"
+        memory = InMemoryExporter()
+        observer.flush(exporter=memory)
+        assert len(memory.function_events) == 1
+
+    def test_the_handler_must_be_callable(self) -> None:
+        with pytest.raises(TypeError, match="callable"):
+            CustomExporter("not a function")  # type: ignore[arg-type]
+
+
+class _Failing(BaseExporter):
+    name = "failing"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:
+        self.calls += 1
+        raise ExportError("disk full")
+
+
+class TestCompositeExporter:
+    def test_every_destination_gets_the_document(self, tmp_path: Path) -> None:
+        first, second = InMemoryExporter(), InMemoryExporter()
+        observer.observe("s")
+        _record(2)
+        result = observer.flush(
+            exporter=CompositeExporter([first, second, FileExporter(tmp_path / "r.json")])
+        )
+        assert isinstance(result, ExportResult)
+        assert result.success
+        assert len(result.metadata["results"]) == 3
+        assert first.documents == second.documents
+        assert len(first.function_events) == 2
+        assert json.loads((tmp_path / "r.json").read_text())["function_events"]
+
+    def test_one_failure_fails_the_export_but_not_the_others(self) -> None:
+        failing, memory = _Failing(), InMemoryExporter()
+        observer.observe("s")
+        _record(1)
+        result = observer.flush(exporter=CompositeExporter([failing, memory]))
+        assert isinstance(result, ExportResult)
+        assert not result.success
+        assert result.error == "failing: disk full"
+        assert len(memory.function_events) == 1  # delivered anyway
+        retry = InMemoryExporter()
+        observer.flush(exporter=retry)
+        assert len(retry.function_events) == 1  # and kept for the next flush
+
+    def test_stop_on_error_skips_the_rest(self) -> None:
+        failing, memory = _Failing(), InMemoryExporter()
+        observer.observe("s")
+        _record(1)
+        result = observer.flush(exporter=CompositeExporter([failing, memory], stop_on_error=True))
+        assert isinstance(result, ExportResult)
+        assert "1 later exporter(s) skipped" in (result.error or "")
+        assert memory.documents == []
+
+    def test_it_needs_exporters(self) -> None:
+        with pytest.raises(ValueError, match="at least one"):
+            CompositeExporter([])
+        with pytest.raises(TypeError, match="aiobs exporters"):
+            CompositeExporter([object()])  # type: ignore[list-item]
+
+    def test_force_flush_and_shutdown_reach_every_destination(self) -> None:
+        seen: list[str] = []
+
+        class Tracking(InMemoryExporter):
+            def force_flush(self, timeout: float | None = None) -> bool:
+                seen.append(f"flush {timeout}")
+                return timeout != 0
+
+            def shutdown(self) -> None:
+                seen.append("shutdown")
+
+        composite = CompositeExporter([Tracking(), Tracking()])
+        assert composite.force_flush(1.5) is True
+        assert composite.force_flush(0) is False
+        composite.shutdown()
+        assert seen == ["flush 1.5", "flush 1.5", "flush 0", "flush 0", "shutdown", "shutdown"]
+
+
+def test_exporters_run_with_instrumentation_suppressed() -> None:
+    states: list[bool] = []
+    observer.observe("s")
+    observer.flush(exporter=CustomExporter(lambda data, **_: states.append(suppressed_var.get())))
+    assert states == [True]
+    assert suppressed_var.get() is False
