@@ -8,7 +8,8 @@
 Every exporter implements :class:`BaseExporter`. :class:`FileExporter` writes JSON or JSON Lines,
 optionally gzipped; :class:`CustomExporter` turns a function into an exporter;
 :class:`CompositeExporter` sends to several; :class:`InMemoryExporter` keeps documents in memory
-for tests.
+for tests. :class:`~aiobs.exporters.gcs.GCSExporter` and :class:`~aiobs.exporters.otlp.OTLPExporter`
+live in their own modules (they need the ``gcs`` and ``otel`` extras).
 """
 
 from .base import BaseExporter, ExportError, ExportResult
