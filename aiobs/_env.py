@@ -42,6 +42,12 @@ ESTIMATE_USAGE = "AIOBS_ESTIMATE_USAGE"
 PRICING_FILE = "AIOBS_PRICING_FILE"
 """A JSON pricing table that extends or overrides the shipped one (see :mod:`aiobs.pricing`)."""
 
+SPOOL_DIR = "AIOBS_SPOOL_DIR"
+"""Directory for documents the flush server has not accepted yet (see :mod:`aiobs.spool`)."""
+
+FLUSH_SERVER_URL = "AIOBS_FLUSH_SERVER_URL"
+"""Base URL of an aiobs flush server; with an API key, ``flush()`` also delivers there."""
+
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 

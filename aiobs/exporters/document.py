@@ -45,6 +45,23 @@ class ExportDocument:
         self.event_count: int = event_count or 0
         """Provider events plus function events."""
 
+    @classmethod
+    def from_json(cls, payload: bytes) -> ExportDocument:
+        """A document from its JSON bytes, whose :meth:`to_json` gives back exactly those bytes.
+
+        Raises:
+            ValueError: ``payload`` is not an export document.
+        """
+        try:
+            parsed = json.loads(payload)
+            session_ids = [session["id"] for session in parsed["sessions"]]
+            event_count = len(parsed["events"]) + len(parsed["function_events"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not an aiobs export document: {exc}") from exc
+        return cls(
+            chunks=lambda: iter((payload,)), session_ids=session_ids, event_count=event_count
+        )
+
     def __repr__(self) -> str:
         return f"<ExportDocument sessions={len(self.session_ids)} events={self.event_count}>"
 
