@@ -27,13 +27,14 @@ import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _env, _ids, _threads
 from . import labels as label_rules
 from . import providers as provider_registry
 from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
 from ._context import current_session, default, session_var, span_var
+from ._delivery import RemoteDelivery
 from ._document import build_document, session_dict
 from ._guard import guard, report_internal_error
 from ._legacy import model_record
@@ -48,6 +49,10 @@ from .models import Event, FunctionEvent
 from .pricing import Pricing, PricingError
 from .providers.call import suppress_instrumentation
 from .redaction import Redaction
+from .spool import Spool, default_directory
+
+if TYPE_CHECKING:
+    from .exporters.remote import RemoteUsage
 
 logger = logging.getLogger("aiobs")
 
@@ -90,6 +95,10 @@ class Collector:
         self._paths_written: set[str] = set()
         self._last_destination: tuple[str | None, BaseExporter | None, dict[str, Any]] | None = None
         self._forked = False
+        self._to_deliver: tuple[RemoteDelivery, ExportDocument] | None = None
+        self._delivery: RemoteDelivery | None = None
+        self._delivery_for: tuple[str, str] | None = None
+        self._flush_server_url: str | None = None
         self._apply_defaults()
         self._reset_counters()
         self.configure(
@@ -131,6 +140,7 @@ class Collector:
         openai_stream_usage: bool | None = None,
         estimate_usage: bool | None = None,
         pricing: str | Path | Mapping[str, Any] | Pricing | None = None,
+        flush_server_url: str | None = None,
     ) -> None:
         """Change settings; arguments left as ``None`` keep their current value.
 
@@ -154,6 +164,8 @@ class Collector:
             pricing: model prices that extend or override the shipped table: a dict or a JSON
                 file, or an :class:`aiobs.pricing.Pricing` used as it is (default: the shipped
                 table, extended by ``AIOBS_PRICING_FILE`` when set).
+            flush_server_url: an aiobs flush server; with an API key, each flush also delivers
+                there (default ``AIOBS_FLUSH_SERVER_URL``; nothing is sent anywhere without both).
 
         Raises:
             TypeError: an argument has the wrong type.
@@ -177,12 +189,7 @@ class Collector:
         ):
             if flag is not None and not isinstance(flag, bool):
                 raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
-        if pricing is not None:
-            self._pricing = (
-                pricing
-                if isinstance(pricing, Pricing)
-                else Pricing.default().extended(Pricing.load(pricing))
-            )
+        self._set_destinations(pricing, flush_server_url)
         if auto_instrument is not None:
             self.auto_instrument = auto_instrument
         if openai_stream_usage is not None:
@@ -201,6 +208,24 @@ class Collector:
             _threads.enabled = propagate_to_threads
             if propagate_to_threads and self._sessions:
                 _threads.install()
+
+    def _set_destinations(
+        self, pricing: str | Path | Mapping[str, Any] | Pricing | None, flush_server_url: str | None
+    ) -> None:
+        """The pricing table and the flush server of :meth:`configure`, checked."""
+        if pricing is not None:
+            self._pricing = (
+                pricing
+                if isinstance(pricing, Pricing)
+                else Pricing.default().extended(Pricing.load(pricing))
+            )
+        if flush_server_url is not None:
+            if not flush_server_url.startswith(("http://", "https://")):
+                raise ValueError(
+                    "flush_server_url must be an http(s) URL, e.g. https://aiobs.example.com, "
+                    f"got {flush_server_url!r}"
+                )
+            self._flush_server_url = flush_server_url
 
     @property
     def pricing(self) -> Pricing:
@@ -237,6 +262,49 @@ class Collector:
         :meth:`instrument` is called.
         """
         provider_registry.uninstrument(list(providers) if providers else None)
+
+    # -- the flush server -----------------------------------------------------------------------
+
+    def _remote_delivery(self) -> RemoteDelivery | None:
+        """The flush server delivery, when an API key and a server URL are both configured."""
+        url = self._flush_server_url or os.environ.get(_env.FLUSH_SERVER_URL)
+        key = self.api_key
+        if not url or not key:
+            return None
+        if self._delivery is None or self._delivery_for != (url, key):
+            from .exporters.remote import RemoteExporter
+
+            self._delivery = RemoteDelivery(RemoteExporter(url, key), Spool(default_directory()))
+            self._delivery_for = (url, key)
+        return self._delivery
+
+    def usage(self) -> RemoteUsage:
+        """The API key's tier and trace quota as the flush server reports them.
+
+        Returns:
+            :class:`aiobs.exporters.remote.RemoteUsage`: ``tier``, ``used``, ``limit``,
+            ``remaining``, ``is_rate_limited``.
+
+        Raises:
+            ValueError: no API key or no flush server URL is configured.
+            aiobs.exporters.remote.InvalidAPIKeyError: the server refused the key.
+            aiobs.ExportError: the server could not be reached or answered nonsense.
+        """
+        delivery = self._remote_delivery()
+        if delivery is None:
+            raise ValueError(
+                "observer.usage() needs an API key (observer.observe(api_key=...) or "
+                f"{_env.API_KEY}) and a flush server URL ({_env.FLUSH_SERVER_URL} or "
+                "observer.configure(flush_server_url=...))"
+            )
+        return delivery.usage()
+
+    def deliver_pending(self) -> None:
+        """Offer the documents waiting in the spool to the flush server now (never raises)."""
+        delivery = self._remote_delivery()
+        if delivery is not None:
+            with guard("delivering spooled documents"):
+                delivery.deliver(None)
 
     @property
     def api_key(self) -> str | None:
@@ -473,15 +541,20 @@ class Collector:
             # and exporting them again would duplicate them.
             logger.warning("aiobs: flush() called during a flush (from an exporter?); ignored")
             return None
+        outcome: str | ExportResult | None = None
         with self._flush_lock:
             self._flushing_thread = threading.get_ident()
             try:
-                return self._flush(path, include_trace_tree, exporter, persist, exporter_kwargs)
+                outcome = self._flush(path, include_trace_tree, exporter, persist, exporter_kwargs)
             except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
                 report_internal_error("flushing", exc)
-                return None
             finally:
                 self._flushing_thread = None
+                delivered, self._to_deliver = self._to_deliver, None
+        if delivered is not None:  # after the lock: the network never holds up a flush
+            with guard("delivering to the flush server"):
+                delivered[0].deliver(delivered[1])
+        return outcome
 
     def _flush(
         self,
@@ -517,6 +590,9 @@ class Collector:
             )
             return None if exporter is None else result
         self._commit(snapshot)
+        delivery = self._remote_delivery()
+        if delivery is not None and document.event_count + len(document.session_ids):
+            self._to_deliver = (delivery, document)
         if target is not None:
             self._paths_written.add(os.path.abspath(target))
         self._last_destination = (
@@ -620,6 +696,10 @@ class Collector:
         self._paths_written.clear()
         self._last_destination = None
         self._forked = False
+        self._to_deliver = None
+        self._delivery = None
+        self._delivery_for = None
+        self._flush_server_url = None
         self._apply_defaults()
         self._reset_counters()
         _threads.uninstall()
@@ -650,6 +730,8 @@ class Collector:
         # The parent exports what it recorded and writes its files; the child starts clean.
         self._last_destination = None
         self._paths_written = set()
+        self._to_deliver = None
+        self._delivery = None  # its lock and HTTP connections belong to the parent
         for session in self._sessions.values():
             session._after_fork_in_child()
 

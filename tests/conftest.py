@@ -8,9 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from aiobs import _guard, _ids, observer
 from aiobs.exporters import InMemoryExporter
+
+# Property tests generate values at whatever speed the machine allows; on a busy machine the
+# "too slow" health check would fail them for reasons that have nothing to do with aiobs.
+settings.register_profile("aiobs", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("aiobs")
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "schema" / "export.schema.json"
 

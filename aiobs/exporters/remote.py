@@ -1,0 +1,397 @@
+"""Send export documents to an aiobs flush server over HTTP.
+
+::
+
+    from aiobs.exporters.remote import RemoteExporter
+    observer.flush(exporter=RemoteExporter("https://flush.example.com", api_key))
+
+Needs ``pip install 'aiobs[remote]'``. Every request carries ``Authorization: Bearer <key>``.
+A document is posted gzipped to ``/v1/traces`` with an ``Idempotency-Key`` made from the hash of
+its JSON, so every retry of it (by this exporter, or by a later flush that offers the same bytes
+again) is stored and counted once. After a stored upload, the number of sessions is reported to
+``/v1/usage``. Connection errors, timeouts, 429 and 5xx answers are retried with exponential
+backoff and jitter (a ``Retry-After`` is honoured, up to a minute); a used-up quota, a refused key
+and other client errors fail at once. The API key never appears in logs, results or exceptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import importlib
+import json
+import logging
+import random
+import time
+import urllib.parse
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from .._env import API_KEY
+from ..providers.call import suppress_instrumentation
+from .base import BaseExporter, ExportError, ExportResult
+
+if TYPE_CHECKING:
+    import requests
+
+    from .document import ExportDocument
+
+logger = logging.getLogger("aiobs")
+
+_INSTALL_HINT = "the remote exporter needs requests: pip install 'aiobs[remote]'"
+INVALID_KEY_MESSAGE = (
+    "the flush server refused the API key (invalid or revoked): set a valid key with "
+    f"{API_KEY} or observer.observe(api_key=...)"
+)
+"""Error text for a refused key (401/403); it never contains the key."""
+MAX_RETRY_AFTER = 60.0
+"""Longest ``Retry-After`` wait honoured, in seconds."""
+_SUCCESS = frozenset({200, 201, 202})
+_TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
+_MESSAGE_LIMIT = 300
+
+
+class InvalidAPIKeyError(ExportError):
+    """The flush server refused the API key (HTTP 401)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteUsage:
+    """An API key's tier and trace quota, as the flush server reports them."""
+
+    tier: str
+    used: int
+    limit: int
+    remaining: int
+    is_rate_limited: bool
+
+    @classmethod
+    def from_response(cls, body: Any) -> RemoteUsage:
+        """Parse ``{"success": true, "usage": {...}}`` from ``/v1/usage``.
+
+        Raises:
+            ExportError: ``body`` is not a usage answer.
+        """
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if not isinstance(usage, dict):
+            raise ExportError(f"the flush server sent no usage object: {_short(body)}")
+        try:
+            parsed = cls(
+                tier=_field(usage, "tier", str),
+                used=_field(usage, "traces_used", int),
+                limit=_field(usage, "traces_limit", int),
+                remaining=_field(usage, "traces_remaining", int),
+                is_rate_limited=_field(usage, "is_rate_limited", bool),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ExportError(f"the flush server sent a malformed usage object: {exc}") from exc
+        return parsed
+
+
+def _field(usage: dict[str, Any], name: str, kind: type[Any]) -> Any:
+    """``usage[name]``, checked to be a ``kind`` (a bool is not taken for an int)."""
+    if name not in usage:
+        raise KeyError(f"missing {name!r}")
+    value = usage[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{name!r} should be {kind.__name__}, got {value!r}")
+    return value
+
+
+class _RequestError(Exception):
+    """A request that failed; ``transient`` says whether another attempt may help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        usage: RemoteUsage | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+        self.metadata = metadata or {}
+        self.usage = usage
+
+
+def _import_requests() -> ModuleType:
+    """The ``requests`` module, or an ImportError that says what to install."""
+    try:
+        return importlib.import_module("requests")
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+
+
+def idempotency_key(payload: bytes) -> str:
+    """The ``Idempotency-Key`` of a document's JSON bytes: the same for every retry of it."""
+    return "aiobs-" + hashlib.sha256(payload).hexdigest()
+
+
+class RemoteExporter(BaseExporter):
+    """Uploads each export document to an aiobs flush server.
+
+    Args:
+        url: the server's base URL (``https://flush.example.com``); a trailing slash is ignored.
+        api_key: the key sent as a bearer token.
+        timeout: seconds allowed for each HTTP request.
+        max_attempts: attempts per request, counting the first one.
+        backoff: seconds before the second attempt; doubled (with jitter) for each next one.
+        session: a ``requests.Session`` to send with (tests, proxies); one is made otherwise.
+
+    Raises:
+        ValueError: ``url`` is not http(s), ``api_key`` is empty, or a limit is not positive.
+        ImportError: requests is not installed (and no ``session`` was given).
+    """
+
+    name = "remote"
+    max_backoff: float = 30.0
+    """Upper bound of the wait between two attempts (a ``Retry-After`` may ask for more)."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        backoff: float = 0.5,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = _checked_url(url)
+        if not api_key or not api_key.strip():
+            raise ValueError(f"RemoteExporter needs an API key: set {API_KEY} or pass api_key=...")
+        if timeout <= 0 or max_attempts < 1 or backoff < 0:
+            raise ValueError("timeout must be positive, max_attempts at least 1, backoff >= 0")
+        self._api_key = api_key
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        if session is None:
+            session = _import_requests().Session()
+        self._session: requests.Session = session
+
+    def __repr__(self) -> str:
+        return f"RemoteExporter(url={self.url!r})"
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:  # noqa: ARG002
+        """Upload ``document`` and report its sessions; on failure the result says what to fix."""
+        payload = document.to_json()
+        key = idempotency_key(payload)
+        body = gzip.compress(payload, mtime=0)
+        headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "Idempotency-Key": key,
+        }
+        destination = f"{self.url}/v1/traces"
+        metadata: dict[str, Any] = {"idempotency_key": key}
+        with suppress_instrumentation():
+            try:
+                response, attempts = self._request("POST", "/v1/traces", data=body, headers=headers)
+            except _RequestError as exc:
+                metadata.update(exc.metadata)
+                return ExportResult(
+                    False, destination=destination, metadata=metadata, error=self._scrub(str(exc))
+                )
+            metadata["attempts"] = attempts
+            metadata["response"] = self._body(response)
+            metadata.update(self._report_usage(len(document.session_ids)))
+        return ExportResult(
+            True, destination=destination, bytes_written=len(body), metadata=metadata
+        )
+
+    def _report_usage(self, trace_count: int) -> dict[str, Any]:
+        """Tell the server how many sessions were stored; failures are logged, not raised.
+
+        Sent once, without retries: the report carries no idempotency key, and a retry of a
+        report the server counted but whose answer was lost would count the sessions twice.
+        """
+        try:
+            response = self._once("POST", "/v1/usage", json={"trace_count": trace_count})
+            return {"usage": RemoteUsage.from_response(self._body(response))}
+        except _RequestError as exc:
+            if exc.usage is not None:  # counted; the quota is now used up
+                return {"usage": exc.usage}
+            reason = self._scrub(str(exc))
+            logger.warning("aiobs: the upload was stored but its usage report failed: %s", reason)
+            return {"usage_report_error": reason}
+        except ExportError as exc:
+            reason = self._scrub(str(exc))
+            logger.warning("aiobs: the upload was stored but its usage report failed: %s", reason)
+            return {"usage_report_error": reason}
+
+    # -- usage ----------------------------------------------------------------------------------
+
+    def usage(self) -> RemoteUsage:
+        """The key's tier and trace quota.
+
+        Raises:
+            InvalidAPIKeyError: the server refused the key.
+            ExportError: the server could not be reached or sent a malformed answer.
+        """
+        with suppress_instrumentation():
+            try:
+                response, _ = self._request("GET", "/v1/usage")
+            except _RequestError as exc:
+                if exc.usage is not None:
+                    return exc.usage
+                message = self._scrub(str(exc))
+                if exc.metadata.get("invalid_key"):
+                    raise InvalidAPIKeyError(message) from None
+                raise ExportError(message) from None
+        return RemoteUsage.from_response(self._body(response))
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> tuple[requests.Response, int]:
+        """Send, retrying transient failures; return the answer and the attempts made."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._once(method, path, **kwargs), attempt
+            except _RequestError as exc:  # noqa: PERF203 - a retry loop catches by design
+                if not exc.transient:
+                    raise
+                if attempt == self.max_attempts:
+                    raise _RequestError(
+                        f"{exc} (gave up after {attempt} attempts)",
+                        transient=True,
+                        metadata={**exc.metadata, "attempts": attempt},
+                    ) from None
+                delay = self._delay(attempt, exc.retry_after)
+                logger.info(
+                    "aiobs: %s %s attempt %d failed (%s); retrying in %.2fs",
+                    method,
+                    path,
+                    attempt,
+                    self._scrub(str(exc)),
+                    delay,
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt ``attempt``: the server's word, else backoff."""
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+
+    def _once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request; a failure becomes :class:`_RequestError`."""
+        requests_module = _import_requests()
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._api_key}"}
+        try:
+            response = self._session.request(
+                method, self.url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests_module.Timeout as exc:
+            raise _RequestError(f"no answer within {self.timeout}s", transient=True) from exc
+        except requests_module.ConnectionError as exc:
+            message = f"cannot reach the flush server at {self.url}: {type(exc).__name__}"
+            raise _RequestError(message, transient=True) from exc
+        except requests_module.RequestException as exc:
+            raise _RequestError(f"request failed: {type(exc).__name__}", transient=False) from exc
+        if response.status_code in _SUCCESS:
+            return response
+        raise self._refusal(response)
+
+    def _refusal(self, response: requests.Response) -> _RequestError:
+        """What a non-success answer means, and whether another attempt may help."""
+        status = response.status_code
+        meta: dict[str, Any] = {"status": status}
+        if status in (401, 403):
+            return _RequestError(
+                INVALID_KEY_MESSAGE, transient=False, metadata={**meta, "invalid_key": True}
+            )
+        if status == 413:
+            return _RequestError(
+                "the document is too large for the flush server (HTTP 413): flush more often "
+                "so that each document is smaller",
+                transient=False,
+                metadata=meta,
+            )
+        if status == 429:
+            quota = _quota_exhausted(self._body(response))
+            if quota is not None:
+                return _RequestError(
+                    f"the API key's trace quota is used up ({quota.used} of {quota.limit}, "
+                    f"tier {quota.tier}): nothing more is accepted until it is renewed",
+                    transient=False,
+                    metadata={**meta, "quota_exhausted": True},
+                    usage=quota,
+                )
+        message = f"HTTP {status} from the flush server: {self._server_message(response)}"
+        return _RequestError(
+            message,
+            transient=status in _TRANSIENT or status >= 500,
+            retry_after=_retry_after(response),
+            metadata=meta,
+        )
+
+    def _body(self, response: requests.Response) -> Any:
+        """The answer's JSON, else its text (scrubbed and shortened)."""
+        try:
+            return response.json()
+        except ValueError:
+            return self._scrub(response.text[:_MESSAGE_LIMIT])
+
+    def _server_message(self, response: requests.Response) -> str:
+        """The server's own explanation, from its JSON ``error``/``message``/``detail``."""
+        body = self._body(response)
+        if isinstance(body, dict):
+            for field in ("error", "message", "detail"):
+                if isinstance(body.get(field), str):
+                    return self._scrub(body[field][:_MESSAGE_LIMIT])
+        return self._scrub(_short(body)) or response.reason or "no message"
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with the API key masked, should a server or library ever echo it."""
+        return text.replace(self._api_key, "***")
+
+    def shutdown(self) -> None:
+        """Close the HTTP session's connections."""
+        self._session.close()
+
+
+def _checked_url(url: str) -> str:
+    """``url`` without its trailing slash; ValueError unless it is an http(s) URL."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"RemoteExporter url must be an http(s) URL such as https://flush.example.com, "
+            f"got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+def _quota_exhausted(body: Any) -> RemoteUsage | None:
+    """The usage in a 429 body when it says the quota is used up (not a passing rate limit)."""
+    try:
+        usage = RemoteUsage.from_response(body)
+    except ExportError:
+        return None
+    return usage if usage.is_rate_limited else None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The ``Retry-After`` header in seconds, when it is a number of seconds."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+def _short(value: Any) -> str:
+    """``value`` as short text, for messages."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:_MESSAGE_LIMIT]
