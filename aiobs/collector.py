@@ -42,6 +42,7 @@ from ._recording import append
 from ._records import RECORD_WIDTH
 from ._session import RecordingSession
 from ._spans import Span, point_event
+from ._worker import FlushWorker
 from .exporters.base import BaseExporter, ExportError, ExportResult
 from .exporters.document import ExportDocument
 from .exporters.file import FileExporter
@@ -58,6 +59,7 @@ logger = logging.getLogger("aiobs")
 
 DEFAULT_MAX_BUFFERED_EVENTS = 100_000
 DEFAULT_FILE_NAME = "llm_observability.json"
+DEFAULT_EXIT_TIMEOUT = 5.0
 
 _live_collectors: weakref.WeakSet[Collector] = weakref.WeakSet()
 
@@ -99,6 +101,7 @@ class Collector:
         self._delivery: RemoteDelivery | None = None
         self._delivery_for: tuple[str, str] | None = None
         self._flush_server_url: str | None = None
+        self._worker: FlushWorker | None = None
         self._apply_defaults()
         self._reset_counters()
         self.configure(
@@ -127,6 +130,9 @@ class Collector:
         )
         self.estimate_usage: bool = _env_setting(_env.get_bool, _env.ESTIMATE_USAGE, False)
         self._pricing: Pricing | None = None
+        self.flush_interval: float | None = None
+        self.flush_every: int | None = None
+        self.exit_timeout: float = DEFAULT_EXIT_TIMEOUT
 
     def configure(
         self,
@@ -141,6 +147,9 @@ class Collector:
         estimate_usage: bool | None = None,
         pricing: str | Path | Mapping[str, Any] | Pricing | None = None,
         flush_server_url: str | None = None,
+        flush_interval: float | None = None,
+        flush_every: int | None = None,
+        exit_timeout: float | None = None,
     ) -> None:
         """Change settings; arguments left as ``None`` keep their current value.
 
@@ -166,6 +175,12 @@ class Collector:
                 table, extended by ``AIOBS_PRICING_FILE`` when set).
             flush_server_url: an aiobs flush server; with an API key, each flush also delivers
                 there (default ``AIOBS_FLUSH_SERVER_URL``; nothing is sent anywhere without both).
+            flush_interval: flush in the background every so many seconds when anything is
+                buffered (``0`` turns it off; default off).
+            flush_every: flush in the background as soon as this many events are buffered
+                (``0`` turns it off; default off).
+            exit_timeout: seconds the exit flush waits for a background flush in progress
+                (default 5).
 
         Raises:
             TypeError: an argument has the wrong type.
@@ -190,6 +205,7 @@ class Collector:
             if flag is not None and not isinstance(flag, bool):
                 raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
         self._set_destinations(pricing, flush_server_url)
+        self._set_background(flush_interval, flush_every, exit_timeout)
         if auto_instrument is not None:
             self.auto_instrument = auto_instrument
         if openai_stream_usage is not None:
@@ -208,6 +224,58 @@ class Collector:
             _threads.enabled = propagate_to_threads
             if propagate_to_threads and self._sessions:
                 _threads.install()
+
+    def _set_background(
+        self, interval: float | None, every: int | None, exit_timeout: float | None
+    ) -> None:
+        """The background flushing settings of :meth:`configure`, checked and applied."""
+        for name, value in (("flush_interval", interval), ("exit_timeout", exit_timeout)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if every is not None and (type(every) is not int or every < 0):
+            raise ValueError(f"flush_every must be a number of events >= 0, got {every!r}")
+        if exit_timeout is not None:
+            self.exit_timeout = float(exit_timeout)
+        if interval is None and every is None:
+            return
+        if interval is not None:
+            self.flush_interval = float(interval) or None
+        if every is not None:
+            self.flush_every = every or None
+        if self.flush_interval is not None or self.flush_every is not None:
+            self._flush_worker().schedule(self.flush_interval, self.flush_every)
+        elif self._worker is not None:
+            self._worker.schedule(None, None)
+
+    def _flush_worker(self) -> FlushWorker:
+        """The background flush thread, started on first need (again in a forked child)."""
+        with self._state_lock:
+            if self._worker is None or not self._worker.alive:
+                self._worker = FlushWorker(self._background_flush, self._buffered_events)
+                self._worker.schedule(self.flush_interval, self.flush_every)
+            return self._worker
+
+    def _buffered_events(self) -> int:
+        return self.max_buffered_events - len(self._places)
+
+    def _background_flush(self, *args: Any, **kwargs: Any) -> Any:
+        """A flush run by the worker: as asked, or to the last explicit destination."""
+        if args or kwargs:
+            return self.flush(*args, **kwargs)
+        if self._last_destination is not None:
+            path, exporter, options = self._last_destination
+            return self.flush(path, exporter=exporter, **options)
+        return self.flush()
+
+    def wait_for_background_flushes(self, timeout: float | None = None) -> bool:
+        """Wait until the flushes handed to the background thread are done.
+
+        Returns ``False`` if ``timeout`` seconds passed first.
+        """
+        worker = self._worker
+        return True if worker is None else worker.idle(timeout)
 
     def _set_destinations(
         self, pricing: str | Path | Mapping[str, Any] | Pricing | None, flush_server_url: str | None
@@ -515,6 +583,7 @@ class Collector:
         include_trace_tree: bool = True,
         exporter: BaseExporter | None = None,
         persist: bool = True,
+        block: bool = True,
         **exporter_kwargs: Any,
     ) -> str | ExportResult | None:
         """Export every session and buffered event, then forget what was exported.
@@ -530,12 +599,19 @@ class Collector:
             include_trace_tree: also write the nested ``trace_tree``.
             exporter: send the document there instead of to a file.
             persist: ``False`` (with no exporter) discards the buffered data without writing.
+            block: ``False`` hands the flush to the background thread and returns ``None`` at
+                once (see :meth:`wait_for_background_flushes`).
             **exporter_kwargs: passed on to the exporter.
 
         Returns:
             The file path written, the exporter's :class:`ExportResult`, or ``None`` when nothing
             was written. A failed export is logged and keeps the data for the next flush.
         """
+        if not block:
+            self._flush_worker().submit(
+                (path, include_trace_tree, exporter, persist), dict(exporter_kwargs)
+            )
+            return None
         if self._flushing_thread == threading.get_ident():
             # Called from inside an exporter: the records being exported are not released yet,
             # and exporting them again would duplicate them.
@@ -700,12 +776,27 @@ class Collector:
         self._delivery = None
         self._delivery_for = None
         self._flush_server_url = None
+        if self._worker is not None:
+            self._worker.stop(timeout=1.0)  # requests not started are dropped with the data
+            self._worker = None
         self._apply_defaults()
         self._reset_counters()
         _threads.uninstall()
         _threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
 
     def _flush_at_exit(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            stopped, left = worker.stop(self.exit_timeout)
+            if not stopped:
+                logger.warning(
+                    "aiobs: a background flush was still running after %.1f s at exit",
+                    self.exit_timeout,
+                )
+                return  # it holds the flush lock: flushing again here would wait for it
+            for args, kwargs in left:  # flushes the program asked for: run them now
+                with guard("flushing at exit"):
+                    self.flush(*args, **kwargs)
         if not self.flush_at_exit:
             return
         with guard("flushing at exit"):
@@ -732,6 +823,9 @@ class Collector:
         self._paths_written = set()
         self._to_deliver = None
         self._delivery = None  # its lock and HTTP connections belong to the parent
+        self._worker = None  # threads do not survive a fork: the child starts its own
+        if self.flush_interval is not None or self.flush_every is not None:
+            self._flush_worker()
         for session in self._sessions.values():
             session._after_fork_in_child()
 
