@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest lint typecheck unit bench bench-observe bench-providers schema clean
+.PHONY: demo test test-oldest lint typecheck unit bench bench-observe bench-providers bench-flush schema clean
 
 # The oldest SDK releases aiobs supports; `make test-oldest` runs the provider tests against them
 # (`make test` runs everything against the newest).
@@ -51,13 +51,16 @@ $(VENV)/.installed-bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-bench: bench-observe bench-providers
+bench: bench-observe bench-providers bench-flush
 
 bench-observe: $(STAMP)
 	$(BIN)/python bench/bench_observe.py
 
 bench-providers: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_providers.py
+
+bench-flush: $(STAMP)
+	$(BIN)/python bench/bench_flush.py
 
 schema: $(STAMP)
 	$(BIN)/python -c 'import json, aiobs.models as m; print(json.dumps(m.json_schema(), indent=2, sort_keys=True))' > docs/schema/export.schema.json

@@ -111,3 +111,36 @@ class TestProviderBenchmark:
         assert figures["chunks"]["chunks"] == 200
         assert figures["chunks"]["per_stream_us"] > 0
         assert "aiobs adds" in completed.stdout
+
+
+class TestFlushBenchmark:
+    """The flush benchmark runs in its quick mode against every destination."""
+
+    def test_quick_run(self, tmp_path: Path) -> None:
+        results = tmp_path / "flush.json"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "bench_flush.py"),
+                "--quick",
+                "--json",
+                str(results),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        figures = json.loads(results.read_text())["results"]
+        assert set(figures) == {
+            "file (JSON)",
+            "file (JSON, gzip)",
+            "file (JSON Lines)",
+            "flush server",
+        }
+        for by_size in figures.values():
+            assert by_size["1000"]["us_per_event"] > 0
+            assert by_size["1000"]["bytes"] > 0
+        assert (
+            figures["file (JSON, gzip)"]["1000"]["bytes"] < figures["file (JSON)"]["1000"]["bytes"]
+        )

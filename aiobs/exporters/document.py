@@ -12,6 +12,10 @@ from ..models import ObservabilityExport
 
 Document = dict[str, Any]
 
+GZIP_LEVEL = 6
+"""Compression level of gzipped exports: zlib's default. Level 9 costs several times the time
+for a few percent smaller documents, which repeat themselves a lot anyway."""
+
 
 class ExportDocument:
     """One flush's worth of data: JSON bytes, with the dict and the models made on demand.

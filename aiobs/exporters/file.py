@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 import pydantic_core
 
 from .base import BaseExporter, ExportError, ExportResult
-from .document import ExportDocument
+from .document import GZIP_LEVEL, ExportDocument
 
 if TYPE_CHECKING:
     from ..models import ObservabilityExport
@@ -109,7 +109,7 @@ class FileExporter(BaseExporter):
             target.parent.mkdir(parents=True, exist_ok=True)
             handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(handle, "ab") as stream:
-                payload = gzip.compress(lines, mtime=0) if self.compress else lines
+                payload = gzip.compress(lines, GZIP_LEVEL, mtime=0) if self.compress else lines
                 stream.write(payload)
                 stream.flush()
                 if self.fsync:
@@ -134,7 +134,9 @@ class FileExporter(BaseExporter):
         try:
             with os.fdopen(handle, "wb") as stream:
                 if self.compress:
-                    with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0) as packed:
+                    with gzip.GzipFile(
+                        fileobj=stream, mode="wb", compresslevel=GZIP_LEVEL, mtime=0
+                    ) as packed:
                         document.write_to(cast(BinaryIO, packed), indent=self.indent)
                     size = stream.tell()
                 else:

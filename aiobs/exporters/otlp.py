@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.call import suppress_instrumentation
 from .base import BaseExporter, ExportResult
+from .document import GZIP_LEVEL
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -149,7 +150,7 @@ class OTLPExporter(BaseExporter):
         spans = len(request.resource_spans[0].scope_spans[0].spans)
         body = request.SerializeToString()
         if self.compression == "gzip":
-            body = gzip.compress(body)
+            body = gzip.compress(body, GZIP_LEVEL)
         destination = _public_url(self.endpoint)
         with suppress_instrumentation():
             status, answer, error = self._post_with_retries(body)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .._env import API_KEY
 from ..providers.call import suppress_instrumentation
 from .base import BaseExporter, ExportError, ExportResult
+from .document import GZIP_LEVEL
 
 if TYPE_CHECKING:
     import requests
@@ -183,7 +184,7 @@ class RemoteExporter(BaseExporter):
         """Upload ``document`` and report its sessions; on failure the result says what to fix."""
         payload = document.to_json()
         key = idempotency_key(payload)
-        body = gzip.compress(payload, mtime=0)
+        body = gzip.compress(payload, GZIP_LEVEL, mtime=0)
         headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
