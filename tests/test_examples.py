@@ -56,24 +56,23 @@ class TestDemo:
         assert "stream_answer" in completed.stdout
 
 
+def run_quick_benchmark(script: str, results: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/<script> --quick --json <results>``; fail if it exits with an error."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--quick", "--json", str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+
+
 class TestBenchmark:
     """The benchmark script runs in its quick mode and reports every measurement."""
 
     def test_quick_run(self, tmp_path: Path) -> None:
         results = tmp_path / "bench.json"
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "bench_observe.py"),
-                "--quick",
-                "--json",
-                str(results),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
+        run_quick_benchmark("bench_observe.py", results)
         figures = json.loads(results.read_text())
         assert set(figures["ns_per_call"]) >= {
             "bare",
@@ -92,19 +91,7 @@ class TestProviderBenchmark:
 
     def test_quick_run(self, tmp_path: Path) -> None:
         results = tmp_path / "providers.json"
-        completed = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "bench_providers.py"),
-                "--quick",
-                "--json",
-                str(results),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
+        completed = run_quick_benchmark("bench_providers.py", results)
         figures = json.loads(results.read_text())
         assert set(figures["results"]) >= {"bare", "aiobs, no session", "aiobs recording"}
         assert all(row["plain_us"] > 0 for row in figures["results"].values())
@@ -118,19 +105,7 @@ class TestFlushBenchmark:
 
     def test_quick_run(self, tmp_path: Path) -> None:
         results = tmp_path / "flush.json"
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "bench_flush.py"),
-                "--quick",
-                "--json",
-                str(results),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
+        run_quick_benchmark("bench_flush.py", results)
         figures = json.loads(results.read_text())["results"]
         assert set(figures) == {
             "file (JSON)",

@@ -285,12 +285,7 @@ def sync_call_wrapper(api: str, sdk: SdkTypes) -> Wrapper:
             call = LLMCall.start(PROVIDER, api, request_of(kwargs), model=kwargs.get("model"))
             if call is None:
                 return original(self, *args, **kwargs)
-            with call.inside():
-                try:
-                    result = original(self, *args, **kwargs)
-                except BaseException as exc:
-                    call.fail(exc)
-                    raise
+            result = call.run(original, self, *args, **kwargs)
             record_result(call, result, sdk)
             return result
 
@@ -308,12 +303,7 @@ def async_call_wrapper(api: str, sdk: SdkTypes) -> Wrapper:
             call = LLMCall.start(PROVIDER, api, request_of(kwargs), model=kwargs.get("model"))
             if call is None:
                 return await original(self, *args, **kwargs)
-            with call.inside():
-                try:
-                    result = await original(self, *args, **kwargs)
-                except BaseException as exc:
-                    call.fail(exc)
-                    raise
+            result = await call.run_async(original, self, *args, **kwargs)
             record_result(call, result, sdk)
             return result
 
@@ -411,12 +401,7 @@ def wrap_stream_helper(original: Callable[..., Any]) -> Callable[..., Any]:
         )
         if call is None:
             return original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                manager = original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        manager = call.run(original, self, *args, **kwargs)
         try:
             _entering[manager] = call
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
@@ -434,12 +419,7 @@ def wrap_manager_enter(original: Callable[..., Any]) -> Callable[..., Any]:
         call = _entering.pop(self, None)
         if call is None:
             return original(self)
-        with call.inside():
-            try:
-                message_stream = original(self)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        message_stream = call.run(original, self)
         try:
             record_stream(call, message_stream._raw_stream, message_stream)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
@@ -457,12 +437,7 @@ def wrap_manager_aenter(original: Callable[..., Any]) -> Callable[..., Any]:
         call = _entering.pop(self, None)
         if call is None:
             return await original(self)
-        with call.inside():
-            try:
-                message_stream = await original(self)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        message_stream = await call.run_async(original, self)
         try:
             record_async_stream(call, message_stream._raw_stream, message_stream)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call

@@ -5,13 +5,8 @@ A provider wrapper does three things around the SDK's own method::
     call = LLMCall.start("openai", "chat.completions.create", request, model=model)
     if call is None:                      # nothing records here, or a wrapper is already inside
         return original(*args, **kwargs)
-    with call.inside():                   # nested SDK calls (helpers) are not recorded twice
-        try:
-            response = original(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-    call.finish(response=..., usage=..., response_model=...)
+    response = call.run(original, *args, **kwargs)   # nested SDK calls pass through; an
+    call.finish(response=..., usage=..., response_model=...)  # exception is recorded, re-raised
 
 Streams finish later, when they end (see :mod:`aiobs.providers.streams`). Finishing builds the
 event dict in the aiobs 0.2 shape plus the normalized ``usage``, ``cost`` and ``stream`` fields,
@@ -23,11 +18,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic_core
 from pydantic import BaseModel
@@ -42,6 +37,8 @@ from ..usage import Usage
 if TYPE_CHECKING:
     from .._capture import Capturer
     from .._session import RecordingSession
+
+T = TypeVar("T")
 
 inside_call_var: ContextVar[bool] = ContextVar("aiobs_inside_provider_call", default=False)
 """True while a recorded provider call runs: SDK calls made inside it (helpers calling
@@ -176,6 +173,30 @@ class LLMCall:
             yield
         finally:
             inside_call_var.reset(token)
+
+    def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the SDK's own ``function`` for this call.
+
+        SDK calls made inside it pass through unrecorded; its exception is recorded
+        (:meth:`fail`) and re-raised untouched.
+        """
+        with self.inside():
+            try:
+                return function(*args, **kwargs)
+            except BaseException as exc:
+                self.fail(exc)
+                raise
+
+    async def run_async(
+        self, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
+        """The asynchronous form of :meth:`run`."""
+        with self.inside():
+            try:
+                return await function(*args, **kwargs)
+            except BaseException as exc:
+                self.fail(exc)
+                raise
 
     # -- streams ---------------------------------------------------------------------------------
 

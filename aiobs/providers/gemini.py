@@ -313,12 +313,7 @@ def wrap_generate_content(original: Callable[..., Any]) -> Callable[..., Any]:
         call = _start(GENERATE, kwargs, "generate_content")
         if call is None:
             return original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                response = original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        response = call.run(original, self, *args, **kwargs)
         _finish(call, lambda: generation_outcome(response))
         return response
 
@@ -333,12 +328,7 @@ def wrap_generate_content_stream(original: Callable[..., Any]) -> Callable[..., 
         call = _start(GENERATE_STREAM, kwargs, "generate_content")
         if call is None:
             return original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                chunks = original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        chunks = call.run(original, self, *args, **kwargs)
         return _closed_when_dropped(record_iterator(call, chunks, StreamAccumulator()), call)
 
     return generate_content_stream
@@ -352,12 +342,7 @@ def wrap_embed_content(original: Callable[..., Any]) -> Callable[..., Any]:
         call = _start(EMBED, kwargs, "embeddings")
         if call is None:
             return original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                response = original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        response = call.run(original, self, *args, **kwargs)
         _finish(call, lambda: embedding_outcome(kwargs.get("model"), response))
         return response
 
@@ -374,12 +359,7 @@ def wrap_async_generate_content(
         call = _start(GENERATE, kwargs, "generate_content")
         if call is None:
             return await original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                response = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        response = await call.run_async(original, self, *args, **kwargs)
         _finish(call, lambda: generation_outcome(response))
         return response
 
@@ -396,12 +376,7 @@ def wrap_async_generate_content_stream(
         call = _start(GENERATE_STREAM, kwargs, "generate_content")
         if call is None:
             return await original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                chunks = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        chunks = await call.run_async(original, self, *args, **kwargs)
         recorded = record_async_iterator(call, chunks, StreamAccumulator())
         return _closed_when_dropped(recorded, call)
 
@@ -418,12 +393,7 @@ def wrap_async_embed_content(
         call = _start(EMBED, kwargs, "embeddings")
         if call is None:
             return await original(self, *args, **kwargs)
-        with call.inside():
-            try:
-                response = await original(self, *args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
+        response = await call.run_async(original, self, *args, **kwargs)
         _finish(call, lambda: embedding_outcome(kwargs.get("model"), response))
         return response
 

@@ -225,12 +225,7 @@ def sync_call(api: Api) -> Wrap:
             if call is None:
                 return original(*args, **kwargs)
             sent, hide = _arguments_to_send(call, api, kwargs)
-            with call.inside():
-                try:
-                    result = original(*args, **sent)
-                except BaseException as exc:
-                    call.fail(exc)
-                    raise
+            result = call.run(original, *args, **sent)
             _record_result(call, api, result, kwargs, hide)
             return result
 
@@ -249,12 +244,7 @@ def async_call(api: Api) -> Wrap:
             if call is None:
                 return await original(*args, **kwargs)
             sent, hide = _arguments_to_send(call, api, kwargs)
-            with call.inside():
-                try:
-                    result = await original(*args, **sent)
-                except BaseException as exc:
-                    call.fail(exc)
-                    raise
+            result = await call.run_async(original, *args, **sent)
             _record_result(call, api, result, kwargs, hide)
             return result
 
