@@ -10,6 +10,10 @@ spool (:mod:`aiobs.spool`) and offered again, oldest first, before the next docu
 and so its idempotency key, are unchanged, so the server stores and counts it once. When the
 key's quota is used up, documents are still written locally; aiobs says so once and does not
 spool them. An invalid key is reported once, with how to fix it.
+
+Spooled documents are offered again at the next flush, by the collector's background thread
+after a delay that doubles while the server keeps refusing (:meth:`RemoteDelivery.next_retry`),
+and when the first session of a process starts.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("aiobs")
 
+FIRST_RETRY_SECONDS = 30.0
+"""Default wait before undelivered documents are offered again in the background."""
+
+MAX_RETRY_SECONDS = 600.0
+"""The longest wait between two background offers while the server keeps refusing."""
+
 
 class RemoteDelivery:
     """Sends documents to one flush server, spooling what it cannot take."""
@@ -37,6 +47,7 @@ class RemoteDelivery:
         self.spool = spool
         self._lock = threading.Lock()  # one delivery at a time; never held by a flush
         self._said: set[str] = set()
+        self._refusals = 0  # background offers in a row that left documents waiting
 
     def deliver(self, document: ExportDocument | None) -> ExportResult | None:
         """Offer the spooled documents, then ``document``; return ``document``'s result."""
@@ -51,6 +62,23 @@ class RemoteDelivery:
             if not result.success:
                 self._failed(document, result)
             return result
+
+    def waiting(self) -> bool:
+        """Whether documents wait in the spool."""
+        return bool(self.spool.pending())
+
+    def next_retry(self, first: float = FIRST_RETRY_SECONDS) -> float | None:
+        """Seconds until the spool should be offered again; ``None`` when nothing waits.
+
+        The wait starts at ``first`` and doubles with every call that still finds documents
+        waiting, up to :data:`MAX_RETRY_SECONDS` (or ``first``, if that is longer).
+        """
+        if not self.waiting():
+            self._refusals = 0
+            return None
+        delay: float = min(first * 2.0**self._refusals, max(first, MAX_RETRY_SECONDS))
+        self._refusals = min(self._refusals + 1, 32)
+        return delay
 
     def usage(self) -> RemoteUsage:
         """The key's tier and quota, as the server reports them."""

@@ -492,8 +492,15 @@ def build_document(
             FORMAT_VERSION,
         )
 
+    def lines() -> Iterator[bytes]:
+        if sessions:
+            yield b"".join(_SESSION_LINE % _to_json_safe(session)[1:] for session in sessions)
+        yield from _lines(b'{"record":"event",', out.provider_json)
+        yield from _lines(b'{"record":"function_event",', out.function_json)
+
     return ExportDocument(
         chunks=chunks,
+        lines=lines,
         session_ids=[session["id"] for session in sessions],
         event_count=len(out.provider_json) + len(out.function_json),
     )
@@ -513,6 +520,17 @@ def _joined(texts: list[bytes]) -> Iterator[bytes]:
     for start in range(0, len(texts), _CHUNK):
         piece = b"},".join(texts[start : start + _CHUNK]) + b"}"
         yield piece if start == 0 else b"," + piece
+
+
+_SESSION_LINE = b'{"record":"session",%s\n'
+"""A session's JSON Lines line, from its JSON without the opening brace."""
+
+
+def _lines(head: bytes, texts: list[bytes]) -> Iterator[bytes]:
+    """Open event texts as JSON Lines: ``head`` replaces each one's opening brace."""
+    cut = memoryview  # slicing a memoryview copies nothing
+    for start in range(0, len(texts), _CHUNK):
+        yield b"".join(b"%s%s}\n" % (head, cut(text)[1:]) for text in texts[start : start + _CHUNK])
 
 
 def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> Iterator[bytes]:

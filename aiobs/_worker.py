@@ -5,7 +5,9 @@ waits for them:
 
 * ``flush(block=False)`` hands the flush to the thread and returns at once;
 * ``configure(flush_interval=seconds)`` flushes every so many seconds when anything is buffered;
-* ``configure(flush_every=n)`` flushes as soon as ``n`` events are buffered.
+* ``configure(flush_every=n)`` flushes as soon as ``n`` events are buffered;
+* :meth:`FlushWorker.deliver_later` offers the documents waiting in the spool to the flush server
+  again after a delay.
 
 The thread checks the buffer a few times a second (reading one length: recording itself does
 nothing more than without it). Flushes it runs go to the destination of the last explicit flush,
@@ -16,6 +18,7 @@ when it needs one. At exit the collector stops the thread, waiting at most
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -37,11 +40,20 @@ class FlushWorker:
     Args:
         flush: the collector's blocking flush (called with a request's arguments).
         buffered: how many events the collector holds now.
+        deliver: offers the spooled documents to the flush server; returns the seconds until
+            the next offer, or ``None`` when nothing waits any more.
     """
 
-    def __init__(self, flush: Callable[..., Any], buffered: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        flush: Callable[..., Any],
+        buffered: Callable[[], int],
+        deliver: Callable[[], float | None] | None = None,
+    ) -> None:
         self._flush = flush
         self._buffered = buffered
+        self._deliver = deliver
+        self._deliver_at: float | None = None
         self._requests: deque[FlushRequest] = deque()
         self._wake = threading.Condition()
         self._stopping = False
@@ -64,6 +76,19 @@ class FlushWorker:
             self.interval = interval
             self.every = every
             self._wake.notify()
+
+    def deliver_later(self, delay: float) -> None:
+        """Offer the spooled documents in ``delay`` seconds (sooner if already planned)."""
+        with self._wake:
+            at = time.monotonic() + delay
+            if self._deliver_at is None or at < self._deliver_at:
+                self._deliver_at = at
+            self._wake.notify()
+
+    @property
+    def delivery_planned(self) -> bool:
+        """Whether an offer of the spooled documents is planned."""
+        return self._deliver_at is not None
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until no request is queued or running; ``False`` if ``timeout`` ran out."""
@@ -95,7 +120,7 @@ class FlushWorker:
         """Whether the thread runs (it does not survive a fork)."""
         return self._thread.is_alive() and not self._stopping
 
-    def _next(self) -> FlushRequest | None:
+    def _next(self) -> Callable[[], Any] | None:
         """Block until there is something to do; ``None`` means stop."""
         with self._wake:
             while True:
@@ -103,12 +128,22 @@ class FlushWorker:
                     return None
                 if self._requests:
                     self._busy = True
-                    return self._requests.popleft()
+                    args, kwargs = self._requests.popleft()
+                    return functools.partial(self._flush, *args, **kwargs)
                 if self._due():
                     self._busy = True
-                    return ((), {})
+                    return self._flush
+                now = time.monotonic()
+                if self._deliver_at is not None and now >= self._deliver_at:
+                    self._deliver_at = None
+                    self._busy = True
+                    return self._deliver_spooled
                 periodic = self.interval is not None or self.every is not None
-                self._wake.wait(POLL_SECONDS if periodic else None)
+                wait = POLL_SECONDS if periodic else None
+                if self._deliver_at is not None:
+                    until = self._deliver_at - now
+                    wait = until if wait is None else min(wait, until)
+                self._wake.wait(wait)
 
     def _due(self) -> bool:
         buffered = self._buffered()
@@ -120,17 +155,24 @@ class FlushWorker:
             and time.monotonic() - self._last_flush >= self.interval
         )
 
+    def _deliver_spooled(self) -> None:
+        if self._deliver is None:
+            return
+        delay = self._deliver()
+        if delay is not None:
+            self.deliver_later(delay)
+
     def _run(self) -> None:
         while True:
-            request = self._next()
-            if request is None:
+            job = self._next()
+            if job is None:
                 return
-            args, kwargs = request
             try:
                 with guard("flushing in the background"):
-                    self._flush(*args, **kwargs)
+                    job()
             finally:
                 with self._wake:
-                    self._last_flush = time.monotonic()
+                    if job != self._deliver_spooled:
+                        self._last_flush = time.monotonic()
                     self._busy = False
                     self._wake.notify_all()

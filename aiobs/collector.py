@@ -34,7 +34,7 @@ from . import labels as label_rules
 from . import providers as provider_registry
 from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
 from ._context import current_session, default, session_var, span_var
-from ._delivery import RemoteDelivery
+from ._delivery import FIRST_RETRY_SECONDS, RemoteDelivery
 from ._document import build_document, session_dict
 from ._guard import guard, report_internal_error
 from ._legacy import model_record
@@ -102,6 +102,7 @@ class Collector:
         self._delivery_for: tuple[str, str] | None = None
         self._flush_server_url: str | None = None
         self._worker: FlushWorker | None = None
+        self._spool_offered = False  # the spool is offered once per process, at its first session
         self._apply_defaults()
         self._reset_counters()
         self.configure(
@@ -133,6 +134,7 @@ class Collector:
         self.flush_interval: float | None = None
         self.flush_every: int | None = None
         self.exit_timeout: float = DEFAULT_EXIT_TIMEOUT
+        self.delivery_retry_interval: float = FIRST_RETRY_SECONDS
 
     def configure(
         self,
@@ -150,6 +152,7 @@ class Collector:
         flush_interval: float | None = None,
         flush_every: int | None = None,
         exit_timeout: float | None = None,
+        delivery_retry_interval: float | None = None,
     ) -> None:
         """Change settings; arguments left as ``None`` keep their current value.
 
@@ -181,6 +184,9 @@ class Collector:
                 (``0`` turns it off; default off).
             exit_timeout: seconds the exit flush waits for a background flush in progress
                 (default 5).
+            delivery_retry_interval: seconds before documents the flush server did not take
+                are offered again in the background; the wait doubles while it keeps refusing,
+                up to 10 minutes (default 30).
 
         Raises:
             TypeError: an argument has the wrong type.
@@ -205,7 +211,7 @@ class Collector:
             if flag is not None and not isinstance(flag, bool):
                 raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
         self._set_destinations(pricing, flush_server_url)
-        self._set_background(flush_interval, flush_every, exit_timeout)
+        self._set_background(flush_interval, flush_every, exit_timeout, delivery_retry_interval)
         if auto_instrument is not None:
             self.auto_instrument = auto_instrument
         if openai_stream_usage is not None:
@@ -226,10 +232,18 @@ class Collector:
                 _threads.install()
 
     def _set_background(
-        self, interval: float | None, every: int | None, exit_timeout: float | None
+        self,
+        interval: float | None,
+        every: int | None,
+        exit_timeout: float | None,
+        retry_interval: float | None,
     ) -> None:
         """The background flushing settings of :meth:`configure`, checked and applied."""
-        for name, value in (("flush_interval", interval), ("exit_timeout", exit_timeout)):
+        for name, value in (
+            ("flush_interval", interval),
+            ("exit_timeout", exit_timeout),
+            ("delivery_retry_interval", retry_interval),
+        ):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | float) or value < 0
             ):
@@ -238,6 +252,8 @@ class Collector:
             raise ValueError(f"flush_every must be a number of events >= 0, got {every!r}")
         if exit_timeout is not None:
             self.exit_timeout = float(exit_timeout)
+        if retry_interval is not None:
+            self.delivery_retry_interval = float(retry_interval)
         if interval is None and every is None:
             return
         if interval is not None:
@@ -253,7 +269,9 @@ class Collector:
         """The background flush thread, started on first need (again in a forked child)."""
         with self._state_lock:
             if self._worker is None or not self._worker.alive:
-                self._worker = FlushWorker(self._background_flush, self._buffered_events)
+                self._worker = FlushWorker(
+                    self._background_flush, self._buffered_events, self._deliver_in_background
+                )
                 self._worker.schedule(self.flush_interval, self.flush_every)
             return self._worker
 
@@ -368,11 +386,40 @@ class Collector:
         return delivery.usage()
 
     def deliver_pending(self) -> None:
-        """Offer the documents waiting in the spool to the flush server now (never raises)."""
+        """Offer the documents waiting in the spool to the flush server now (never raises).
+
+        This also happens by itself: at every flush, in the background after a failed delivery
+        (see ``delivery_retry_interval``), and when a process starts its first session.
+        """
         delivery = self._remote_delivery()
         if delivery is not None:
             with guard("delivering spooled documents"):
                 delivery.deliver(None)
+
+    def _deliver_in_background(self) -> float | None:
+        """The worker's spool offer: deliver, then return the seconds until the next one."""
+        delivery = self._remote_delivery()
+        if delivery is None:
+            return None
+        with guard("delivering spooled documents"):
+            delivery.deliver(None)
+        return delivery.next_retry(self.delivery_retry_interval)
+
+    def _retry_later(self, delivery: RemoteDelivery) -> None:
+        """Plan a background offer of the spool if documents wait in it."""
+        delay = delivery.next_retry(self.delivery_retry_interval)
+        if delay is not None:
+            self._flush_worker().deliver_later(delay)
+
+    def _offer_spool_at_start(self) -> None:
+        """Once per process: documents an earlier run could not deliver go out in the background."""
+        if self._spool_offered:
+            return
+        self._spool_offered = True
+        with guard("looking for undelivered documents"):
+            delivery = self._remote_delivery()
+            if delivery is not None and delivery.waiting():
+                self._flush_worker().deliver_later(0.0)
 
     @property
     def api_key(self) -> str | None:
@@ -393,6 +440,7 @@ class Collector:
         session = RecordingSession(self, name, merged)
         with self._state_lock:
             self._sessions[session.id] = session
+        self._offer_spool_at_start()
         return session
 
     def observe(
@@ -409,8 +457,8 @@ class Collector:
         Raises:
             ValueError: the name is not a string, or a label breaks the label rules.
         """
-        session = self._new_session(session_name, labels)
         self._api_key = api_key or os.environ.get(_env.API_KEY) or self._api_key
+        session = self._new_session(session_name, labels)
         with self._state_lock:
             previous = default.session
             if previous is not None and previous.collector is self:
@@ -630,6 +678,7 @@ class Collector:
         if delivered is not None:  # after the lock: the network never holds up a flush
             with guard("delivering to the flush server"):
                 delivered[0].deliver(delivered[1])
+                self._retry_later(delivered[0])
         return outcome
 
     def _flush(
@@ -776,6 +825,7 @@ class Collector:
         self._delivery = None
         self._delivery_for = None
         self._flush_server_url = None
+        self._spool_offered = False
         if self._worker is not None:
             self._worker.stop(timeout=1.0)  # requests not started are dropped with the data
             self._worker = None

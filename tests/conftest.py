@@ -24,8 +24,9 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "schema" / "expo
 @pytest.fixture(autouse=True)
 def _clean_aiobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Reset global state around each test; internal errors raise instead of being logged."""
-    for name in ("LLM_OBS_OUT", "AIOBS_API_KEY", "AIOBS_FLUSH_AT_EXIT"):
+    for name in ("LLM_OBS_OUT", "AIOBS_API_KEY", "AIOBS_FLUSH_AT_EXIT", "AIOBS_FLUSH_SERVER_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AIOBS_SPOOL_DIR", str(tmp_path / "spool"))  # never the user's own
     monkeypatch.chdir(tmp_path)
     observer.reset()
     observer.configure(flush_at_exit=False)

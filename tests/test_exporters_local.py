@@ -39,6 +39,12 @@ def _jsonl(path: Path, compressed: bool = False) -> list[dict[str, Any]]:
     return [json.loads(line) for line in raw.splitlines()]
 
 
+def _records(document: ExportDocument) -> list[tuple[str, dict[str, Any]]]:
+    data = document.data
+    kinds = (("session", "sessions"), ("event", "events"), ("function_event", "function_events"))
+    return [(record, item) for record, key in kinds for item in data[key]]
+
+
 class TestFileFormats:
     def test_gzipped_json_holds_the_same_document(self, tmp_path: Path) -> None:
         observer.observe("zipped")
@@ -80,6 +86,32 @@ class TestFileFormats:
         ]
         assert {line["id"] for line in lines if line["record"] == "session"} == {session_id}
         assert [line["result"] for line in lines if line["record"] == "function_event"] == [0, 2, 0]
+
+    def test_json_lines_carry_exactly_the_documents_records(self) -> None:
+        """The lines written from the event bytes say what the document's dicts say."""
+
+        class Keep(BaseExporter):
+            name = "keep"
+
+            def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:
+                self.document = document
+                return ExportResult(True)
+
+        @observe
+        def outer(text: str) -> dict[str, Any]:
+            return {"inner": [step(1), step(2)], "text": text, "odd": float("nan")}
+
+        observer.observe("lines", labels={"team": "search"})
+        outer("héllo \u2028 {}")
+        observer._record_event(
+            {"provider": "openai", "api": "chat.completions.create", "request": {"model": "m"}}
+        )
+        keep = Keep()
+        observer.flush(exporter=keep)
+        written = [json.loads(line) for line in b"".join(keep.document.json_lines()).splitlines()]
+        expected = [{"record": record, **item} for record, item in _records(keep.document)]
+        assert written == expected
+        assert [line["record"] for line in written] == ["session", "event"] + ["function_event"] * 3
 
     def test_gzipped_json_lines_append_one_member_per_flush(self, tmp_path: Path) -> None:
         path = tmp_path / "run.jsonl.gz"

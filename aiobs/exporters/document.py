@@ -25,7 +25,7 @@ class ExportDocument:
     against aiobs 0.2 receive :meth:`model`.
     """
 
-    __slots__ = ("_chunks", "_data", "_json", "_model", "event_count", "session_ids")
+    __slots__ = ("_chunks", "_data", "_json", "_lines", "_model", "event_count", "session_ids")
 
     def __init__(
         self,
@@ -34,10 +34,12 @@ class ExportDocument:
         data: Document | None = None,
         session_ids: list[str] | None = None,
         event_count: int | None = None,
+        lines: Callable[[], Iterator[bytes]] | None = None,
     ) -> None:
         if chunks is None and data is None:
             raise ValueError("an ExportDocument needs its JSON chunks or its data")
         self._chunks = chunks
+        self._lines = lines
         self._json: bytes | None = None
         self._data = data
         self._model: ObservabilityExport | None = None
@@ -96,6 +98,17 @@ class ExportDocument:
                 self._json = pydantic_core.to_json(self._data, inf_nan_mode="strings")
         return self._json
 
+    def json_lines(self) -> Iterator[bytes]:
+        """The document as JSON Lines, in pieces.
+
+        One object per session, provider event and function event, each tagged with
+        ``"record"`` (``"session"``, ``"event"`` or ``"function_event"``) and ending in a
+        newline; the trace tree is left out.
+        """
+        if self._lines is not None:
+            return self._lines()
+        return _lines_of(self.data)
+
     def write_to(self, stream: BinaryIO, *, indent: int | None = None) -> int:
         """Write the JSON to a binary stream a chunk at a time; return the size.
 
@@ -110,3 +123,13 @@ class ExportDocument:
         payload = self.to_json(indent=indent)
         stream.write(payload)
         return len(payload)
+
+
+_KINDS = (("session", "sessions"), ("event", "events"), ("function_event", "function_events"))
+
+
+def _lines_of(data: Document) -> Iterator[bytes]:
+    """JSON Lines made from the document's data (see :meth:`ExportDocument.json_lines`)."""
+    for record, key in _KINDS:
+        for item in data.get(key) or []:
+            yield pydantic_core.to_json({"record": record, **item}, inf_nan_mode="strings") + b"\n"

@@ -26,7 +26,6 @@ import gzip
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
@@ -104,7 +103,7 @@ class FileExporter(BaseExporter):
 
     def _append_lines(self, document: ExportDocument) -> int:
         target = Path(self.path)
-        lines = b"".join(_lines(document.data))
+        lines = b"".join(document.json_lines())
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -183,14 +182,3 @@ def _open_for_reading(path: str, compressed: bool) -> BinaryIO:
     if compressed:
         return cast(BinaryIO, gzip.open(path, "rb"))
     return open(path, "rb")
-
-
-_KINDS = (("session", "sessions"), ("event", "events"), ("function_event", "function_events"))
-
-
-def _lines(data: dict[str, Any]) -> Iterator[bytes]:
-    """The document as JSON Lines: one object per session and event, tagged with ``record``."""
-    for record, key in _KINDS:
-        for item in data.get(key) or []:
-            yield pydantic_core.to_json({"record": record, **item}, inf_nan_mode="strings")
-            yield b"\n"

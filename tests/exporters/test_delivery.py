@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +139,128 @@ def test_usage_needs_a_key_and_a_url() -> None:
 def test_the_server_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
         observer.configure(flush_server_url="ftp://example.com")
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_refused_document_is_offered_again_in_the_background(
+    server: FlushServer,  # noqa: F811
+    configured: Spool,
+) -> None:
+    observer.configure(delivery_retry_interval=0.2)
+    work(1)
+    server.fail(times=2, status=503)
+    observer.flush("run.json")
+    assert len(configured.pending()) == 1
+    # no further flush: the background thread offers it again once the server is back
+    assert _wait_for(lambda: not configured.pending())
+    assert _stored_function_events(server) == [1]
+
+
+def test_the_background_offers_back_off_while_the_server_is_down(tmp_path: Path) -> None:
+    from aiobs._delivery import MAX_RETRY_SECONDS, RemoteDelivery
+    from aiobs.exporters.remote import RemoteExporter
+
+    spool = Spool(tmp_path / "backoff")
+    delivery = RemoteDelivery(RemoteExporter("http://127.0.0.1:9", KEY), spool)
+    assert delivery.next_retry(1.0) is None  # nothing waits
+    spool.put(b"{}")
+    waits = [delivery.next_retry(1.0) for _ in range(12)]
+    assert waits[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert waits[-1] == MAX_RETRY_SECONDS
+    for path in spool.pending():
+        Spool.remove(path)
+    assert delivery.next_retry(1.0) is None
+    spool.put(b"{}")
+    assert delivery.next_retry(1.0) == 1.0  # delivered meanwhile: the next outage starts over
+
+
+def test_a_new_process_delivers_what_an_earlier_one_left_when_its_first_session_starts(
+    server: FlushServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("AIOBS_API_KEY", KEY)
+    monkeypatch.setenv("AIOBS_FLUSH_SERVER_URL", server.url)
+    spool = Spool(tmp_path / "spool")
+    left = json.dumps({"sessions": [], "events": [], "function_events": [], "version": 1}).encode()
+    spool.put(left)
+    observer.observe("next run")  # returns at once; the delivery runs in the background
+    assert _wait_for(lambda: not spool.pending())
+    assert list(server.documents.values()) == [left]
+
+
+def test_a_server_restarting_in_the_middle_of_an_upload_stores_it_once(
+    server: FlushServer,  # noqa: F811
+    configured: Spool,
+) -> None:
+    work(1)
+    server.fail(store=True, reset=True)  # stored, then the connection dies before the answer
+    observer.flush("run.json")
+    assert len(server.posts()) == 2  # the retry carried the same key ...
+    assert len({headers["Idempotency-Key"] for headers in server.posts()}) == 1
+    assert _stored_function_events(server) == [1]  # ... so it is stored once
+    assert configured.pending() == []
+
+
+def test_a_server_slower_than_the_timeout_stores_the_document_once(
+    server: FlushServer,  # noqa: F811
+    configured: Spool,
+) -> None:
+    delivery = observer._remote_delivery()
+    assert delivery is not None
+    delivery.exporter.timeout = 0.3
+    work(1)
+    server.fail(times=2, stall=0.6, store=True)  # it stores both, after the client gave up
+    observer.flush("run.json")
+    assert len(configured.pending()) == 1  # the client never heard back: kept
+    work(2)
+    observer.flush("again.json")
+    assert configured.pending() == []
+    assert _wait_for(lambda: len(server.documents) == 2)
+    assert _stored_function_events(server) == [1, 2]
+
+
+FAULTS: list[dict[str, Any]] = [
+    {},
+    {"reset": True},
+    {"status": 500},
+    {"status": 503, "retry_after": "0"},
+    {"stall": 0.4},
+    {"stall": 0.4, "store": True},
+    {"store": True, "reset": True},
+    {"down": True},
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_through_every_kind_of_failure_each_event_arrives_exactly_once(
+    server: FlushServer,  # noqa: F811
+    configured: Spool,
+    seed: int,
+) -> None:
+    delivery = observer._remote_delivery()
+    assert delivery is not None
+    delivery.exporter.timeout = 0.2
+    chance = random.Random(seed)
+    for value in range(16):
+        work(value)
+        fault = dict(chance.choice(FAULTS))
+        if fault.pop("down", False):
+            server.stop()
+        elif fault:
+            server.fail(times=chance.randint(1, 3), **fault)
+        assert observer.flush(f"run{value}.json") == f"run{value}.json"
+        server.script.clear()
+        if server.httpd is None:
+            server.start()
+    observer.deliver_pending()
+    assert configured.pending() == []
+    assert _wait_for(lambda: _stored_function_events(server) == list(range(16)))

@@ -49,7 +49,9 @@ class FlushServer:
     """A flush server: checks the key, stores documents by Idempotency-Key, counts usage.
 
     ``fail(...)`` scripts the next requests: an HTTP status (with an optional ``Retry-After``),
-    a connection reset, or a stall longer than the client's timeout.
+    a connection reset, or a stall longer than the client's timeout; with ``store=True`` the
+    document is stored first (the server took it, but the client never hears so). ``stop()``
+    and ``start()`` take it down and bring it back on the same port, keeping what it stored.
     """
 
     def __init__(self) -> None:
@@ -59,9 +61,28 @@ class FlushServer:
         self.limit = 1000
         self.script: deque[dict[str, Any]] = deque()
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.port = 0
+        self.httpd: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+        self.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Listen (again, on the same port) and serve in a thread."""
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until :meth:`start`."""
+        if self.httpd is None or self.thread is None:
+            return
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+        self.httpd = None
 
     def fail(self, times: int = 1, **action: Any) -> None:
         """Answer the next ``times`` requests with ``action`` instead of serving them."""
@@ -114,7 +135,11 @@ class FlushServer:
                     self._answer(404, {"success": False, "error": "no such route"})
 
             def _store(self) -> None:
-                payload = self._read()
+                created = self._keep(self._read())
+                key = self.headers["Idempotency-Key"]
+                self._answer(201 if created else 200, {"success": True, "trace_id": key[-8:]})
+
+            def _keep(self, payload: bytes) -> bool:
                 if self.headers.get("Content-Encoding") == "gzip":
                     payload = gzip.decompress(payload)
                 json.loads(payload)  # a malformed document fails the handler, hence the test
@@ -122,14 +147,19 @@ class FlushServer:
                 with server.lock:
                     created = key not in server.documents
                     server.documents.setdefault(key, payload)
-                self._answer(201 if created else 200, {"success": True, "trace_id": key[-8:]})
+                return created
 
             def _misbehave(self, action: dict[str, Any]) -> None:
                 if "stall" in action:
+                    payload = self._read()
                     time.sleep(action["stall"])
+                    if action.get("store"):  # took so long that the client gave up meanwhile
+                        self._keep(payload)
                     self.close_connection = True
                     return
-                self._read()
+                payload = self._read()
+                if action.get("store"):
+                    self._keep(payload)
                 if action.get("reset"):
                     linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
@@ -164,14 +194,10 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlushServer]:
     """A flush server on a free port, stopped after the test."""
     monkeypatch.delenv("AIOBS_FLUSH_SERVER_URL", raising=False)
     flush_server = FlushServer()
-    thread = threading.Thread(target=flush_server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
     try:
         yield flush_server
     finally:
-        flush_server.httpd.shutdown()
-        flush_server.httpd.server_close()
-        thread.join(timeout=5)
+        flush_server.stop()
 
 
 @pytest.fixture
