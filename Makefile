@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest lint typecheck unit bench bench-observe bench-providers bench-flush schema clean
+.PHONY: demo test test-oldest lint typecheck unit postgres bench bench-observe bench-providers bench-flush schema clean
 
 # The oldest SDK releases aiobs supports; `make test-oldest` runs the provider tests against them
 # (`make test` runs everything against the newest).
@@ -35,8 +35,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) postgres
 	$(BIN)/python -m pytest
+
+# The flush server's storage tests start their own PostgreSQL server from the Debian binaries.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing PostgreSQL (apt-get) for the flush server tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 $(OLD_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(OLD_VENV)

@@ -372,6 +372,9 @@ def main() -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     options = parser.parse_args()
     rounds, repeats = (3, 20) if options.quick else (15, 200)
+    from aiobs import observer
+
+    observer.configure(flush_at_exit=False)  # what was recorded is measured, not kept
 
     import openai
 
