@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest lint typecheck unit postgres bench bench-observe bench-providers bench-flush schema clean
+.PHONY: demo test test-oldest lint typecheck unit postgres bench bench-observe bench-providers bench-flush bench-server schema clean
 
 # The oldest SDK releases aiobs supports; `make test-oldest` runs the provider tests against them
 # (`make test` runs everything against the newest).
@@ -59,7 +59,7 @@ $(VENV)/.installed-bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-bench: bench-observe bench-providers bench-flush
+bench: bench-observe bench-providers bench-flush bench-server
 
 bench-observe: $(STAMP)
 	$(BIN)/python bench/bench_observe.py
@@ -69,6 +69,9 @@ bench-providers: $(VENV)/.installed-bench
 
 bench-flush: $(STAMP)
 	$(BIN)/python bench/bench_flush.py
+
+bench-server: $(STAMP) postgres
+	$(BIN)/python bench/bench_server.py
 
 schema: $(STAMP)
 	$(BIN)/python -c 'import json, aiobs.models as m; print(json.dumps(m.json_schema(), indent=2, sort_keys=True))' > docs/schema/export.schema.json

@@ -119,3 +119,15 @@ class TestFlushBenchmark:
         assert (
             figures["file (JSON, gzip)"]["1000"]["bytes"] < figures["file (JSON)"]["1000"]["bytes"]
         )
+
+
+class TestServerBenchmark:
+    """The flush server benchmark runs in its quick mode against every server."""
+
+    def test_quick_run(self, tmp_path: Path) -> None:
+        results = tmp_path / "server.json"
+        run_quick_benchmark("bench_server.py", results)
+        figures = json.loads(results.read_text())
+        for server in ("HTTP floor (no storage)", "SQLite", "PostgreSQL"):
+            assert figures[server]["events_per_second"] > 0
+            assert 0 < figures[server]["p50_ms"] <= figures[server]["p99_ms"]

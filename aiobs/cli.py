@@ -1,0 +1,196 @@
+"""The ``aiobs`` command: run the flush server and manage its API keys.
+
+::
+
+    aiobs server --db sqlite:///aiobs-server.db --port 8080
+    aiobs keys create --tier pro --name ci        # prints the new key, once
+    aiobs keys list
+    aiobs keys revoke KEY_ID
+
+The database is ``--db``, else ``$AIOBS_SERVER_DB``, else ``sqlite:///aiobs-server.db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import urllib.parse
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from .server.config import DEFAULT_DB, SERVER_DB, describe_quotas, parse_quotas
+from .server.storage import TIERS, KeyRecord, Quotas, open_storage
+
+SERVER_HINT = "aiobs server needs fastapi and uvicorn: pip install 'aiobs[server]'"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "server" and args.max_body_mb <= 0:
+        parser.error("--max-body-mb must be positive")
+    try:
+        quotas = Quotas(parse_quotas(args.quota), args.period) if args.command == "server" else None
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        status: int = args.run(args, quotas)
+    except (ValueError, ImportError, OSError) as exc:
+        print(f"aiobs: error: {exc}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aiobs", description="aiobs flush server and API keys.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    server = commands.add_parser("server", help="run the flush server")
+    _add_db(server)
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    server.add_argument("--port", type=int, default=8080, help="port to listen on")
+    server.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="TIER=N",
+        help="traces per period for a tier (N or 'unlimited'); repeatable",
+    )
+    server.add_argument("--period", choices=("month", "day"), default="month")
+    server.add_argument(
+        "--max-body-mb", type=float, default=10.0, help="largest upload accepted, in MiB"
+    )
+    server.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    server.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a key and print it (once)")
+    _add_db(create)
+    create.add_argument("--tier", choices=TIERS, required=True)
+    create.add_argument("--name", help="a note saying what the key is for")
+    create.add_argument("--project", help="share the project of an existing key")
+    create.set_defaults(run=_create_key)
+    listing = actions.add_parser("list", help="list keys (never their secrets)")
+    _add_db(listing)
+    listing.set_defaults(run=_list_keys)
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    _add_db(revoke)
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.set_defaults(run=_revoke_key)
+    return parser
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=os.environ.get(SERVER_DB) or DEFAULT_DB,
+        help=f"sqlite:///path.db or postgresql://... (default: ${SERVER_DB} or {DEFAULT_DB})",
+    )
+
+
+def _serve(args: argparse.Namespace, quotas: Quotas) -> int:
+    try:
+        import uvicorn
+
+        from .server.app import create_app
+    except ImportError:
+        print(SERVER_HINT, file=sys.stderr)
+        return 2
+    _configure_logging(args.log_level)
+    storage = open_storage(args.db, quotas)
+    try:
+        max_body = int(args.max_body_mb * 1024 * 1024)
+        app = create_app(storage, max_body_bytes=max_body, max_document_bytes=max(max_body * 10, 1))
+        print(
+            f"aiobs server on http://{args.host}:{args.port} with {_safe_url(args.db)}; "
+            f"quotas per {quotas.period}: {describe_quotas(quotas.limits)}",
+            file=sys.stderr,
+        )
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    finally:
+        storage.close()
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    """JSON request lines on stderr, as they are; nothing else is added to them."""
+    logger = logging.getLogger("aiobs.server")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def _create_key(args: argparse.Namespace, _: Quotas | None) -> int:
+    storage = open_storage(args.db)
+    try:
+        new = storage.create_key(args.tier, name=args.name, project_id=args.project)
+    finally:
+        storage.close()
+    record = new.record
+    print(new.secret)
+    print(
+        f"created key {record.key_id} (tier {record.tier}, project {record.project_id}); "
+        "it is shown only now: store it safely",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _list_keys(args: argparse.Namespace, _: Quotas | None) -> int:
+    storage = open_storage(args.db)
+    try:
+        records = storage.list_keys()
+    finally:
+        storage.close()
+    rows = [("KEY ID", "PROJECT", "TIER", "NAME", "CREATED", "REVOKED")]
+    rows += [_row(record) for record in records]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def _row(record: KeyRecord) -> tuple[str, str, str, str, str, str]:
+    return (
+        record.key_id,
+        record.project_id,
+        record.tier,
+        record.name or "-",
+        _when(record.created_at),
+        _when(record.revoked_at) if record.revoked_at is not None else "-",
+    )
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _revoke_key(args: argparse.Namespace, _: Quotas | None) -> int:
+    storage = open_storage(args.db)
+    try:
+        revoked = storage.revoke_key(args.key_id)
+    finally:
+        storage.close()
+    if not revoked:
+        print(f"aiobs: no key with id {args.key_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked key {args.key_id}", file=sys.stderr)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without a password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,248 @@
+"""What the flush server stores and asks of its database, independent of which database it is.
+
+:class:`Storage` is implemented once for SQL (:mod:`aiobs.server.storage.sql`) over two drivers,
+SQLite and PostgreSQL. Every method that reads or writes recorded data takes the caller's
+``project_id``: a key sees only its own project's data.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+KEY_PREFIX = "aiobs_sk_"
+"""Every API key starts with this, so that secret scanners and people recognise it."""
+
+TIERS = ("free", "pro", "enterprise")
+"""The tiers a key can have."""
+
+DEFAULT_QUOTAS: Mapping[str, int | None] = {"free": 10_000, "pro": 1_000_000, "enterprise": None}
+"""Traces (sessions) a key may store per period, by tier; ``None`` is unlimited."""
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Trace quotas by tier, per calendar month (UTC) unless ``period`` says ``"day"``."""
+
+    limits: Mapping[str, int | None] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    period: Literal["month", "day"] = "month"
+
+    def limit(self, tier: str) -> int | None:
+        """The quota of ``tier`` (``None``: unlimited)."""
+        return self.limits.get(tier)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as stored: never the secret itself, only its id and hash."""
+
+    key_id: str
+    """The public part of the key (shown by ``aiobs keys list``, used to revoke it)."""
+    project_id: str
+    """The tenant whose data the key reads and writes."""
+    tier: str
+    name: str | None
+    created_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just created: ``secret`` is the whole key, shown once and never stored."""
+
+    secret: str
+    record: KeyRecord
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A key's use of its quota in the current period."""
+
+    tier: str
+    used: int
+    limit: int | None
+    period_start: float
+
+    @property
+    def remaining(self) -> int | None:
+        """Traces left this period (``None``: unlimited)."""
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+    @property
+    def is_rate_limited(self) -> bool:
+        """Whether the quota is used up."""
+        return self.limit is not None and self.used >= self.limit
+
+    def as_protocol(self) -> dict[str, Any]:
+        """The ``usage`` object of the protocol (as aiobs 0.2 clients read it).
+
+        An unlimited quota is reported as ``traces_limit: -1`` and ``traces_remaining: -1``.
+        """
+        return {
+            "tier": self.tier,
+            "traces_used": self.used,
+            "traces_limit": -1 if self.limit is None else self.limit,
+            "traces_remaining": -1 if self.remaining is None else self.remaining,
+            "is_rate_limited": self.is_rate_limited,
+        }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an upload did."""
+
+    created: bool
+    """``False`` when the idempotency key was seen before: nothing was stored or counted again."""
+    sessions_stored: int
+    """Sessions new to the project (what the quota counts)."""
+    events_stored: int
+    """Provider and function events written."""
+    usage: Usage
+
+
+class QuotaExceeded(Exception):  # noqa: N818 - named for what happened, as the protocol says it
+    """The key's quota for this period is used up; the upload was not stored."""
+
+    def __init__(self, usage: Usage) -> None:
+        super().__init__(
+            f"trace quota of the {usage.tier} tier used up ({usage.used} of {usage.limit})"
+        )
+        self.usage = usage
+
+
+class InvalidDocument(ValueError):  # noqa: N818 - named for what is wrong, like ValueError
+    """The upload is not an aiobs export document; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """Filters and page of ``GET /v1/sessions``. Times are epoch seconds."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Sessions having all these labels."""
+    name: str | None = None
+    """Sessions whose name contains this (case-insensitive)."""
+    since: float | None = None
+    """Sessions started at or after this."""
+    until: float | None = None
+    """Sessions started before this."""
+    model: str | None = None
+    """Sessions with an LLM call to this model (requested or answered)."""
+    provider: str | None = None
+    """Sessions with an LLM call to this provider."""
+    has_errors: bool | None = None
+    """``True``: sessions with a failed call or function; ``False``: sessions without."""
+    limit: int = 50
+    cursor: str | None = None
+    """The ``next_cursor`` of the previous page."""
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """One page of session summaries, newest first."""
+
+    sessions: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+GroupBy = str
+"""``"model"``, ``"provider"``, ``"label:<key>"`` or ``"none"``."""
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """Aggregates of LLM calls (``GET /v1/stats``). Times are epoch seconds."""
+
+    group_by: GroupBy = "model"
+    bucket_seconds: int | None = None
+    """Width of the time buckets (``None``: one bucket for the whole range)."""
+    since: float | None = None
+    until: float | None = None
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile (0..1) of ascending values, by linear interpolation."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * fraction
+    low = math.floor(position)
+    high = math.ceil(position)
+    if low == high:
+        return sorted_values[low]
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+class Storage(abc.ABC):
+    """The flush server's database."""
+
+    quotas: Quotas
+
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Bring the schema to the current version (safe to run from several servers at once)."""
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise if the database cannot be reached (the health endpoint calls this)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_key(
+        self, tier: str, name: str | None = None, project_id: str | None = None
+    ) -> NewKey:
+        """A new key, in a new project unless ``project_id`` names an existing one.
+
+        Raises:
+            ValueError: unknown tier, or no such project.
+        """
+
+    @abc.abstractmethod
+    def list_keys(self) -> list[KeyRecord]:
+        """Every key, oldest first."""
+
+    @abc.abstractmethod
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key by its id; ``False`` if there is no such key."""
+
+    @abc.abstractmethod
+    def authenticate(self, secret: str) -> KeyRecord | None:
+        """The live key whose secret this is, compared in constant time; else ``None``."""
+
+    # -- metering and ingest --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def usage(self, key: KeyRecord) -> Usage:
+        """The key's use of its quota in the current period."""
+
+    @abc.abstractmethod
+    def ingest(
+        self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
+    ) -> IngestResult:
+        """Store an export document for the key's project, once per idempotency key.
+
+        Raises:
+            QuotaExceeded: the key's quota is used up (nothing stored).
+            InvalidDocument: the document's shape is wrong (nothing stored).
+        """
+
+    # -- queries --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
+        """Session summaries matching ``query``, newest first."""
+
+    @abc.abstractmethod
+    def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        """One session with its events, function events and trace tree; ``None`` if not found."""
+
+    @abc.abstractmethod
+    def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
+        """LLM call aggregates by group and time bucket."""

@@ -1,0 +1,166 @@
+"""Reading sessions: filtered pages of summaries, and one session with its events and tree.
+
+Summaries are computed from the stored events when read, so a session uploaded in several parts
+counts each event once whatever the order of the uploads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...tree import build_trace_tree
+from .base import SessionPage, SessionQuery
+from .cursors import decode_cursor, encode_cursor
+from .driver import Cursor
+
+MAX_PAGE = 500
+"""Most sessions on one page."""
+
+_SESSION_COLUMNS = "s.id, s.name, s.started_at, s.ended_at, s.labels, s.meta"
+
+_EVENT_EXISTS = (
+    "EXISTS (SELECT 1 FROM aiobs_events e WHERE e.project_id = s.project_id"
+    " AND e.session_id = s.id AND {})"
+)
+
+_EVENT_TYPES = {"llm": "provider", "function": "function"}
+"""The trace tree's ``event_type`` for each stored kind of event."""
+
+
+def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
+    """One page of session summaries matching ``query``, newest first.
+
+    Raises:
+        ValueError: ``limit`` outside 1..500, or a cursor this function did not make.
+    """
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    conditions = ["s.project_id = ?"]
+    params: list[Any] = [project_id]
+    for key, value in query.labels.items():
+        conditions.append(
+            "EXISTS (SELECT 1 FROM aiobs_labels l WHERE l.project_id = s.project_id"
+            " AND l.session_id = s.id AND l.key = ? AND l.value = ?)"
+        )
+        params += [key, value]
+    if query.name is not None:
+        conditions.append("s.name_lower LIKE ? ESCAPE '!'")
+        params.append("%" + _like_literal(query.name.lower()) + "%")
+    if query.since is not None:
+        conditions.append("s.started_at >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        conditions.append("s.started_at < ?")
+        params.append(query.until)
+    if query.model is not None:
+        conditions.append(
+            _EVENT_EXISTS.format("e.kind = 'llm' AND (e.model = ? OR e.request_model = ?)")
+        )
+        params += [query.model, query.model]
+    if query.provider is not None:
+        conditions.append(_EVENT_EXISTS.format("e.kind = 'llm' AND e.provider = ?"))
+        params.append(query.provider)
+    if query.has_errors is not None:
+        failed = _EVENT_EXISTS.format("e.error = 1")
+        conditions.append(failed if query.has_errors else f"NOT {failed}")
+    if query.cursor is not None:
+        after_time, after_id = decode_cursor(query.cursor)
+        conditions.append("(s.started_at < ? OR (s.started_at = ? AND s.id > ?))")
+        params += [after_time, after_time, after_id]
+    cursor.execute(
+        f"SELECT {_SESSION_COLUMNS} FROM aiobs_sessions s WHERE {' AND '.join(conditions)}"  # noqa: S608 - fixed fragments; values are parameters
+        " ORDER BY s.started_at DESC, s.id LIMIT ?",
+        (*params, query.limit + 1),
+    )
+    rows = cursor.fetchall()
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    summaries = summarize(cursor, project_id, rows)
+    next_cursor = encode_cursor(rows[-1][2], rows[-1][0]) if more else None
+    return SessionPage(summaries, next_cursor)
+
+
+def detail(cursor: Cursor, project_id: str, session_id: str) -> dict[str, Any] | None:
+    """The session with its events (as uploaded, by start time) and trace tree."""
+    cursor.execute(
+        f"SELECT {_SESSION_COLUMNS} FROM aiobs_sessions s WHERE s.project_id = ? AND s.id = ?",  # noqa: S608 - constant columns
+        (project_id, session_id),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    summary = summarize(cursor, project_id, [row])[0]
+    cursor.execute(
+        "SELECT kind, body FROM aiobs_events WHERE project_id = ? AND session_id = ?",
+        (project_id, session_id),
+    )
+    stored = [(json.loads(body), kind) for kind, body in cursor.fetchall()]
+    stored.sort(key=lambda pair: (pair[0].get("started_at") or 0.0, pair[1]))
+    return {
+        "session": summary,
+        "events": [event for event, kind in stored if kind == "llm"],
+        "function_events": [event for event, kind in stored if kind == "function"],
+        "trace_tree": build_trace_tree([(event, _EVENT_TYPES[kind]) for event, kind in stored]),
+    }
+
+
+def summarize(cursor: Cursor, project_id: str, rows: list[Any]) -> list[dict[str, Any]]:
+    """Summaries of the sessions in ``rows`` (``_SESSION_COLUMNS``), with their event totals."""
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    marks = ", ".join("?" * len(ids))
+    in_page = f"project_id = ? AND session_id IN ({marks})"
+    cursor.execute(
+        "SELECT session_id,"  # noqa: S608 - the only inserted text is placeholders
+        " SUM(CASE WHEN kind = 'llm' THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN kind = 'function' THEN 1 ELSE 0 END),"
+        " SUM(error), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), SUM(cost)"
+        f" FROM aiobs_events WHERE {in_page} GROUP BY session_id",
+        (project_id, *ids),
+    )
+    totals = {row[0]: row[1:] for row in cursor.fetchall()}
+    cursor.execute(
+        "SELECT DISTINCT session_id, model, provider FROM aiobs_events"  # noqa: S608 - placeholders only
+        f" WHERE kind = 'llm' AND {in_page}",
+        (project_id, *ids),
+    )
+    models: dict[str, set[str]] = {}
+    providers: dict[str, set[str]] = {}
+    for session_id, model, provider in cursor.fetchall():
+        if model is not None:
+            models.setdefault(session_id, set()).add(model)
+        if provider is not None:
+            providers.setdefault(session_id, set()).add(provider)
+    summaries = []
+    for session_id, name, started_at, ended_at, labels, meta in rows:
+        llm, functions, errors, input_tokens, output_tokens, total_tokens, cost = totals.get(
+            session_id, (0, 0, 0, None, None, None, None)
+        )
+        summaries.append(
+            {
+                "id": session_id,
+                "name": name,
+                "labels": json.loads(labels),
+                "started_at": started_at,
+                "ended_at": ended_at,
+                "duration_ms": None if ended_at is None else (ended_at - started_at) * 1000.0,
+                "meta": json.loads(meta),
+                "llm_calls": int(llm),
+                "function_calls": int(functions),
+                "errors": int(errors),
+                "input_tokens": int(input_tokens or 0),
+                "output_tokens": int(output_tokens or 0),
+                "total_tokens": int(total_tokens or 0),
+                "cost": None if cost is None else float(cost),
+                "models": sorted(models.get(session_id, ())),
+                "providers": sorted(providers.get(session_id, ())),
+            }
+        )
+    return summaries
+
+
+def _like_literal(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped (escape character ``!``)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")

@@ -1,0 +1,258 @@
+"""The :class:`~aiobs.server.storage.base.Storage` written once in SQL, for SQLite and PostgreSQL.
+
+Each upload is written inside one transaction (with the other uploads arriving at the same
+moment, each in its own savepoint: see :mod:`.batching`): the idempotency key is claimed first
+(a unique constraint decides between two servers receiving the same upload), the quota is
+checked, then sessions, labels and events are written with one statement each
+(``executemany``). Sessions are inserted with ``ON CONFLICT DO NOTHING``, so the inserted row
+count is exactly the sessions new to the project, which is what the quota counts; events are
+deduplicated on ``(project_id, session_id, span_id)``
+(an index whose new entries of one upload sit together, so a commit writes few pages).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import keys, migrations, sessions, stats
+from .base import (
+    TIERS,
+    IngestResult,
+    InvalidDocument,
+    KeyRecord,
+    NewKey,
+    QuotaExceeded,
+    Quotas,
+    SessionPage,
+    SessionQuery,
+    StatsQuery,
+    Storage,
+    Usage,
+)
+from .batching import GroupWriter
+from .document import EVENT_COLUMNS, parse_document
+from .driver import Cursor, Driver
+from .periods import period_start
+
+_KEY_COLUMNS = "key_id, project_id, tier, name, created_at, revoked_at"
+
+_INSERT_SESSION = (
+    "INSERT INTO aiobs_sessions (project_id, id, name, name_lower, started_at, ended_at, labels,"
+    " meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, id) DO NOTHING"
+)
+_UPDATE_SESSION = (
+    "UPDATE aiobs_sessions SET name = ?, name_lower = ?, ended_at = COALESCE(?, ended_at),"
+    " labels = ?, meta = ? WHERE project_id = ? AND id = ?"
+)
+_DELETE_LABELS = "DELETE FROM aiobs_labels WHERE project_id = ? AND session_id = ?"
+_INSERT_LABEL = (
+    "INSERT INTO aiobs_labels (project_id, session_id, key, value) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (project_id, session_id, key) DO UPDATE SET value = excluded.value"
+)
+_INSERT_EVENT = (
+    f"INSERT INTO aiobs_events (project_id, {', '.join(EVENT_COLUMNS)})"  # noqa: S608 - constant columns
+    f" VALUES (?{', ?' * len(EVENT_COLUMNS)})"
+    " ON CONFLICT (project_id, session_id, event_key) DO NOTHING"
+)
+_COUNT_USAGE = (
+    "INSERT INTO aiobs_usage (key_id, period_start, used) VALUES (?, ?, ?)"
+    " ON CONFLICT (key_id, period_start) DO UPDATE SET used = aiobs_usage.used + excluded.used"
+)
+
+
+class SQLStorage(Storage):
+    """Storage in one SQL database, reached through ``driver``.
+
+    Args:
+        driver: connections to SQLite or PostgreSQL.
+        quotas: trace quotas by tier.
+        clock: the current time in epoch seconds (replaceable, to test period rollover).
+    """
+
+    def __init__(
+        self,
+        driver: Driver,
+        quotas: Quotas | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.driver = driver
+        self.quotas = quotas or Quotas()
+        self.clock = clock
+        self._writer: GroupWriter[IngestResult] = GroupWriter(driver)
+
+    def migrate(self) -> None:
+        """Apply the schema steps the database lacks."""
+        migrations.migrate(self.driver)
+
+    def check(self) -> None:
+        """Run ``SELECT 1``."""
+        with self.driver.reading() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+    def close(self) -> None:
+        """Finish the uploads being written; close every connection."""
+        self._writer.close()
+        self.driver.close()
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def create_key(
+        self, tier: str, name: str | None = None, project_id: str | None = None
+    ) -> NewKey:
+        """A new key, in a new project unless ``project_id`` names an existing one."""
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}: choose one of {', '.join(TIERS)}")
+        key_id, whole_key = keys.new_key()
+        now = self.clock()
+        with self.driver.transaction() as cursor:
+            if project_id is None:
+                project_id = f"proj_{secrets.token_hex(8)}"
+                cursor.execute(
+                    "INSERT INTO aiobs_projects (id, created_at) VALUES (?, ?)", (project_id, now)
+                )
+            else:
+                cursor.execute("SELECT 1 FROM aiobs_projects WHERE id = ?", (project_id,))
+                if cursor.fetchone() is None:
+                    raise ValueError(f"no project {project_id!r}")
+            cursor.execute(
+                f"INSERT INTO aiobs_keys (key_hash, {_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant columns
+                (keys.hash_key(whole_key), key_id, project_id, tier, name, now, None),
+            )
+        return NewKey(whole_key, KeyRecord(key_id, project_id, tier, name, now))
+
+    def list_keys(self) -> list[KeyRecord]:
+        """Every key, oldest first."""
+        with self.driver.reading() as cursor:
+            cursor.execute(f"SELECT {_KEY_COLUMNS} FROM aiobs_keys ORDER BY created_at, key_id")  # noqa: S608 - constant columns
+            return [KeyRecord(*row) for row in cursor.fetchall()]
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key (revoking it again keeps the first time); ``False`` if there is none."""
+        with self.driver.transaction() as cursor:
+            cursor.execute(
+                "UPDATE aiobs_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?",
+                (self.clock(), key_id),
+            )
+            return cursor.rowcount > 0
+
+    def authenticate(self, secret: str) -> KeyRecord | None:
+        """The live key whose whole key ``secret`` is; else ``None``."""
+        key_id = keys.key_id_of(secret)
+        if key_id is None:
+            return None
+        with self.driver.reading() as cursor:
+            cursor.execute(
+                f"SELECT key_hash, {_KEY_COLUMNS} FROM aiobs_keys WHERE key_id = ?",  # noqa: S608 - constant columns
+                (key_id,),
+            )
+            row = cursor.fetchone()
+        if row is None or not keys.matches(secret, row[0]):
+            return None
+        record = KeyRecord(*row[1:])
+        return None if record.revoked_at is not None else record
+
+    # -- metering and ingest --------------------------------------------------------------------
+
+    def usage(self, key: KeyRecord) -> Usage:
+        """The key's use of its quota in the current period."""
+        start = period_start(self.clock(), self.quotas.period)
+        with self.driver.reading() as cursor:
+            return self._usage(cursor, key, start)
+
+    def _usage(self, cursor: Cursor, key: KeyRecord, start: float) -> Usage:
+        cursor.execute(
+            "SELECT used FROM aiobs_usage WHERE key_id = ? AND period_start = ?",
+            (key.key_id, start),
+        )
+        row = cursor.fetchone()
+        used = 0 if row is None else int(row[0])
+        return Usage(key.tier, used, self.quotas.limit(key.tier), start)
+
+    def ingest(
+        self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
+    ) -> IngestResult:
+        """Store an export document for the key's project, once per idempotency key.
+
+        The rows are made here, in the caller's thread; the writer thread stores them together
+        with the other uploads waiting at that moment (see :mod:`.batching`).
+        """
+        parsed = parse_document(document)
+        project = key.project_id
+        now = self.clock()
+        start = period_start(now, self.quotas.period)
+        sessions_rows = [(project, *row) for row in parsed.sessions]
+        updates = [
+            (n, low, end, lab, meta, project, i) for i, n, low, _, end, lab, meta in parsed.sessions
+        ]
+        session_keys = [(project, row[0]) for row in parsed.sessions]
+        label_rows = [(project, *label) for label in parsed.labels]
+        event_rows = [(project, *row) for row in parsed.events]
+
+        def store(cursor: Cursor) -> IngestResult:
+            if idempotency_key is not None:
+                cursor.execute(
+                    "INSERT INTO aiobs_uploads (project_id, idempotency_key, received_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT (project_id, idempotency_key) DO NOTHING",
+                    (project, idempotency_key, now),
+                )
+                if cursor.rowcount == 0:
+                    return IngestResult(False, 0, 0, self._usage(cursor, key, start))
+            usage = self._usage(cursor, key, start)
+            if usage.is_rate_limited:
+                raise QuotaExceeded(usage)
+            if parsed.event_sessions:
+                _require_sessions(cursor, project, parsed.event_sessions)
+            new_sessions = 0
+            if sessions_rows:
+                cursor.executemany(_INSERT_SESSION, sessions_rows)
+                new_sessions = max(cursor.rowcount, 0)
+                cursor.executemany(_UPDATE_SESSION, updates)
+                # the newest upload's labels replace the stored ones
+                cursor.executemany(_DELETE_LABELS, session_keys)
+            if label_rows:
+                cursor.executemany(_INSERT_LABEL, label_rows)
+            events_stored = 0
+            if event_rows:
+                cursor.executemany(_INSERT_EVENT, event_rows)
+                events_stored = max(cursor.rowcount, 0)
+            if new_sessions:
+                cursor.execute(_COUNT_USAGE, (key.key_id, start, new_sessions))
+            used = Usage(usage.tier, usage.used + new_sessions, usage.limit, start)
+            return IngestResult(True, new_sessions, events_stored, used)
+
+        return self._writer.write(store)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
+        """Session summaries matching ``query``, newest first."""
+        with self.driver.reading() as cursor:
+            return sessions.page(cursor, project_id, query)
+
+    def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        """One session with its events, function events and trace tree."""
+        with self.driver.reading() as cursor:
+            return sessions.detail(cursor, project_id, session_id)
+
+    def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
+        """LLM call aggregates by group and time bucket."""
+        with self.driver.reading() as cursor:
+            return stats.aggregate(cursor, project_id, query)
+
+
+def _require_sessions(cursor: Cursor, project_id: str, wanted: Mapping[str, str]) -> None:
+    """Raise unless every session id in ``wanted`` (id -> path of an event) is stored already."""
+    ids = list(wanted)
+    marks = ", ".join("?" * len(ids))
+    cursor.execute(
+        f"SELECT id FROM aiobs_sessions WHERE project_id = ? AND id IN ({marks})",  # noqa: S608 - placeholders only
+        (project_id, *ids),
+    )
+    found = {row[0] for row in cursor.fetchall()}
+    for session_id, path in wanted.items():
+        if session_id not in found:
+            raise InvalidDocument(f"{path}.session_id names a session not in the document")

@@ -1,0 +1,203 @@
+"""A small in-memory Storage for unit tests of the app: keys, quota, idempotency, lookups.
+
+It keeps whole documents per project and answers queries from them. It checks only what the app
+relies on (a JSON object with the three lists); the SQL storage has the full validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aiobs.server.storage import (
+    KEY_PREFIX,
+    TIERS,
+    IngestResult,
+    InvalidDocument,
+    KeyRecord,
+    NewKey,
+    QuotaExceeded,
+    Quotas,
+    SessionPage,
+    SessionQuery,
+    StatsQuery,
+    Storage,
+    Usage,
+)
+
+
+class MemoryStorage(Storage):
+    """Everything in dicts, behind one lock; ``healthy = False`` makes ``check()`` fail."""
+
+    def __init__(self, quotas: Quotas | None = None) -> None:
+        self.quotas = quotas or Quotas()
+        self.healthy = True
+        self.authentications = 0
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[KeyRecord, str]] = {}
+        self._used: dict[str, int] = {}
+        self._seen: set[tuple[str, str]] = set()
+        self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._events: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+
+    def migrate(self) -> None:
+        """Nothing to migrate."""
+
+    def check(self) -> None:
+        if not self.healthy:
+            raise ConnectionError("database down")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def create_key(
+        self, tier: str, name: str | None = None, project_id: str | None = None
+    ) -> NewKey:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}")
+        if project_id is not None and all(
+            r.project_id != project_id for r, _ in self._keys.values()
+        ):
+            raise ValueError(f"no project {project_id!r}")
+        key_id = secrets.token_hex(5)
+        secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        record = KeyRecord(key_id, project_id or f"p-{key_id}", tier, name, time.time())
+        with self._lock:
+            self._keys[key_id] = (record, hashlib.sha256(secret.encode()).hexdigest())
+        return NewKey(secret, record)
+
+    def list_keys(self) -> list[KeyRecord]:
+        return [record for record, _ in self._keys.values()]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._lock:
+            if key_id not in self._keys:
+                return False
+            record, digest = self._keys[key_id]
+            self._keys[key_id] = (
+                KeyRecord(**{**record.__dict__, "revoked_at": time.time()}),
+                digest,
+            )
+        return True
+
+    def authenticate(self, secret: str) -> KeyRecord | None:
+        self.authentications += 1
+        key_id = secret.removeprefix(KEY_PREFIX).partition("_")[0]
+        entry = self._keys.get(key_id)
+        if entry is None or entry[1] != hashlib.sha256(secret.encode()).hexdigest():
+            return None
+        return None if entry[0].revoked_at is not None else entry[0]
+
+    def usage(self, key: KeyRecord) -> Usage:
+        return Usage(key.tier, self._used.get(key.key_id, 0), self.quotas.limit(key.tier), 0.0)
+
+    def ingest(
+        self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
+    ) -> IngestResult:
+        if not isinstance(document, dict) or not all(
+            isinstance(document.get(name), list)
+            for name in ("sessions", "events", "function_events")
+        ):
+            raise InvalidDocument(
+                "the document must be an object with sessions, events and function_events lists"
+            )
+        with self._lock:
+            project = key.project_id
+            if idempotency_key is not None and (project, idempotency_key) in self._seen:
+                return IngestResult(False, 0, 0, self.usage(key))
+            if self.usage(key).is_rate_limited:
+                raise QuotaExceeded(self.usage(key))
+            if idempotency_key is not None:
+                self._seen.add((project, idempotency_key))
+            new = 0
+            for session in document["sessions"]:
+                new += (project, session["id"]) not in self._sessions
+                self._sessions[(project, session["id"])] = session
+            events = 0
+            for name, kind in (("events", "provider"), ("function_events", "function")):
+                for event in document[name]:
+                    self._events.setdefault((project, event.get("session_id", "")), []).append(
+                        (event, kind)
+                    )
+                    events += 1
+            self._used[key.key_id] = self._used.get(key.key_id, 0) + new
+            return IngestResult(True, new, events, self.usage(key))
+
+    def _summary(self, project: str, session: dict[str, Any]) -> dict[str, Any]:
+        events = self._events.get((project, session["id"]), [])
+        return {
+            "id": session["id"],
+            "name": session.get("name"),
+            "labels": session.get("labels") or {},
+            "started_at": session.get("started_at"),
+            "ended_at": session.get("ended_at"),
+            "duration_ms": None,
+            "meta": session.get("meta"),
+            "llm_calls": sum(kind == "provider" for _, kind in events),
+            "function_calls": sum(kind == "function" for _, kind in events),
+            "errors": sum(event.get("error") is not None for event, _ in events),
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "total_tokens": 0,
+            "cost": None,
+            "models": [],
+            "providers": [],
+        }
+
+    def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
+        if not 1 <= query.limit <= 500:
+            raise ValueError("limit must be between 1 and 500")
+        found = [
+            self._summary(project_id, session)
+            for (project, _), session in self._sessions.items()
+            if project == project_id
+            and all((session.get("labels") or {}).get(k) == v for k, v in query.labels.items())
+            and (query.name is None or query.name.lower() in (session.get("name") or "").lower())
+        ]
+        found.sort(key=lambda s: (-(s["started_at"] or 0), s["id"]))
+        try:
+            start = int(query.cursor or 0)
+        except ValueError:
+            raise ValueError("invalid cursor") from None
+        end = start + query.limit
+        return SessionPage(found[start:end], str(end) if end < len(found) else None)
+
+    def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        session = self._sessions.get((project_id, session_id))
+        if session is None:
+            return None
+        events = self._events.get((project_id, session_id), [])
+        return {
+            "session": self._summary(project_id, session),
+            "events": [e for e, kind in events if kind == "provider"],
+            "function_events": [e for e, kind in events if kind == "function"],
+            "trace_tree": [],
+        }
+
+    def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
+        calls = [
+            event
+            for (project, _), events in self._events.items()
+            if project == project_id
+            for event, kind in events
+            if kind == "provider"
+        ]
+        if not calls:
+            return []
+        return [
+            {
+                "group": None,
+                "bucket_start": None,
+                "calls": len(calls),
+                "errors": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "total_tokens": 0,
+                "cost": None,
+                "latency_ms": {"p50": None, "p95": None, "p99": None},
+            }
+        ]
