@@ -48,6 +48,9 @@ SPOOL_DIR = "AIOBS_SPOOL_DIR"
 FLUSH_SERVER_URL = "AIOBS_FLUSH_SERVER_URL"
 """Base URL of an aiobs flush server; with an API key, ``flush()`` also delivers there."""
 
+SERVER_DB = "AIOBS_SERVER_DB"
+"""Database URL of ``aiobs server`` and ``aiobs keys`` when ``--db`` is not given."""
+
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 

@@ -423,8 +423,12 @@ class Collector:
 
     @property
     def api_key(self) -> str | None:
-        """The API key given to :meth:`observe` or ``AIOBS_API_KEY``; used by remote exporters."""
-        return self._api_key
+        """The API key given to :meth:`observe`, else ``AIOBS_API_KEY``; used by remote delivery.
+
+        Read from the environment at each use, so sessions started with :meth:`session` (which
+        takes no key) deliver too.
+        """
+        return self._api_key or os.environ.get(_env.API_KEY)
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -457,7 +461,7 @@ class Collector:
         Raises:
             ValueError: the name is not a string, or a label breaks the label rules.
         """
-        self._api_key = api_key or os.environ.get(_env.API_KEY) or self._api_key
+        self._api_key = api_key or self._api_key
         session = self._new_session(session_name, labels)
         with self._state_lock:
             previous = default.session

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .._env import SERVER_DB
 from .storage.base import DEFAULT_QUOTAS, TIERS
 
-SERVER_DB = "AIOBS_SERVER_DB"
-"""Database URL of ``aiobs server`` and ``aiobs keys`` when ``--db`` is not given."""
+__all__ = ["DEFAULT_DB", "SERVER_DB", "describe_quotas", "parse_quotas"]
 
 DEFAULT_DB = "sqlite:///aiobs-server.db"
 """The database used when neither ``--db`` nor ``AIOBS_SERVER_DB`` says otherwise."""

@@ -264,3 +264,15 @@ def test_through_every_kind_of_failure_each_event_arrives_exactly_once(
     observer.deliver_pending()
     assert configured.pending() == []
     assert _wait_for(lambda: _stored_function_events(server) == list(range(16)))
+
+
+def test_a_session_opened_with_a_block_delivers_with_the_key_from_the_environment(
+    server: FlushServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIOBS_API_KEY", KEY)
+    monkeypatch.setenv("AIOBS_FLUSH_SERVER_URL", server.url)
+    with observer.session("scoped"):
+        work(3)
+    assert observer.flush("scoped.json") == "scoped.json"
+    assert _stored_function_events(server) == [3]
