@@ -23,13 +23,13 @@ import datetime
 import importlib
 import logging
 import os
-import random
 import string
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..providers.call import suppress_instrumentation
+from ._backoff import backoff_delay
 from .base import BaseExporter, ExportError, ExportResult
 
 if TYPE_CHECKING:
@@ -232,8 +232,7 @@ class GCSExporter(BaseExporter):
 
     def _backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt``: exponential, with jitter."""
-        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+        return backoff_delay(attempt, self.initial_backoff, self.max_backoff)
 
     def _upload_once(self, name: str, payload: bytes) -> int | None:
         """One upload attempt; failures become :class:`_UploadError`."""

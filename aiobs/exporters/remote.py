@@ -22,7 +22,6 @@ import hashlib
 import importlib
 import json
 import logging
-import random
 import time
 import urllib.parse
 from types import ModuleType
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._env import API_KEY
 from ..providers.call import suppress_instrumentation
+from ._backoff import backoff_delay
 from .base import BaseExporter, ExportError, ExportResult
 from .document import GZIP_LEVEL
 
@@ -280,8 +280,7 @@ class RemoteExporter(BaseExporter):
         """Seconds to wait after failed attempt ``attempt``: the server's word, else backoff."""
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER)
-        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+        return backoff_delay(attempt, self.backoff, self.max_backoff)
 
     def _once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One request; a failure becomes :class:`_RequestError`."""
