@@ -2,7 +2,7 @@
 
 ::
 
-    aiobs server --db sqlite:///aiobs-server.db --port 8080
+    aiobs server --db sqlite:///aiobs-server.db --port 8080 --workers 2
     aiobs keys create --tier pro --name ci        # prints the new key, once
     aiobs keys list
     aiobs keys revoke KEY_ID
@@ -13,7 +13,6 @@ The database is ``--db``, else ``$AIOBS_SERVER_DB``, else ``sqlite:///aiobs-serv
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import urllib.parse
@@ -32,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "server" and args.max_body_mb <= 0:
         parser.error("--max-body-mb must be positive")
+    if args.command == "server" and args.workers < 1:
+        parser.error("--workers must be at least 1")
     try:
         quotas = Quotas(parse_quotas(args.quota), args.period) if args.command == "server" else None
     except ValueError as exc:
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--period", choices=("month", "day"), default="month")
     server.add_argument(
         "--max-body-mb", type=float, default=10.0, help="largest upload accepted, in MiB"
+    )
+    server.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (2 or more use more cores; see docs/server.md)",
     )
     server.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
@@ -96,36 +103,28 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace, quotas: Quotas) -> int:
     try:
-        import uvicorn
-
-        from .server.app import create_app
+        from .server import workers
     except ImportError:
         print(SERVER_HINT, file=sys.stderr)
         return 2
-    _configure_logging(args.log_level)
-    storage = open_storage(args.db, quotas)
-    try:
-        max_body = int(args.max_body_mb * 1024 * 1024)
-        app = create_app(storage, max_body_bytes=max_body, max_document_bytes=max(max_body * 10, 1))
-        print(
-            f"aiobs server on http://{args.host}:{args.port} with {_safe_url(args.db)}; "
-            f"quotas per {quotas.period}: {describe_quotas(quotas.limits)}",
-            file=sys.stderr,
-        )
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
-    finally:
-        storage.close()
-    return 0
-
-
-def _configure_logging(level: str) -> None:
-    """JSON request lines on stderr, as they are; nothing else is added to them."""
-    logger = logging.getLogger("aiobs.server")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False
+    open_storage(args.db, quotas).close()  # migrate once, before any worker starts
+    max_body = int(args.max_body_mb * 1024 * 1024)
+    settings = workers.ServerSettings(
+        db=args.db,
+        quota_limits=dict(quotas.limits),
+        period=quotas.period,
+        max_body_bytes=max_body,
+        max_document_bytes=max(max_body * 10, 1),
+        log_level=args.log_level,
+        workers=args.workers,
+    )
+    processes = f", {args.workers} workers" if args.workers > 1 else ""
+    print(
+        f"aiobs server on http://{args.host}:{args.port} with {_safe_url(args.db)}{processes}; "
+        f"quotas per {quotas.period}: {describe_quotas(quotas.limits)}",
+        file=sys.stderr,
+    )
+    return workers.run(settings, args.host, args.port)
 
 
 def _create_key(args: argparse.Namespace, _: Quotas | None) -> int:

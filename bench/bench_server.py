@@ -6,10 +6,12 @@ events each (80 function events and 20 LLM calls, recorded by the real SDK, each
 session with fresh ids) over keep-alive connections, as the SDK's flush client does. Reported:
 events stored per second over the whole run, and the latency of one upload (p50, p99).
 
-Three servers are measured in one run: the *HTTP floor* (the same uvicorn + FastAPI stack with
-an endpoint that gunzips and parses the body and stores nothing: what any Python ingest server
-pays), then aiobs with SQLite, then aiobs with PostgreSQL (a throwaway local server, see
-``temp_postgres.py``; skipped with ``--no-postgres``).
+Measured in one run: the *HTTP floor* (the same uvicorn + FastAPI stack with an endpoint that
+gunzips and parses the body and stores nothing: what any Python ingest server pays), then
+``aiobs server`` itself (the command, in its own processes) on SQLite with one worker process and
+with ``--workers`` of them, and on PostgreSQL (a throwaway local server, see ``temp_postgres.py``;
+skipped with ``--no-postgres``) with ``--workers`` of them. The budget applies to SQLite with
+``--workers`` processes.
 
 Usage::
 
@@ -143,23 +145,29 @@ def floor_app() -> Any:
     return app
 
 
-def serve(target: str, port: int) -> None:
-    """The server process: ``target`` is a database URL, or ``floor``."""
+def serve_floor(port: int) -> None:
+    """The HTTP floor's server process."""
     import uvicorn
 
-    if target == "floor":
-        app = floor_app()
-    else:
-        from aiobs.server.app import create_app
-        from aiobs.server.storage import open_storage
+    uvicorn.run(floor_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
-        app = create_app(open_storage(target))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def command(target: str, port: int, workers: int) -> list[str]:
+    """The command line of the server for ``target`` (a database URL, or ``floor``)."""
+    if target == "floor":
+        return [sys.executable, __file__, "--serve-floor", str(port)]
+    return [
+        *(sys.executable, "-m", "aiobs", "server", "--db", target, "--port", str(port)),
+        *("--workers", str(workers), "--log-level", "warning", "--quota", "enterprise=unlimited"),
+    ]
 
 
 @contextmanager
-def server(target: str) -> Iterator[tuple[int, str]]:
-    """Start a server process for ``target``; yield its port and an API key."""
+def server(target: str, workers: int = 1) -> Iterator[tuple[int, str]]:
+    """Start the server processes for ``target``; yield their port and an API key."""
     key = ""
     if target != "floor":
         from aiobs.server.storage import Quotas, open_storage
@@ -168,7 +176,8 @@ def server(target: str) -> Iterator[tuple[int, str]]:
         key = storage.create_key("enterprise", name="bench").secret
         storage.close()
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", target, str(port)])
+    environment = {**os.environ, "PYTHONPATH": ROOT}
+    process = subprocess.Popen(command(target, port, workers), env=environment)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -230,9 +239,9 @@ def load(port: int, key: str, bodies: list[bytes], clients: int) -> tuple[float,
     return elapsed, latencies
 
 
-def measure(target: str, text: str, count: int, clients: int) -> dict[str, Any]:
+def measure(target: str, workers: int, text: str, count: int, clients: int) -> dict[str, Any]:
     """Events per second and latency percentiles of ``count`` uploads to ``target``."""
-    with server(target) as (port, key):
+    with server(target, workers) as (port, key):
         load(port, key, uploads(text, 4 * clients), clients)  # warm-up
         elapsed, latencies = load(port, key, uploads(text, count), clients)
     latencies.sort()
@@ -240,6 +249,7 @@ def measure(target: str, text: str, count: int, clients: int) -> dict[str, Any]:
     return {
         "uploads": count,
         "clients": clients,
+        "workers": workers,
         "events_per_second": count * EVENTS_PER_UPLOAD / elapsed,
         "p50_ms": cut[49] * 1000,
         "p99_ms": cut[98] * 1000,
@@ -251,22 +261,31 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run, no budget")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this file")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (4)")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (2)")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
-    parser.add_argument("--serve", nargs=2, metavar=("TARGET", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", metavar="PORT", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.serve:
-        serve(options.serve[0], int(options.serve[1]))
+    if options.serve_floor:
+        serve_floor(options.serve_floor)
         return 0
     count = 40 if options.quick else 2000
+    budgeted = f"SQLite, {options.workers} worker{'s' if options.workers > 1 else ''}"
     text = template()
     results: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count()}
     with ExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="aiobs-bench-"))
-        targets = {"HTTP floor (no storage)": "floor", "SQLite": f"sqlite:///{folder}/bench.db"}
+        workers = options.workers
+        targets = {"HTTP floor (no storage)": ("floor", 1)}
+        if workers > 1:
+            targets["SQLite, 1 worker"] = (f"sqlite:///{folder}/one.db", 1)
+        targets[budgeted] = (f"sqlite:///{folder}/bench.db", workers)
         if not options.no_postgres:
-            targets["PostgreSQL"] = stack.enter_context(temporary_postgres())
-        for label, target in targets.items():
-            results[label] = measure(target, text, count, options.clients)
+            targets[f"PostgreSQL, {workers} workers"] = (
+                stack.enter_context(temporary_postgres()),
+                workers,
+            )
+        for label, (target, processes) in targets.items():
+            results[label] = measure(target, processes, text, count, options.clients)
     print(
         f"aiobs flush server ingest: python {results['python']}, cpus {results['cpus']}, "
         f"{options.clients} clients, uploads of {EVENTS_PER_UPLOAD} events (gzip)"
@@ -283,7 +302,7 @@ def main() -> int:
             json.dump(results, stream, indent=2)
     if options.quick:
         return 0
-    sqlite = results["SQLite"]
+    sqlite = results[budgeted]
     missed = []
     if sqlite["events_per_second"] < BUDGET_EVENTS_PER_SECOND:
         missed.append(f"SQLite ingest {sqlite['events_per_second']:,.0f} events/s")

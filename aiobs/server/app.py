@@ -26,6 +26,7 @@ from .logs import RequestLog
 from .models import HealthResponse
 from .protocol import router as protocol_router
 from .queries import router as query_router
+from .rebalance import Rebalance
 from .storage import Storage
 
 logger = logging.getLogger("aiobs.server")
@@ -39,6 +40,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
     key_cache_seconds: float = CACHE_SECONDS,
+    spread_connections: bool = False,
 ) -> FastAPI:
     """The app serving ``storage``; the caller opens the storage and closes it after use.
 
@@ -48,6 +50,8 @@ def create_app(
         max_document_bytes: largest export document accepted once decompressed.
         key_cache_seconds: how long a successful authentication is reused; a revoked key
             is refused at the latest this long after its revocation.
+        spread_connections: ask keep-alive clients to reconnect now and then, so that they
+            spread over the worker processes sharing the port (see :mod:`.rebalance`).
 
     Raises:
         ValueError: a limit is not positive.
@@ -77,6 +81,8 @@ def create_app(
         tags=["health"],
     )
     app.add_middleware(RequestLog)
+    if spread_connections:
+        app.add_middleware(Rebalance)
     return app
 
 

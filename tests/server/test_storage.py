@@ -220,6 +220,25 @@ class TestIngest:
         with pytest.raises(InvalidDocument, match=r"events\[0\]\.session_id names a session"):
             storage.ingest(key, late, None)
 
+    @pytest.mark.parametrize("calls", [1, 7, 64, 65, 130])
+    def test_uploads_of_any_size_store_every_event_once(
+        self, storage: SQLStorage, calls: int
+    ) -> None:
+        key = storage.create_key("enterprise").record
+        document = record_document(SessionPlan("many", 10.0, calls=[Call()] * calls))
+        events = len(document["events"]) + len(document["function_events"])
+        assert storage.ingest(key, document, "first").events_stored == events
+        grown = copy.deepcopy(document)
+        grown["events"] += [
+            dict(document["events"][0], span_id=f"added{index:011d}") for index in range(3)
+        ]
+        grown["events"].append(dict(document["events"][0]))  # a duplicate within the upload
+        assert storage.ingest(key, grown, "second").events_stored == 3
+        stored = storage.session(key.project_id, document["sessions"][0]["id"])
+        assert stored is not None
+        assert len(stored["events"]) + len(stored["function_events"]) == events + 3
+        assert _count(storage, "aiobs_events") == events + 3
+
     def test_aiobs_02_document(self, storage: SQLStorage) -> None:
         key = storage.create_key("free").record
         result = storage.ingest(key, legacy_document("old-1"), None)

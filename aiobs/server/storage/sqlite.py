@@ -2,7 +2,8 @@
 
 The database runs in WAL mode with ``synchronous=NORMAL``: readers never wait for the writer, and a
 commit costs no fsync (a crash of the machine may lose the last commits, never corrupt the file).
-Several processes may open the same file; ``busy_timeout`` makes them wait for each other.
+Several processes may open the same file (``aiobs server --workers N``): they take turns to write
+through a file lock (see :mod:`.filelock`), with ``busy_timeout`` as the fallback.
 
 Checkpoints (copying the write-ahead log into the database file, with an fsync) would otherwise
 run inside whichever commit crosses SQLite's threshold, adding tens of milliseconds to that
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .driver import Cursor, Driver
+from .filelock import WriterFileLock
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a statement waits for another process's write lock before failing."""
@@ -51,6 +53,7 @@ class SQLiteDriver(Driver):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
+        self._write_turn = WriterFileLock(self.path)
         self._all_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._local = threading.local()
@@ -73,7 +76,9 @@ class SQLiteDriver(Driver):
         try:
             _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if frames > RESTART_FRAMES:
-                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                # writers of this and other processes queue instead of polling
+                with self._write_lock, self._write_turn:
+                    connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         except sqlite3.Error as exc:  # busy or closing: the next round tries again
             logger.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
 
@@ -90,8 +95,8 @@ class SQLiteDriver(Driver):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        """A cursor on the write connection inside ``BEGIN IMMEDIATE``."""
-        with self._write_lock:
+        """A cursor on the write connection inside ``BEGIN IMMEDIATE``, in this process's turn."""
+        with self._write_lock, self._write_turn:
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
@@ -129,3 +134,4 @@ class SQLiteDriver(Driver):
             connections, self._all = self._all, []
         for connection in connections:
             connection.close()
+        self._write_turn.close()

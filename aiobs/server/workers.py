@@ -1,0 +1,167 @@
+"""``aiobs server`` as one or more worker processes built from the same settings.
+
+uvicorn starts each worker as a fresh interpreter that imports the app by name; it cannot be handed
+an app object. ``aiobs server`` therefore writes its :class:`ServerSettings` into the environment
+variable :data:`SETTINGS_VARIABLE`, and every worker builds its own app from them with
+:func:`app_from_environment`: its own storage connections, key cache and group-commit writer. The
+workers share one listening socket; on SQLite they take turns to write (see
+:mod:`.storage.filelock`), on PostgreSQL the database server arbitrates.
+
+:func:`run` starts them. It binds the shared socket itself rather than through ``uvicorn.run``:
+uvicorn creates that socket without naming the protocol, so asyncio does not switch Nagle's
+algorithm off on the connections the workers accept, and every keep-alive response after the
+first waits about 40 ms for the client's delayed acknowledgement (uvicorn issue 3149).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
+
+from .app import create_app
+from .storage import Quotas, open_storage
+
+SETTINGS_VARIABLE = "AIOBS_SERVER_SETTINGS"
+"""Where ``aiobs server`` leaves the settings for its worker processes (JSON)."""
+
+APP_FACTORY = "aiobs.server.workers:app_from_environment"
+"""The name uvicorn imports in each worker."""
+
+STARTUP_FAILURE = 3
+"""Exit status of ``aiobs server`` when it could not start serving (as uvicorn's own)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSettings:
+    """Everything a worker process needs to build the app."""
+
+    db: str
+    quota_limits: dict[str, int | None]
+    period: str
+    max_body_bytes: int
+    max_document_bytes: int
+    log_level: str = "info"
+    workers: int = 1
+
+    def to_json(self) -> str:
+        """The settings as one line of JSON."""
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        """Settings written by :meth:`to_json`.
+
+        Raises:
+            ValueError: ``text`` is not such settings.
+        """
+        try:
+            fields: dict[str, Any] = json.loads(text)
+            return cls(**fields)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{SETTINGS_VARIABLE} does not hold server settings: {exc}") from exc
+
+    @property
+    def quotas(self) -> Quotas:
+        """The trace quotas these settings describe."""
+        return Quotas(self.quota_limits, self.period)  # type: ignore[arg-type]
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process, built from :data:`SETTINGS_VARIABLE`.
+
+    The app closes its storage when the worker shuts down.
+
+    Raises:
+        RuntimeError: the variable is not set (the factory is meant for ``aiobs server``).
+    """
+    text = os.environ.get(SETTINGS_VARIABLE)
+    if not text:
+        raise RuntimeError(
+            f"{SETTINGS_VARIABLE} is not set: start the server with `aiobs server`, or build the"
+            " app yourself with aiobs.server.app.create_app"
+        )
+    settings = ServerSettings.from_json(text)
+    configure_logging(settings.log_level)
+    storage = open_storage(settings.db, settings.quotas)
+    app = create_app(
+        storage,
+        max_body_bytes=settings.max_body_bytes,
+        max_document_bytes=settings.max_document_bytes,
+        spread_connections=settings.workers > 1,
+    )
+
+    @asynccontextmanager
+    async def close_storage_at_shutdown(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        storage.close()
+
+    app.router.lifespan_context = close_storage_at_shutdown
+    return app
+
+
+class TCPConfig(uvicorn.Config):
+    """The settings of uvicorn, with a listening socket that says it speaks TCP."""
+
+    def bind_socket(self) -> socket.socket:
+        """The listening socket, re-wrapped with ``IPPROTO_TCP`` if it came without a protocol."""
+        bound = super().bind_socket()
+        if bound.family in (socket.AF_INET, socket.AF_INET6) and bound.proto == 0:
+            # accepted connections copy this, and asyncio sets TCP_NODELAY only for TCP ones
+            tcp = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, bound.detach())
+            tcp.set_inheritable(True)
+            return tcp
+        return bound
+
+
+def run(settings: ServerSettings, host: str, port: int) -> int:
+    """Serve ``settings`` on ``host:port`` with ``settings.workers`` processes until stopped.
+
+    Returns:
+        The exit status: 0, or 3 when the server could not start (the port is taken, say;
+        uvicorn has logged why).
+    """
+    workers = settings.workers
+    os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    config = TCPConfig(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    if workers == 1:
+        server.run()
+        return 0 if server.started else STARTUP_FAILURE
+    sockets = [config.bind_socket()]
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn releases
+        Multiprocess(config, target=server.run, sockets=sockets).run()  # type: ignore[call-arg]
+    else:
+        Multiprocess(config, sockets=sockets).run()
+    return 0
+
+
+def configure_logging(level: str) -> None:
+    """JSON request lines of ``aiobs.server`` on stderr, as they are; set up once per process."""
+    logger = logging.getLogger("aiobs.server")
+    logger.setLevel(level.upper())
+    logger.propagate = False
+    if not any(getattr(handler, "aiobs_server", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.aiobs_server = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)

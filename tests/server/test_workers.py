@@ -1,0 +1,140 @@
+"""``aiobs server --workers N``: the settings each worker gets, and several workers serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from aiobs.server import workers
+from aiobs.server.storage import open_storage
+
+from .app_fixtures import body, document, llm_event, session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def settings(db: str, count: int = 1) -> workers.ServerSettings:
+    return workers.ServerSettings(
+        db=db,
+        quota_limits={"free": 5, "pro": None, "enterprise": None},
+        period="day",
+        max_body_bytes=1000,
+        max_document_bytes=10_000,
+        log_level="warning",
+        workers=count,
+    )
+
+
+def test_settings_survive_the_trip_through_the_environment() -> None:
+    original = settings("sqlite:///x.db", 3)
+    again = workers.ServerSettings.from_json(original.to_json())
+    assert again == original
+    assert again.quotas.limit("free") == 5
+    assert again.quotas.limit("pro") is None
+    assert again.quotas.period == "day"
+
+
+@pytest.mark.parametrize("text", ["not json", '{"db": "x"}', '["a"]'])
+def test_broken_settings_say_where_they_came_from(text: str) -> None:
+    with pytest.raises(ValueError, match=workers.SETTINGS_VARIABLE):
+        workers.ServerSettings.from_json(text)
+
+
+def test_the_factory_outside_aiobs_server_says_how_to_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(workers.SETTINGS_VARIABLE, raising=False)
+    with pytest.raises(RuntimeError, match="aiobs server"):
+        workers.app_from_environment()
+
+
+def test_the_factory_builds_an_app_on_the_configured_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    db = f"sqlite:///{tmp_path}/s.db"
+    storage = open_storage(db)
+    secret = storage.create_key("free").secret
+    storage.close()
+    monkeypatch.setenv(workers.SETTINGS_VARIABLE, settings(db).to_json())
+    with TestClient(workers.app_from_environment()) as client:
+        assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+        usage = client.get("/v1/usage", headers={"Authorization": f"Bearer {secret}"})
+        assert usage.json()["usage"]["traces_limit"] == 5  # the quota of the settings
+        too_big = client.post(
+            "/v1/traces", content=b"x" * 2000, headers={"Authorization": f"Bearer {secret}"}
+        )
+        assert too_big.status_code == 413  # the body limit of the settings
+
+
+def test_the_shared_socket_speaks_tcp_so_responses_are_not_delayed() -> None:
+    config = workers.TCPConfig("aiobs.server.workers:app_from_environment", port=0)
+    bound = config.bind_socket()
+    try:
+        # asyncio switches Nagle's algorithm off only on connections of an IPPROTO_TCP socket
+        assert bound.proto == socket.IPPROTO_TCP
+        assert bound.family == socket.AF_INET
+    finally:
+        bound.close()
+
+
+def test_two_workers_serve_one_port_and_store_every_upload(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/s.db"
+    storage = open_storage(db)
+    secret = storage.create_key("enterprise").secret
+    storage.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "aiobs", "server", "--db", db, "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--workers", "2", "--log-level", "warning"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    try:
+        _wait_until_up(base, process)
+        ids = []
+        for index in range(30):  # a new connection each time, accepted by either worker
+            run = session(f"run-{index}")
+            ids.append(run["id"])
+            answer = requests.post(
+                f"{base}/v1/traces",
+                data=body(document([run], [llm_event(run["id"])])),
+                headers={**headers, "Connection": "close"},
+                timeout=10,
+            )
+            assert answer.status_code == 201, answer.text
+        listed = requests.get(f"{base}/v1/sessions?limit=100", headers=headers, timeout=10)
+        assert {row["id"] for row in listed.json()["sessions"]} == set(ids)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "2 workers" in err
+    assert secret not in err
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{base}/health", timeout=1)
+            return
+        except requests.ConnectionError:  # noqa: PERF203 - polling until it listens
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
