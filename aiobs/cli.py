@@ -103,6 +103,9 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace, quotas: Quotas) -> int:
     try:
+        import fastapi  # noqa: F401 - the server extra, checked here to say what to install
+        import uvicorn  # noqa: F401
+
         from .server import workers
     except ImportError:
         print(SERVER_HINT, file=sys.stderr)

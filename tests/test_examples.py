@@ -128,6 +128,7 @@ class TestServerBenchmark:
         results = tmp_path / "server.json"
         run_quick_benchmark("bench_server.py", results)
         figures = json.loads(results.read_text())
-        for server in ("HTTP floor (no storage)", "SQLite", "PostgreSQL"):
+        servers = ["HTTP floor (no storage)", "SQLite, 1 worker", "SQLite, 2 workers"]
+        for server in [*servers, "PostgreSQL, 2 workers"]:
             assert figures[server]["events_per_second"] > 0
             assert 0 < figures[server]["p50_ms"] <= figures[server]["p99_ms"]
