@@ -58,7 +58,10 @@ class SQLiteDriver(Driver):
         self._all: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._writer = self._connect()
-        self._writer.execute("PRAGMA journal_mode=WAL")
+        # switching a new file to WAL needs it alone: SQLite may refuse at once, without waiting,
+        # a switch that would otherwise deadlock with another connection's first transaction
+        with self._write_turn:
+            self._writer.execute("PRAGMA journal_mode=WAL")
         self._writer.execute("PRAGMA wal_autocheckpoint=0")  # see the module docs
         self._writer.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")
         self._stopping = threading.Event()
