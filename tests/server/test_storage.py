@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aiobs.server.storage import SQLStorage
+from aiobs.server.storage import SQLStorage, open_storage
 from aiobs.server.storage.base import (
     KEY_PREFIX,
     InvalidDocument,
@@ -32,6 +32,28 @@ def _ids(storage: SQLStorage, project: str, **filters: Any) -> set[str]:
     page = storage.sessions(project, SessionQuery(limit=500, **filters))
     assert page.next_cursor is None
     return {summary["id"] for summary in page.sessions}
+
+
+def _race(servers: list[SQLStorage], key: KeyRecord, documents: list[Any]) -> list[str]:
+    """Each server ingests its document at the same moment; "stored" or "refused" for each."""
+    barrier = threading.Barrier(len(servers))
+    outcomes: list[str] = []
+
+    def upload(server: SQLStorage, document: Any) -> None:
+        barrier.wait()
+        try:
+            server.ingest(key, document, None)
+            outcomes.append("stored")
+        except QuotaExceeded:
+            outcomes.append("refused")
+
+    pairs = zip(servers, documents, strict=True)
+    threads = [threading.Thread(target=upload, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
 
 
 def _count(storage: SQLStorage, table: str) -> int:
@@ -285,6 +307,24 @@ class TestQuota:
         result = storage.ingest(key, record_document(SessionPlan(), SessionPlan()), None)
         assert result.usage.used == 3
         assert result.usage.remaining == 0
+
+    def test_servers_racing_for_the_last_slot_store_one_upload(
+        self, storage: SQLStorage, storage_url: str
+    ) -> None:
+        quotas = Quotas(limits={"free": 1})
+        servers = [storage, open_storage(storage_url, quotas), open_storage(storage_url, quotas)]
+        storage.quotas = quotas
+        try:
+            for round_ in range(8):
+                key = storage.create_key("free").record
+                documents = [record_document(SessionPlan(f"s{index}")) for index in range(3)]
+                outcomes = _race(servers, key, documents)
+                assert sorted(outcomes) == ["refused", "refused", "stored"], round_
+                assert storage.usage(key).used == 1
+                assert len(storage.sessions(key.project_id, SessionQuery()).sessions) == 1
+        finally:
+            for server in servers[1:]:
+                server.close()
 
     def test_unlimited(self, storage: SQLStorage) -> None:
         storage.quotas = Quotas(limits={"free": 0, "enterprise": None})

@@ -39,6 +39,11 @@ class Driver(abc.ABC):
     name: str
     """``"sqlite"`` or ``"postgresql"``."""
 
+    lock_rows: str = ""
+    """Appended to a ``SELECT`` inside a write transaction so that the rows it reads stay locked
+    until the commit (``" FOR UPDATE"``), where other writers could otherwise change them; empty
+    where a write transaction already holds the whole database (SQLite)."""
+
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[Cursor]:
         """A cursor in a write transaction, committed on success and rolled back on error."""

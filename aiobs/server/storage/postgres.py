@@ -78,6 +78,7 @@ class PostgresDriver(Driver):
     """
 
     name = "postgresql"
+    lock_rows = " FOR UPDATE"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
         pool_module = _import_pool()

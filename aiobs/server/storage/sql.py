@@ -64,6 +64,10 @@ _INSERT_EVENTS = {
     )
     for size in _EVENT_CHUNKS
 }
+_OPEN_USAGE = (
+    "INSERT INTO aiobs_usage (key_id, period_start, used) VALUES (?, ?, 0)"
+    " ON CONFLICT (key_id, period_start) DO NOTHING"
+)
 _COUNT_USAGE = (
     "INSERT INTO aiobs_usage (key_id, period_start, used) VALUES (?, ?, ?)"
     " ON CONFLICT (key_id, period_start) DO UPDATE SET used = aiobs_usage.used + excluded.used"
@@ -170,9 +174,9 @@ class SQLStorage(Storage):
         with self.driver.reading() as cursor:
             return self._usage(cursor, key, start)
 
-    def _usage(self, cursor: Cursor, key: KeyRecord, start: float) -> Usage:
+    def _usage(self, cursor: Cursor, key: KeyRecord, start: float, lock: str = "") -> Usage:
         cursor.execute(
-            "SELECT used FROM aiobs_usage WHERE key_id = ? AND period_start = ?",
+            "SELECT used FROM aiobs_usage WHERE key_id = ? AND period_start = ?" + lock,  # noqa: S608 - lock is the driver's constant
             (key.key_id, start),
         )
         row = cursor.fetchone()
@@ -198,6 +202,7 @@ class SQLStorage(Storage):
         session_keys = [(project, row[0]) for row in parsed.sessions]
         label_rows = [(project, *label) for label in parsed.labels]
         event_rows = [(project, *row) for row in parsed.events]
+        limited = self.quotas.limit(key.tier) is not None
 
         def store(cursor: Cursor) -> IngestResult:
             if idempotency_key is not None:
@@ -208,7 +213,11 @@ class SQLStorage(Storage):
                 )
                 if cursor.rowcount == 0:
                     return IngestResult(False, 0, 0, self._usage(cursor, key, start))
-            usage = self._usage(cursor, key, start)
+            if limited:
+                # servers sharing the database take turns at a limited key's count, so that
+                # two uploads cannot both take its last slot
+                cursor.execute(_OPEN_USAGE, (key.key_id, start))
+            usage = self._usage(cursor, key, start, self.driver.lock_rows if limited else "")
             if usage.is_rate_limited:
                 raise QuotaExceeded(usage)
             if parsed.event_sessions:
