@@ -13,6 +13,7 @@ from ...tree import build_trace_tree
 from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
+from .filters import time_range
 
 MAX_PAGE = 500
 """Most sessions on one page."""
@@ -47,12 +48,9 @@ def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
     if query.name is not None:
         conditions.append("s.name_lower LIKE ? ESCAPE '!'")
         params.append("%" + _like_literal(query.name.lower()) + "%")
-    if query.since is not None:
-        conditions.append("s.started_at >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        conditions.append("s.started_at < ?")
-        params.append(query.until)
+    in_range, range_params = time_range("s.started_at", query.since, query.until)
+    conditions += in_range
+    params += range_params
     if query.model is not None:
         conditions.append(
             _EVENT_EXISTS.format("e.kind = 'llm' AND (e.model = ? OR e.request_model = ?)")

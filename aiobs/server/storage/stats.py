@@ -14,6 +14,7 @@ from typing import Any
 
 from .base import StatsQuery, percentile
 from .driver import Cursor
+from .filters import time_range
 
 _GROUPS = {"model": "e.model", "provider": "e.provider", "none": "NULL"}
 _LABEL = "label:"
@@ -54,12 +55,9 @@ def aggregate(cursor: Cursor, project_id: str, query: StatsQuery) -> list[dict[s
         raise ValueError("bucket_seconds must be at least 1")
     conditions = ["e.project_id = ?", "e.kind = 'llm'"]
     params.append(project_id)
-    if query.since is not None:
-        conditions.append("e.started_at >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        conditions.append("e.started_at < ?")
-        params.append(query.until)
+    in_range, range_params = time_range("e.started_at", query.since, query.until)
+    conditions += in_range
+    params += range_params
     cursor.execute(
         f"SELECT {group}, e.started_at, e.duration_ms, e.error, e.input_tokens,"  # noqa: S608 - fixed fragments; values are parameters
         " e.output_tokens, e.total_tokens, e.cost"
