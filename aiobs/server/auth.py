@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .storage import KeyRecord, Storage
 
-CACHE_SECONDS = 30.0
+CACHE_SECONDS = 5.0
 """How long a successful authentication is trusted without asking the database again."""
 
 MAX_CACHED_KEYS = 10_000

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from aiobs.server import workers
+from aiobs.server.rebalance import REQUESTS_PER_CONNECTION
 from aiobs.server.storage import open_storage
 
 from .app_fixtures import body, document, llm_event, session
@@ -108,16 +109,22 @@ def test_two_workers_serve_one_port_and_store_every_upload(tmp_path: Path) -> No
     try:
         _wait_until_up(base, process)
         ids = []
-        for index in range(30):  # a new connection each time, accepted by either worker
-            run = session(f"run-{index}")
-            ids.append(run["id"])
-            answer = requests.post(
-                f"{base}/v1/traces",
-                data=body(document([run], [llm_event(run["id"])])),
-                headers={**headers, "Connection": "close"},
-                timeout=10,
-            )
-            assert answer.status_code == 201, answer.text
+        closing = []
+        with requests.Session() as client:  # one keep-alive connection, as the SDK keeps
+            for number in range(1, 31):
+                run = session(f"run-{number}")
+                ids.append(run["id"])
+                answer = client.post(
+                    f"{base}/v1/traces",
+                    data=body(document([run], [llm_event(run["id"])])),
+                    headers=headers,
+                    timeout=10,
+                )
+                assert answer.status_code == 201, answer.text
+                if answer.headers.get("connection") == "close":
+                    closing.append(number)
+        # asked to reconnect after 25 requests, so that connections spread over the workers
+        assert closing == [REQUESTS_PER_CONNECTION]
         listed = requests.get(f"{base}/v1/sessions?limit=100", headers=headers, timeout=10)
         assert {row["id"] for row in listed.json()["sessions"]} == set(ids)
     finally:
