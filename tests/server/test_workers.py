@@ -145,3 +145,23 @@ def _wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
             assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
+
+
+@pytest.mark.parametrize("count", ["1", "2"])
+def test_a_taken_port_fails_with_a_message(tmp_path: Path, count: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "aiobs", "server", "--db", f"sqlite:///{tmp_path}/s.db"]
+        finished = subprocess.run(
+            [*command, "--port", str(port), "--workers", count],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert finished.returncode == workers.STARTUP_FAILURE
+    assert "address already in use" in finished.stderr.lower()
