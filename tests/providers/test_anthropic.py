@@ -12,9 +12,8 @@ import inspect
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,17 +33,18 @@ from aiobs.standin import Reply, StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.anthropic import error_reply, response_model  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers.clients import (  # noqa: E402
+    anthropic_client,
+    prices,
+)
+from tests.providers.clients import run_with_async_anthropic as run_async  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 SDK_VERSION = version_tuple(importlib.metadata.version("anthropic"))
 MODEL = "claude-haiku-4-5"
 SNAPSHOT = "claude-haiku-4-5-20251001"
-PRICES = json.loads(
-    (Path(__file__).resolve().parents[2] / "aiobs" / "data" / "pricing.json").read_text()
-)["anthropic"]
+PRICES = prices("anthropic")
 OVERLOADED = getattr(anthropic, "OverloadedError", anthropic.InternalServerError)
-
-T = TypeVar("T")
 
 HAS_PARSE = hasattr(Messages, "parse")
 CREATE_PARAMETERS = inspect.signature(Messages.create).parameters
@@ -61,20 +61,8 @@ needs_thinking = pytest.mark.skipif(
 @pytest.fixture
 def client(standin: StandinServer) -> Iterator[Any]:
     """A client of the stand-in that raises at the first error (no retries)."""
-    with anthropic.Anthropic(base_url=standin.anthropic_url, api_key="x", max_retries=0) as made:
+    with anthropic_client(standin) as made:
         yield made
-
-
-def run_async(standin: StandinServer, work: Callable[[Any], Awaitable[T]]) -> T:
-    """``work(client)`` in a new event loop, with an async client of the stand-in closed after."""
-
-    async def main() -> T:
-        async with anthropic.AsyncAnthropic(
-            base_url=standin.anthropic_url, api_key="x", max_retries=0
-        ) as client:
-            return await work(client)
-
-    return asyncio.run(main())
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,8 @@ import gc
 import importlib.metadata
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,21 +32,22 @@ from aiobs.standin.anthropic import (  # noqa: E402
     stream_events,
 )
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers.clients import (  # noqa: E402
+    anthropic_client,
+    prices,
+)
+from tests.providers.clients import run_with_async_anthropic as run_async  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 SDK_VERSION = version_tuple(importlib.metadata.version("anthropic"))
 MODEL = "claude-haiku-4-5"
 SNAPSHOT = "claude-haiku-4-5-20251001"
-PRICES = json.loads(
-    (Path(__file__).resolve().parents[2] / "aiobs" / "data" / "pricing.json").read_text()
-)["anthropic"]
+PRICES = prices("anthropic")
 SEARCH_TOOL = {
     "name": "search",
     "description": "Search the web.",
     "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}},
 }
-
-T = TypeVar("T")
 
 HAS_THINKING = "thinking" in inspect.signature(Messages.create).parameters
 needs_thinking = pytest.mark.skipif(
@@ -61,7 +61,7 @@ needs_thinking = pytest.mark.skipif(
 @pytest.fixture
 def client(standin: StandinServer) -> Iterator[Any]:
     """A client of the stand-in that raises at the first error (no retries)."""
-    with anthropic.Anthropic(base_url=standin.anthropic_url, api_key="x", max_retries=0) as made:
+    with anthropic_client(standin) as made:
         yield made
 
 
@@ -69,18 +69,6 @@ def client(standin: StandinServer) -> Iterator[Any]:
 def session() -> str:
     """Each test records into a fresh default session."""
     return observer.observe("anthropic-stream-tests")
-
-
-def run_async(standin: StandinServer, work: Callable[[Any], Awaitable[T]]) -> T:
-    """``work(client)`` in a new event loop, with an async client of the stand-in closed after."""
-
-    async def main() -> T:
-        async with anthropic.AsyncAnthropic(
-            base_url=standin.anthropic_url, api_key="x", max_retries=0
-        ) as client:
-            return await work(client)
-
-    return asyncio.run(main())
 
 
 def stand_in_events(question: str, **body: Any) -> list[bytes]:

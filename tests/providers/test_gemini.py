@@ -8,9 +8,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -26,15 +24,14 @@ from aiobs.standin import Reply, StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.gemini import error_reply  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers.clients import prices  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events  # noqa: E402
 
 T = TypeVar("T")
 SDK_VERSION = version_tuple(importlib.metadata.version("google-genai"))
 MODEL = "gemini-2.5-flash"
 EMBEDDING_MODEL = "gemini-embedding-001"
-PRICES = json.loads(
-    (Path(__file__).resolve().parents[2] / "aiobs" / "data" / "pricing.json").read_text()
-)["gemini"]
+PRICES = prices("gemini")
 
 HAS_RESPONSE_ID = "response_id" in types.GenerateContentResponse.model_fields
 HAS_THOUGHTS = "thoughts_token_count" in types.GenerateContentResponseUsageMetadata.model_fields

@@ -7,10 +7,10 @@ streams are in ``test_openai_streams.py``, the Responses API in ``test_openai_re
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -27,6 +27,9 @@ from aiobs.standin import openai as standin_openai  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.openai import REASONING_TOKENS, error_reply, reply_model  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers import clients  # noqa: E402
+from tests.providers.clients import async_openai_client as async_client  # noqa: E402
+from tests.providers.clients import openai_client, prices  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 T = TypeVar("T")
@@ -34,9 +37,7 @@ SDK_VERSION = version_tuple(importlib.metadata.version("openai"))
 MODEL = "gpt-4o-mini"
 DATED_MODEL = "gpt-4o-mini-2024-07-18"
 EMBEDDING_MODEL = "text-embedding-3-small"
-PRICES = json.loads(
-    (Path(__file__).resolve().parents[2] / "aiobs" / "data" / "pricing.json").read_text()
-)["openai"]
+PRICES = prices("openai")
 TOOLS = [
     {
         "type": "function",
@@ -56,13 +57,15 @@ class Capital(BaseModel):
     population: int
 
 
+uninstrumented = functools.partial(clients.uninstrumented, "openai")
+
 # -- helpers ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def client(standin: StandinServer) -> Iterator[Any]:
     """A synchronous client of the stand-in that raises at the first error (no retries)."""
-    with openai.OpenAI(base_url=standin.openai_url, api_key="sk-test", max_retries=0) as made:
+    with openai_client(standin) as made:
         yield made
 
 
@@ -70,12 +73,6 @@ def client(standin: StandinServer) -> Iterator[Any]:
 def session() -> str:
     """Each test records into a fresh default session."""
     return observer.observe("openai-tests")
-
-
-def async_client(standin: StandinServer, **options: Any) -> Any:
-    """An asynchronous client of the stand-in (use it with ``async with``)."""
-    options.setdefault("max_retries", 0)
-    return openai.AsyncOpenAI(base_url=standin.openai_url, api_key="sk-test", **options)
 
 
 def expected_cost(
@@ -93,15 +90,6 @@ def expected_cost(
         "output": round(output_cost, 8),
         "total": round(input_cost + output_cost, 8),
     }
-
-
-def uninstrumented(make: Callable[[], T]) -> T:
-    """What ``make()`` returns with the openai patches removed."""
-    providers.uninstrument("openai")
-    try:
-        return make()
-    finally:
-        providers.instrument("openai")
 
 
 def parse_method(client: Any) -> Any:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -16,16 +17,18 @@ openai = pytest.importorskip("openai")
 
 from pydantic import BaseModel  # noqa: E402
 
-from aiobs import observe, observer, providers  # noqa: E402
+from aiobs import observe, observer  # noqa: E402
 from aiobs.providers import estimate  # noqa: E402
 from aiobs.standin import Reply, Request, StandinServer  # noqa: E402
 from aiobs.standin import openai as standin_openai  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens, pieces  # noqa: E402
 from aiobs.standin.server import sse_event  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers import clients  # noqa: E402
+from tests.providers.clients import async_openai_client as async_client  # noqa: E402
+from tests.providers.clients import dumps, openai_client  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
-T = TypeVar("T")
 MODEL = "gpt-4o-mini"
 DATED_MODEL = "gpt-4o-mini-2024-07-18"
 TOOLS = [
@@ -42,10 +45,13 @@ class Capital(BaseModel):
     city: str
 
 
+uninstrumented = functools.partial(clients.uninstrumented, "openai")
+
+
 @pytest.fixture
 def client(standin: StandinServer) -> Iterator[Any]:
     """A synchronous client of the stand-in that raises at the first error (no retries)."""
-    with openai.OpenAI(base_url=standin.openai_url, api_key="sk-test", max_retries=0) as made:
+    with openai_client(standin) as made:
         yield made
 
 
@@ -53,25 +59,6 @@ def client(standin: StandinServer) -> Iterator[Any]:
 def session() -> str:
     """Each test records into a fresh default session."""
     return observer.observe("openai-stream-tests")
-
-
-def async_client(standin: StandinServer) -> Any:
-    """An asynchronous client of the stand-in (use it with ``async with``)."""
-    return openai.AsyncOpenAI(base_url=standin.openai_url, api_key="sk-test", max_retries=0)
-
-
-def dumps(items: list[Any]) -> list[Any]:
-    """SDK objects as plain data, for comparing what two runs gave the program."""
-    return [item.model_dump(warnings=False) for item in items]
-
-
-def uninstrumented(make: Callable[[], T]) -> T:
-    """What ``make()`` returns with the openai patches removed."""
-    providers.uninstrument("openai")
-    try:
-        return make()
-    finally:
-        providers.instrument("openai")
 
 
 def stream_method(client: Any) -> Any:
