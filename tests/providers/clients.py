@@ -79,3 +79,23 @@ def run_with_async_anthropic(standin: StandinServer, work: Callable[[Any], Await
             return await work(client)
 
     return asyncio.run(main())
+
+
+def expected_cost(
+    vendor: str, model: str, input_tokens: int, output_tokens: int, cached: int = 0
+) -> dict[str, float]:
+    """The cost from the shipped price table (USD per million tokens), as aiobs should record it.
+
+    Computed here, independently of ``aiobs.pricing``.
+    """
+    price = prices(vendor)[model]
+    input_cost = (
+        (input_tokens - cached) * price["input"]
+        + cached * price.get("cached_input", price["input"])
+    ) / 1e6
+    output_cost = output_tokens * price["output"] / 1e6
+    return {
+        "input": round(input_cost, 8),
+        "output": round(output_cost, 8),
+        "total": round(input_cost + output_cost, 8),
+    }

@@ -24,6 +24,7 @@ from aiobs.standin import Reply, StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.gemini import error_reply  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers import clients  # noqa: E402
 from tests.providers.clients import prices  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events  # noqa: E402
 
@@ -103,17 +104,7 @@ def expected_cost(
     model: str, input_tokens: int, output_tokens: int, cached: int = 0
 ) -> dict[str, float]:
     """The cost from the shipped pricing table, computed independently of aiobs.pricing."""
-    price = PRICES[model]
-    input_cost = (
-        (input_tokens - cached) * price["input"]
-        + cached * price.get("cached_input", price["input"])
-    ) / 1e6
-    output_cost = output_tokens * price["output"] / 1e6
-    return {
-        "input": round(input_cost, 8),
-        "output": round(output_cost, 8),
-        "total": round(input_cost + output_cost, 8),
-    }
+    return clients.expected_cost("gemini", model, input_tokens, output_tokens, cached)
 
 
 def reply_id(response: Any) -> str | None:

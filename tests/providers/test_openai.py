@@ -79,17 +79,7 @@ def expected_cost(
     input_tokens: int, output_tokens: int, cached: int = 0, model: str = MODEL
 ) -> Any:
     """The cost from the shipped pricing table, computed independently of aiobs.pricing."""
-    price = PRICES[model]
-    input_cost = (
-        (input_tokens - cached) * price["input"]
-        + cached * price.get("cached_input", price["input"])
-    ) / 1e6
-    output_cost = output_tokens * price["output"] / 1e6
-    return {
-        "input": round(input_cost, 8),
-        "output": round(output_cost, 8),
-        "total": round(input_cost + output_cost, 8),
-    }
+    return clients.expected_cost("openai", model, input_tokens, output_tokens, cached)
 
 
 def parse_method(client: Any) -> Any:
