@@ -82,16 +82,25 @@ def run_with_async_anthropic(standin: StandinServer, work: Callable[[Any], Await
 
 
 def expected_cost(
-    vendor: str, model: str, input_tokens: int, output_tokens: int, cached: int = 0
+    vendor: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cached: int = 0,
+    cache_write: int = 0,
 ) -> dict[str, float]:
     """The cost from the shipped price table (USD per million tokens), as aiobs should record it.
 
-    Computed here, independently of ``aiobs.pricing``.
+    ``input_tokens`` is the whole prompt, of which ``cached`` were read from the cache and
+    ``cache_write`` written to it. Computed here, independently of ``aiobs.pricing``.
     """
     price = prices(vendor)[model]
+    uncached = input_tokens - cached - cache_write
     input_cost = (
-        (input_tokens - cached) * price["input"]
+        uncached * price["input"]
         + cached * price.get("cached_input", price["input"])
+        + cache_write * price.get("cache_write", price["input"])
     ) / 1e6
     output_cost = output_tokens * price["output"] / 1e6
     return {

@@ -33,9 +33,9 @@ from aiobs.standin import Reply, StandinServer  # noqa: E402
 from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.anthropic import error_reply, response_model  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers import clients  # noqa: E402
 from tests.providers.clients import (  # noqa: E402
     anthropic_client,
-    prices,
 )
 from tests.providers.clients import run_with_async_anthropic as run_async  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
@@ -43,7 +43,6 @@ from tests.providers.conftest import next_line, only_event, provider_events, use
 SDK_VERSION = version_tuple(importlib.metadata.version("anthropic"))
 MODEL = "claude-haiku-4-5"
 SNAPSHOT = "claude-haiku-4-5-20251001"
-PRICES = prices("anthropic")
 OVERLOADED = getattr(anthropic, "OverloadedError", anthropic.InternalServerError)
 
 HAS_PARSE = hasattr(Messages, "parse")
@@ -97,16 +96,10 @@ def expected_cost(
 
     ``input_tokens`` is the uncached part of the prompt, as Anthropic reports it.
     """
-    price = PRICES[model]
-    input_cost = (
-        input_tokens * price["input"] + read * price["cached_input"] + write * price["cache_write"]
-    ) / 1e6
-    output_cost = output_tokens * price["output"] / 1e6
-    return {
-        "input": round(input_cost, 8),
-        "output": round(output_cost, 8),
-        "total": round(input_cost + output_cost, 8),
-    }
+    whole_prompt = input_tokens + read + write
+    return clients.expected_cost(
+        "anthropic", model, whole_prompt, output_tokens, cached=read, cache_write=write
+    )
 
 
 SEARCH_TOOL = {

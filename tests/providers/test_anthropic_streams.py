@@ -32,9 +32,9 @@ from aiobs.standin.anthropic import (  # noqa: E402
     stream_events,
 )
 from tests.helpers import flush_document  # noqa: E402
+from tests.providers import clients  # noqa: E402
 from tests.providers.clients import (  # noqa: E402
     anthropic_client,
-    prices,
 )
 from tests.providers.clients import run_with_async_anthropic as run_async  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
@@ -42,7 +42,6 @@ from tests.providers.conftest import next_line, only_event, provider_events, use
 SDK_VERSION = version_tuple(importlib.metadata.version("anthropic"))
 MODEL = "claude-haiku-4-5"
 SNAPSHOT = "claude-haiku-4-5-20251001"
-PRICES = prices("anthropic")
 SEARCH_TOOL = {
     "name": "search",
     "description": "Search the web.",
@@ -85,16 +84,10 @@ def raw_events_for(question: str) -> int:
 
 def cost(input_tokens: int, output_tokens: int, read: int = 0, write: int = 0) -> dict[str, float]:
     """The cost of a haiku-4-5 call from the shipped pricing table, computed apart from aiobs."""
-    price = PRICES[MODEL]
-    input_cost = (
-        input_tokens * price["input"] + read * price["cached_input"] + write * price["cache_write"]
-    ) / 1e6
-    output_cost = output_tokens * price["output"] / 1e6
-    return {
-        "input": round(input_cost, 8),
-        "output": round(output_cost, 8),
-        "total": round(input_cost + output_cost, 8),
-    }
+    whole_prompt = input_tokens + read + write
+    return clients.expected_cost(
+        "anthropic", MODEL, whole_prompt, output_tokens, cached=read, cache_write=write
+    )
 
 
 def dumped(events: list[Any]) -> list[dict[str, Any]]:

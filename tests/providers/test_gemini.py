@@ -25,14 +25,12 @@ from aiobs.standin.answers import answer_for, count_tokens  # noqa: E402
 from aiobs.standin.gemini import error_reply  # noqa: E402
 from tests.helpers import flush_document  # noqa: E402
 from tests.providers import clients  # noqa: E402
-from tests.providers.clients import prices  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events  # noqa: E402
 
 T = TypeVar("T")
 SDK_VERSION = version_tuple(importlib.metadata.version("google-genai"))
 MODEL = "gemini-2.5-flash"
 EMBEDDING_MODEL = "gemini-embedding-001"
-PRICES = prices("gemini")
 
 HAS_RESPONSE_ID = "response_id" in types.GenerateContentResponse.model_fields
 HAS_THOUGHTS = "thoughts_token_count" in types.GenerateContentResponseUsageMetadata.model_fields
@@ -104,7 +102,7 @@ def expected_cost(
     model: str, input_tokens: int, output_tokens: int, cached: int = 0
 ) -> dict[str, float]:
     """The cost from the shipped pricing table, computed independently of aiobs.pricing."""
-    return clients.expected_cost("gemini", model, input_tokens, output_tokens, cached)
+    return clients.expected_cost("gemini", model, input_tokens, output_tokens, cached=cached)
 
 
 def reply_id(response: Any) -> str | None:

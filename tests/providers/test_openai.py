@@ -29,7 +29,7 @@ from aiobs.standin.openai import REASONING_TOKENS, error_reply, reply_model  # n
 from tests.helpers import flush_document  # noqa: E402
 from tests.providers import clients  # noqa: E402
 from tests.providers.clients import async_openai_client as async_client  # noqa: E402
-from tests.providers.clients import openai_client, prices  # noqa: E402
+from tests.providers.clients import openai_client  # noqa: E402
 from tests.providers.conftest import next_line, only_event, provider_events, user  # noqa: E402
 
 T = TypeVar("T")
@@ -37,7 +37,6 @@ SDK_VERSION = version_tuple(importlib.metadata.version("openai"))
 MODEL = "gpt-4o-mini"
 DATED_MODEL = "gpt-4o-mini-2024-07-18"
 EMBEDDING_MODEL = "text-embedding-3-small"
-PRICES = prices("openai")
 TOOLS = [
     {
         "type": "function",
@@ -79,7 +78,7 @@ def expected_cost(
     input_tokens: int, output_tokens: int, cached: int = 0, model: str = MODEL
 ) -> Any:
     """The cost from the shipped pricing table, computed independently of aiobs.pricing."""
-    return clients.expected_cost("openai", model, input_tokens, output_tokens, cached)
+    return clients.expected_cost("openai", model, input_tokens, output_tokens, cached=cached)
 
 
 def parse_method(client: Any) -> Any:
