@@ -8,6 +8,8 @@ exists nothing is recorded, and finding that out costs one context-variable read
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,20 @@ session_var: ContextVar[RecordingSession | None] = ContextVar("aiobs_session", d
 
 span_var: ContextVar[SpanContext | None] = ContextVar("aiobs_span", default=None)
 """``(span_id, trace_id)`` of the innermost open span here; new spans take it as their parent."""
+
+
+suppressed_var: ContextVar[bool] = ContextVar("aiobs_instrumentation_suppressed", default=False)
+"""True inside :func:`suppress_instrumentation`: nothing is recorded from provider SDKs."""
+
+
+@contextmanager
+def suppress_instrumentation() -> Iterator[None]:
+    """Run a block whose provider SDK calls are not recorded (exporters use it for their I/O)."""
+    token = suppressed_var.set(True)
+    try:
+        yield
+    finally:
+        suppressed_var.reset(token)
 
 
 class _DefaultSlot:

@@ -33,7 +33,7 @@ from . import _env, _ids, _threads
 from . import labels as label_rules
 from . import providers as provider_registry
 from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
-from ._context import current_session, default, session_var, span_var
+from ._context import current_session, default, session_var, span_var, suppress_instrumentation
 from ._delivery import FIRST_RETRY_SECONDS, RemoteDelivery
 from ._document import build_document, session_dict
 from ._guard import guard, report_internal_error
@@ -48,7 +48,6 @@ from .exporters.document import ExportDocument
 from .exporters.file import FileExporter
 from .models import Event, FunctionEvent
 from .pricing import Pricing, PricingError
-from .providers.call import suppress_instrumentation
 from .redaction import Redaction
 from .spool import Spool, default_directory
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aiobs import observe, observer
+from aiobs._context import suppressed_var
 from aiobs.exporters import (
     BaseExporter,
     CompositeExporter,
@@ -21,7 +22,6 @@ from aiobs.exporters import (
     InMemoryExporter,
 )
 from aiobs.models import ObservabilityExport
-from aiobs.providers.call import suppressed_var
 
 
 @observe

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from aiobs import observe, observer
-from aiobs.providers.call import LLMCall, suppress_instrumentation
+from aiobs._context import suppress_instrumentation
+from aiobs.providers.call import LLMCall
 from aiobs.providers.streams import Outcome, record_async_iterator, record_iterator
 from aiobs.usage import Usage
 from tests.helpers import flush_document

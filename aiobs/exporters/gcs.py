@@ -28,7 +28,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..providers.call import suppress_instrumentation
+from .._context import suppress_instrumentation
 from ._backoff import backoff_delay
 from .base import BaseExporter, ExportError, ExportResult
 

@@ -49,7 +49,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..providers.call import suppress_instrumentation
+from .._context import suppress_instrumentation
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
 

@@ -27,8 +27,8 @@ import urllib.parse
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .._context import suppress_instrumentation
 from .._env import API_KEY
-from ..providers.call import suppress_instrumentation
 from ._backoff import backoff_delay
 from .base import BaseExporter, ExportError, ExportResult
 from .document import GZIP_LEVEL

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Iterable
 from types import ModuleType
 
+from .._context import suppress_instrumentation
 from .._guard import report_internal_error
 from . import _hooks
 from .base import Patch, Provider, ProviderUnavailable
-from .call import LLMCall, suppress_instrumentation
+from .call import LLMCall
 
 REGISTRY: dict[str, str] = {
     "openai": "aiobs.providers.openai:OpenAIProvider",

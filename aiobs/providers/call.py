@@ -28,7 +28,7 @@ import pydantic_core
 from pydantic import BaseModel
 
 from .. import _ids
-from .._context import current_session, span_var
+from .._context import current_session, span_var, suppressed_var
 from .._guard import report_internal_error
 from .._recording import append
 from .._records import ErrorInfo, ModelRecord
@@ -44,20 +44,7 @@ inside_call_var: ContextVar[bool] = ContextVar("aiobs_inside_provider_call", def
 """True while a recorded provider call runs: SDK calls made inside it (helpers calling
 ``create``) pass through unrecorded, so one user call gives one event."""
 
-suppressed_var: ContextVar[bool] = ContextVar("aiobs_instrumentation_suppressed", default=False)
-"""True inside :func:`suppress_instrumentation`: nothing is recorded from provider SDKs."""
-
 _SDK_MODULES = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "httpcore", "anyio")
-
-
-@contextmanager
-def suppress_instrumentation() -> Iterator[None]:
-    """Run a block whose provider SDK calls are not recorded (exporters use it for their I/O)."""
-    token = suppressed_var.set(True)
-    try:
-        yield
-    finally:
-        suppressed_var.reset(token)
 
 
 def _is_library_frame(module: str) -> bool:

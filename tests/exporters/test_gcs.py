@@ -25,10 +25,10 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from aiobs import observe, observer
+from aiobs._context import suppressed_var
 from aiobs.exporters import ExportResult
 from aiobs.exporters.document import ExportDocument
 from aiobs.exporters.gcs import GCSExporter
-from aiobs.providers.call import suppressed_var
 
 BUCKET = "aiobs-traces"
 

@@ -306,7 +306,7 @@ class TestUpload:
     def test_the_upload_is_not_recorded_as_an_llm_call(
         self, server: FlushServer, make_exporter: Callable[..., RemoteExporter]
     ) -> None:
-        from aiobs.providers.call import suppressed_var
+        from aiobs._context import suppressed_var
 
         seen: list[bool] = []
         exporter = make_exporter()
