@@ -43,7 +43,7 @@ PRICING_FILE = "AIOBS_PRICING_FILE"
 """A JSON pricing table that extends or overrides the shipped one (see :mod:`aiobs.pricing`)."""
 
 SPOOL_DIR = "AIOBS_SPOOL_DIR"
-"""Directory for documents the flush server has not accepted yet (see :mod:`aiobs.spool`)."""
+"""Directory for documents the flush server has not taken yet (see :mod:`aiobs.delivery.spool`)."""
 
 FLUSH_SERVER_URL = "AIOBS_FLUSH_SERVER_URL"
 """Base URL of an aiobs flush server; with an API key, ``flush()`` also delivers there."""

@@ -17,7 +17,7 @@ from . import _ids
 from ._capture import Capturer
 from ._context import span_var
 from ._guard import report_internal_error
-from ._records import OUTCOME, ErrorInfo, FunctionInfo, Record, SpanContext
+from ._records import ErrorInfo, FunctionInfo, SpanContext, SpanRecord
 from ._session import RecordingSession
 
 _PLAIN_RESULTS = frozenset({type(None), bool})
@@ -91,23 +91,40 @@ def capture_result(capturer: Capturer, result: Any) -> Any:
     return result if plain else capturer.output(result)
 
 
-def append(session: RecordingSession, record: Record) -> None:
-    """Buffer a finished record, or count it as dropped when the collector is full."""
-    collector = session.collector
-    try:
-        collector._places.pop()  # one C call: exact under threads
-    except IndexError:
-        collector.reject(session)
-    else:
-        session.records.extend(record)
-        if session.released:
-            collector.reattach(session)
-
-
-def append_error(session: RecordingSession, record: Record, error: BaseException) -> None:
+def append_error(session: RecordingSession, record: SpanRecord, error: BaseException) -> None:
     """Buffer ``record`` (built with no result) marked as failed with ``error``; never raises."""
     try:
-        append(session, (*record[:OUTCOME], ErrorInfo(error), *record[OUTCOME + 1 :]))
+        (
+            info,
+            span_id,
+            parent_id,
+            trace_id,
+            start,
+            duration,
+            code,
+            lasti,
+            args,
+            kwargs,
+            _,
+            _,
+            extra,
+        ) = record
+        failed: SpanRecord = (
+            info,
+            span_id,
+            parent_id,
+            trace_id,
+            start,
+            duration,
+            code,
+            lasti,
+            args,
+            kwargs,
+            None,
+            ErrorInfo(error),
+            extra,
+        )
+        session.buffer.admit(session, failed)
     except Exception as exc:  # noqa: BLE001 - telemetry must not break the traced call
         report_internal_error("recording a failed span", exc)
 
@@ -152,7 +169,7 @@ class OpenSpan:
         self.kwargs: dict[str, Any] | None = None
         if info.capture_args:
             self.args, self.kwargs = capture_inputs(
-                session.collector.capturer, info, args, kwargs or {}
+                session.buffer.settings.capturer, info, args, kwargs or {}
             )
         self.extra: dict[str, Any] | None = (
             {"enh_prompt_id": _ids.new_enh_prompt_id()} if info.enh_prompt else None
@@ -188,26 +205,24 @@ class OpenSpan:
             if error is not None:
                 outcome, result = ErrorInfo(error), None
             elif self.info.capture_result:
-                result = capture_result(self.session.collector.capturer, result)
+                result = capture_result(self.session.buffer.settings.capturer, result)
             else:
                 result = None
-            append(
-                self.session,
-                (
-                    self.info.static,
-                    self.span_id,
-                    self.parent_id,
-                    self.trace_id,
-                    self.start_ns,
-                    duration,
-                    self.code,
-                    self.lasti,
-                    self.args,
-                    self.kwargs,
-                    result,
-                    outcome,
-                    self.extra,
-                ),
+            record: SpanRecord = (
+                self.info.static,
+                self.span_id,
+                self.parent_id,
+                self.trace_id,
+                self.start_ns,
+                duration,
+                self.code,
+                self.lasti,
+                self.args,
+                self.kwargs,
+                result,
+                outcome,
+                self.extra,
             )
+            self.session.buffer.admit(self.session, record)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the traced code
             report_internal_error("recording a span", exc)

@@ -14,6 +14,7 @@ import inspect
 import os
 import traceback
 from collections.abc import Callable, Iterable
+from types import CodeType
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -217,7 +218,30 @@ OUTCOME = 11  # ErrorInfo | CLOSED | None
 EXTRA = 12  # dict | None: "attributes", "yielded", "enh_prompt_id"
 RECORD_WIDTH = 13
 
-Record = tuple[Any, ...]
+SpanRecord = tuple[
+    StaticInfo,  # INFO
+    int,  # SPAN_ID
+    "int | None",  # PARENT_ID
+    int,  # TRACE_ID
+    int,  # START_NS
+    int,  # DURATION_NS
+    "CodeType | None",  # CODE
+    "int | None",  # LASTI
+    Any,  # ARGS
+    "dict[str, Any] | None",  # KWARGS
+    Any,  # RESULT
+    "ErrorInfo | str | None",  # OUTCOME
+    "dict[str, Any] | None",  # EXTRA
+]
+"""A decorated call, manual span or point event, as buffered."""
+
+ModelRow = tuple[
+    "ModelRecord", None, None, None, None, None, None, None, None, None, None, None, None
+]
+"""An event handed over whole (provider calls, aiobs 0.2 events), padded to a record's width."""
+
+Record = SpanRecord | ModelRow
+"""What a session's buffer holds, RECORD_WIDTH entries per record (see above)."""
 
 SpanContext = tuple[int, int]
 """What the span context variable holds for an open span: ``(span_id, trace_id)``."""
@@ -239,6 +263,6 @@ class ModelRecord:
         self.deferred = deferred
         """Fields holding detached plain data, snapshotted (bounded, redacted) at export."""
 
-    def as_record(self) -> Record:
+    def as_record(self) -> ModelRow:
         """This event padded to a record's width, for the buffer."""
-        return (self, *(None,) * (RECORD_WIDTH - 1))
+        return (self, None, None, None, None, None, None, None, None, None, None, None, None)

@@ -1,18 +1,24 @@
-"""A session while it records: identity, labels, and the buffer of records not yet exported."""
+"""A session while it records: identity, labels, its records not yet exported, and its scope.
+
+:class:`SessionScope` is what ``observer.session()`` returns: the session is current only inside
+its ``with`` / ``async with`` block.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
 
 from . import _ids, labels
+from ._buffer import RecordBuffer
+from ._config import Settings
+from ._context import session_var, span_var
 from ._records import RECORD_WIDTH
 from ._totals import LLMTotals
 from .usage import Usage
-
-if TYPE_CHECKING:
-    from .collector import Collector
 
 
 class RecordingSession:
@@ -26,8 +32,8 @@ class RecordingSession:
 
     __slots__ = (
         "_lock",
+        "buffer",
         "clock_anchor",
-        "collector",
         "cwd",
         "dirty",
         "dropped",
@@ -43,9 +49,12 @@ class RecordingSession:
     )
 
     def __init__(
-        self, collector: Collector, name: str | None, merged_labels: dict[str, str]
+        self,
+        buffer: RecordBuffer[RecordingSession],
+        name: str | None,
+        merged_labels: dict[str, str],
     ) -> None:
-        self.collector = collector
+        self.buffer = buffer
         self.id = _ids.new_session_id()
         self.name = name or self.id
         self.clock_anchor = (_ids.wall_clock(), _ids.monotonic_ns())
@@ -65,6 +74,11 @@ class RecordingSession:
         state = "ended" if self.ended_at is not None else "open"
         buffered = len(self.records) // RECORD_WIDTH
         return f"<RecordingSession {self.name!r} id={self.id} {state} buffered={buffered}>"
+
+    @property
+    def settings(self) -> Settings:
+        """The settings of the collector this session records for, as they are now."""
+        return self.buffer.settings
 
     def reanchor(self) -> None:
         """Take a new wall-clock/monotonic pair, so that clock steps do not accumulate."""
@@ -145,3 +159,56 @@ class RecordingSession:
         self.llm = LLMTotals()
         self.pid = os.getpid()
         self.dirty = False
+
+
+class SessionScope:
+    """What :meth:`Collector.session` returns: enter it with ``with`` or ``async with``."""
+
+    __slots__ = ("_labels", "_name", "_session", "_start", "_tokens")
+
+    def __init__(
+        self,
+        start: Callable[[str | None, Mapping[str, str] | None], RecordingSession],
+        name: str | None,
+        labels: Mapping[str, str] | None,
+    ) -> None:
+        self._start = start
+        self._name = name
+        self._labels = labels
+        self._session: RecordingSession | None = None
+        self._tokens: tuple[Any, Any] | None = None
+
+    def __enter__(self) -> RecordingSession:
+        if self._session is not None:
+            raise RuntimeError(
+                "This session block is already in use; call observer.session() again"
+            )
+        session = self._start(self._name, self._labels)
+        self._session = session
+        self._tokens = (session_var.set(session), span_var.set(None))
+        return session
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, tokens = self._session, self._tokens
+        if session is None or tokens is None:
+            return
+        session_token, span_token = tokens
+        span_var.reset(span_token)
+        session_var.reset(session_token)
+        session.end()
+
+    async def __aenter__(self) -> RecordingSession:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

@@ -70,7 +70,7 @@ class Span:
         if span is None or self._token is None:
             return  # not recording, or already closed
         try:
-            snap = span.session.collector.capturer.mapping({key: value})
+            snap = span.session.settings.capturer.mapping({key: value})
             attributes = (span.extra or {}).get("attributes") or {}
             span.set_extra("attributes", {**attributes, **snap})
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the caller
@@ -85,7 +85,7 @@ class Span:
         try:
             span = OpenSpan(session, _info(KIND_SPAN, self._name), frame)
             if self._attributes:
-                span.set_extra("attributes", session.collector.capturer.mapping(self._attributes))
+                span.set_extra("attributes", session.settings.capturer.mapping(self._attributes))
             self._token = span.activate()
             self._open = span
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the caller
@@ -132,7 +132,7 @@ def point_event(name: str, data: dict[str, Any], frame: FrameType | None) -> str
     try:
         span = OpenSpan(session, _info(KIND_EVENT, name), frame)
         if data:
-            span.set_extra("attributes", session.collector.capturer.mapping(data))
+            span.set_extra("attributes", session.settings.capturer.mapping(data))
         span.finish(instant=True)
     except Exception as exc:  # noqa: BLE001 - telemetry must not break the caller
         report_internal_error("recording a point event", exc)

@@ -1,4 +1,4 @@
-"""The collector: sessions, labels, the record buffer, flush, and the exit and fork hooks.
+"""The collector: the public facade over settings, the buffer, flush, delivery and lifecycle.
 
 ``aiobs.observer`` is the process's default :class:`Collector`; most programs use only it::
 
@@ -13,63 +13,45 @@ session; it is current only inside the block::
 
     async with observer.session("request", labels={"route": "/chat"}) as session:
         ...
+
+The work is done below: :mod:`aiobs._config` (settings), :mod:`aiobs._buffer` (records and their
+bound), :mod:`aiobs._flush` (snapshot, document, export, commit), :mod:`aiobs.delivery` (flush
+server, spool, background thread) and :mod:`aiobs._lifecycle` (exit and fork).
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import gc
 import logging
 import os
-import threading
-import weakref
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import _env, _ids, _threads
+from . import _lifecycle, _threads
 from . import labels as label_rules
 from . import providers as provider_registry
-from ._capture import DEFAULT_CAPTURER, CaptureLimits, Capturer
-from ._context import current_session, default, session_var, span_var, suppress_instrumentation
-from ._delivery import FIRST_RETRY_SECONDS, RemoteDelivery
-from ._document import build_document, session_dict
-from ._guard import guard, report_internal_error
+from ._buffer import RecordBuffer
+from ._capture import CaptureLimits, Capturer
+from ._config import Settings, propagate_to_threads_from_env
+from ._context import current_session, default, span_var
+from ._flush import DEFAULT_FILE_NAME, FlushPipeline
+from ._guard import guard
 from ._legacy import model_record
-from ._recording import append
-from ._records import RECORD_WIDTH
-from ._session import RecordingSession
+from ._session import RecordingSession, SessionScope
 from ._spans import Span, point_event
-from ._worker import FlushWorker
-from .exporters.base import BaseExporter, ExportError, ExportResult
-from .exporters.document import ExportDocument
-from .exporters.file import FileExporter
+from .delivery import Delivery
+from .exporters.base import BaseExporter, ExportResult
 from .models import Event, FunctionEvent
-from .pricing import Pricing, PricingError
+from .pricing import Pricing
 from .redaction import Redaction
-from .spool import Spool, default_directory
 
 if TYPE_CHECKING:
     from .exporters.remote import RemoteUsage
 
+__all__ = ["DEFAULT_FILE_NAME", "Collector", "SessionScope"]
+
 logger = logging.getLogger("aiobs")
-
-DEFAULT_MAX_BUFFERED_EVENTS = 100_000
-DEFAULT_FILE_NAME = "llm_observability.json"
-DEFAULT_EXIT_TIMEOUT = 5.0
-
-_live_collectors: weakref.WeakSet[Collector] = weakref.WeakSet()
-
-
-def _env_setting(read: Any, name: str, default_value: Any) -> Any:
-    """Read an environment setting; a bad value is logged, not raised, so imports never fail."""
-    try:
-        return read(name, default_value)
-    except ValueError as exc:
-        logger.error("aiobs: ignoring %s (%s); using %r", name, exc, default_value)
-        return default_value
 
 
 class Collector:
@@ -87,23 +69,10 @@ class Collector:
         flush_at_exit: bool | None = None,
         propagate_to_threads: bool | None = None,
     ) -> None:
-        self._state_lock = threading.RLock()
-        self._flush_lock = threading.Lock()
-        self._flushing_thread: int | None = None
-        self._count_lock = threading.Lock()
-        self._sessions: dict[str, RecordingSession] = {}
-        self._api_key: str | None = None
-        self._paths_written: set[str] = set()
-        self._last_destination: tuple[str | None, BaseExporter | None, dict[str, Any]] | None = None
-        self._forked = False
-        self._to_deliver: tuple[RemoteDelivery, ExportDocument] | None = None
-        self._delivery: RemoteDelivery | None = None
-        self._delivery_for: tuple[str, str] | None = None
-        self._flush_server_url: str | None = None
-        self._worker: FlushWorker | None = None
-        self._spool_offered = False  # the spool is offered once per process, at its first session
-        self._apply_defaults()
-        self._reset_counters()
+        settings = Settings.from_env()
+        self._buffer: RecordBuffer[RecordingSession] = RecordBuffer(settings)
+        self._pipeline = FlushPipeline(self._buffer)
+        self._delivery = Delivery(settings, self._background_flush, self._buffer.held)
         self.configure(
             capture_limits=capture_limits,
             redaction=redaction,
@@ -111,29 +80,12 @@ class Collector:
             flush_at_exit=flush_at_exit,
             propagate_to_threads=propagate_to_threads,
         )
-        _live_collectors.add(self)
+        _lifecycle.register(self)
 
     def __repr__(self) -> str:
-        return f"<Collector sessions={len(self._sessions)}>"
+        return f"<Collector sessions={len(self._buffer.sessions)}>"
 
-    # -- configuration --------------------------------------------------------------------------
-
-    def _apply_defaults(self) -> None:
-        self.capturer: Capturer = DEFAULT_CAPTURER
-        self.max_buffered_events: int = _env_setting(
-            _env.get_positive_int, _env.MAX_BUFFERED_EVENTS, DEFAULT_MAX_BUFFERED_EVENTS
-        )
-        self.flush_at_exit: bool = _env_setting(_env.get_bool, _env.FLUSH_AT_EXIT, True)
-        self.auto_instrument: bool = _env_setting(_env.get_bool, _env.AUTO_INSTRUMENT, True)
-        self.openai_stream_usage: bool = _env_setting(
-            _env.get_bool, _env.OPENAI_STREAM_USAGE, False
-        )
-        self.estimate_usage: bool = _env_setting(_env.get_bool, _env.ESTIMATE_USAGE, False)
-        self._pricing: Pricing | None = None
-        self.flush_interval: float | None = None
-        self.flush_every: int | None = None
-        self.exit_timeout: float = DEFAULT_EXIT_TIMEOUT
-        self.delivery_retry_interval: float = FIRST_RETRY_SECONDS
+    # -- configuration -----------------------------------------------------------------------------
 
     def configure(
         self,
@@ -192,139 +144,56 @@ class Collector:
             ValueError: ``max_buffered_events`` is not positive.
             aiobs.pricing.PricingError: the pricing table is malformed or unreadable.
         """
-        _check_type("capture_limits", capture_limits, CaptureLimits, "an aiobs.CaptureLimits")
-        _check_type("redaction", redaction, Redaction, "an aiobs.Redaction")
-        if max_buffered_events is not None and (
-            type(max_buffered_events) is not int or max_buffered_events <= 0
-        ):
-            raise ValueError(
-                f"max_buffered_events must be a positive int, got {max_buffered_events!r}"
-            )
-        for flag_name, flag in (
-            ("flush_at_exit", flush_at_exit),
-            ("propagate_to_threads", propagate_to_threads),
-            ("auto_instrument", auto_instrument),
-            ("openai_stream_usage", openai_stream_usage),
-            ("estimate_usage", estimate_usage),
-        ):
-            if flag is not None and not isinstance(flag, bool):
-                raise TypeError(f"{flag_name} must be True or False, got {flag!r}")
-        self._set_destinations(pricing, flush_server_url)
-        self._set_background(flush_interval, flush_every, exit_timeout, delivery_retry_interval)
-        if auto_instrument is not None:
-            self.auto_instrument = auto_instrument
-        if openai_stream_usage is not None:
-            self.openai_stream_usage = openai_stream_usage
-        if estimate_usage is not None:
-            self.estimate_usage = estimate_usage
-        if capture_limits is not None or redaction is not None:
-            self.capturer = Capturer(
-                capture_limits or self.capturer.limits, redaction or self.capturer.redaction
-            )
-        if max_buffered_events is not None:
-            self._resize(max_buffered_events)
-        if flush_at_exit is not None:
-            self.flush_at_exit = flush_at_exit
+        settings = self.settings.replace(
+            capture_limits=capture_limits,
+            redaction=redaction,
+            max_buffered_events=max_buffered_events,
+            flush_at_exit=flush_at_exit,
+            propagate_to_threads=propagate_to_threads,
+            auto_instrument=auto_instrument,
+            openai_stream_usage=openai_stream_usage,
+            estimate_usage=estimate_usage,
+            pricing=pricing,
+            flush_server_url=flush_server_url,
+            flush_interval=flush_interval,
+            flush_every=flush_every,
+            exit_timeout=exit_timeout,
+            delivery_retry_interval=delivery_retry_interval,
+        )
+        self._use(settings)
         if propagate_to_threads is not None:
             _threads.enabled = propagate_to_threads
-            if propagate_to_threads and self._sessions:
+            if propagate_to_threads and self._buffer.sessions:
                 _threads.install()
 
-    def _set_background(
-        self,
-        interval: float | None,
-        every: int | None,
-        exit_timeout: float | None,
-        retry_interval: float | None,
-    ) -> None:
-        """The background flushing settings of :meth:`configure`, checked and applied."""
-        for name, value in (
-            ("flush_interval", interval),
-            ("exit_timeout", exit_timeout),
-            ("delivery_retry_interval", retry_interval),
-        ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
-            ):
-                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
-        if every is not None and (type(every) is not int or every < 0):
-            raise ValueError(f"flush_every must be a number of events >= 0, got {every!r}")
-        if exit_timeout is not None:
-            self.exit_timeout = float(exit_timeout)
-        if retry_interval is not None:
-            self.delivery_retry_interval = float(retry_interval)
-        if interval is None and every is None:
-            return
-        if interval is not None:
-            self.flush_interval = float(interval) or None
-        if every is not None:
-            self.flush_every = every or None
-        if self.flush_interval is not None or self.flush_every is not None:
-            self._flush_worker().schedule(self.flush_interval, self.flush_every)
-        elif self._worker is not None:
-            self._worker.schedule(None, None)
+    def _use(self, settings: Settings) -> None:
+        self._buffer.use(settings)
+        self._delivery.use(settings)
 
-    def _flush_worker(self) -> FlushWorker:
-        """The background flush thread, started on first need (again in a forked child)."""
-        with self._state_lock:
-            if self._worker is None or not self._worker.alive:
-                self._worker = FlushWorker(
-                    self._background_flush, self._buffered_events, self._deliver_in_background
-                )
-                self._worker.schedule(self.flush_interval, self.flush_every)
-            return self._worker
+    @property
+    def settings(self) -> Settings:
+        """The current settings (read-only: change them with :meth:`configure`)."""
+        return self._buffer.settings
 
-    def _buffered_events(self) -> int:
-        return self.max_buffered_events - len(self._places)
-
-    def _background_flush(self, *args: Any, **kwargs: Any) -> Any:
-        """A flush run by the worker: as asked, or to the last explicit destination."""
-        if args or kwargs:
-            return self.flush(*args, **kwargs)
-        if self._last_destination is not None:
-            path, exporter, options = self._last_destination
-            return self.flush(path, exporter=exporter, **options)
-        return self.flush()
-
-    def wait_for_background_flushes(self, timeout: float | None = None) -> bool:
-        """Wait until the flushes handed to the background thread are done.
-
-        Returns ``False`` if ``timeout`` seconds passed first.
-        """
-        worker = self._worker
-        return True if worker is None else worker.idle(timeout)
-
-    def _set_destinations(
-        self, pricing: str | Path | Mapping[str, Any] | Pricing | None, flush_server_url: str | None
-    ) -> None:
-        """The pricing table and the flush server of :meth:`configure`, checked."""
-        if pricing is not None:
-            self._pricing = (
-                pricing
-                if isinstance(pricing, Pricing)
-                else Pricing.default().extended(Pricing.load(pricing))
-            )
-        if flush_server_url is not None:
-            if not flush_server_url.startswith(("http://", "https://")):
-                raise ValueError(
-                    "flush_server_url must be an http(s) URL, e.g. https://aiobs.example.com, "
-                    f"got {flush_server_url!r}"
-                )
-            self._flush_server_url = flush_server_url
+    @property
+    def capturer(self) -> Capturer:
+        """How values are captured: the configured limits and redaction."""
+        return self.settings.capturer
 
     @property
     def pricing(self) -> Pricing:
         """The model prices that events' costs are computed from."""
-        if self._pricing is None:
-            table = Pricing.default()
-            extra = os.environ.get(_env.PRICING_FILE)
-            if extra:
-                try:
-                    table = table.extended(Pricing.load(extra))
-                except PricingError as exc:
-                    logger.error("aiobs: ignoring %s (%s)", _env.PRICING_FILE, exc)
-            self._pricing = table
-        return self._pricing
+        return self.settings.price_table
+
+    @property
+    def max_buffered_events(self) -> int:
+        """Events buffered before further ones are dropped and counted."""
+        return self.settings.max_buffered_events
+
+    @property
+    def flush_at_exit(self) -> bool:
+        """Whether unexported data is flushed when the interpreter exits."""
+        return self.settings.flush_at_exit
 
     def instrument(self, *providers: str) -> list[str]:
         """Instrument LLM SDKs now: the named providers, or every installed one; return them.
@@ -348,20 +217,16 @@ class Collector:
         """
         provider_registry.uninstrument(list(providers) if providers else None)
 
-    # -- the flush server -----------------------------------------------------------------------
+    # -- the flush server --------------------------------------------------------------------------
 
-    def _remote_delivery(self) -> RemoteDelivery | None:
-        """The flush server delivery, when an API key and a server URL are both configured."""
-        url = self._flush_server_url or os.environ.get(_env.FLUSH_SERVER_URL)
-        key = self.api_key
-        if not url or not key:
-            return None
-        if self._delivery is None or self._delivery_for != (url, key):
-            from .exporters.remote import RemoteExporter
+    @property
+    def api_key(self) -> str | None:
+        """The API key given to :meth:`observe`, else ``AIOBS_API_KEY``; used by remote delivery.
 
-            self._delivery = RemoteDelivery(RemoteExporter(url, key), Spool(default_directory()))
-            self._delivery_for = (url, key)
-        return self._delivery
+        Read from the environment at each use, so sessions started with :meth:`session` (which
+        takes no key) deliver too.
+        """
+        return self._delivery.key()
 
     def usage(self) -> RemoteUsage:
         """The API key's tier and trace quota as the flush server reports them.
@@ -375,14 +240,7 @@ class Collector:
             aiobs.exporters.remote.InvalidAPIKeyError: the server refused the key.
             aiobs.ExportError: the server could not be reached or answered nonsense.
         """
-        delivery = self._remote_delivery()
-        if delivery is None:
-            raise ValueError(
-                "observer.usage() needs an API key (observer.observe(api_key=...) or "
-                f"{_env.API_KEY}) and a flush server URL ({_env.FLUSH_SERVER_URL} or "
-                "observer.configure(flush_server_url=...))"
-            )
-        return delivery.usage()
+        return self._delivery.usage()
 
     def deliver_pending(self) -> None:
         """Offer the documents waiting in the spool to the flush server now (never raises).
@@ -390,46 +248,9 @@ class Collector:
         This also happens by itself: at every flush, in the background after a failed delivery
         (see ``delivery_retry_interval``), and when a process starts its first session.
         """
-        delivery = self._remote_delivery()
-        if delivery is not None:
-            with guard("delivering spooled documents"):
-                delivery.deliver(None)
+        self._delivery.deliver_pending()
 
-    def _deliver_in_background(self) -> float | None:
-        """The worker's spool offer: deliver, then return the seconds until the next one."""
-        delivery = self._remote_delivery()
-        if delivery is None:
-            return None
-        with guard("delivering spooled documents"):
-            delivery.deliver(None)
-        return delivery.next_retry(self.delivery_retry_interval)
-
-    def _retry_later(self, delivery: RemoteDelivery) -> None:
-        """Plan a background offer of the spool if documents wait in it."""
-        delay = delivery.next_retry(self.delivery_retry_interval)
-        if delay is not None:
-            self._flush_worker().deliver_later(delay)
-
-    def _offer_spool_at_start(self) -> None:
-        """Once per process: documents an earlier run could not deliver go out in the background."""
-        if self._spool_offered:
-            return
-        self._spool_offered = True
-        with guard("looking for undelivered documents"):
-            delivery = self._remote_delivery()
-            if delivery is not None and delivery.waiting():
-                self._flush_worker().deliver_later(0.0)
-
-    @property
-    def api_key(self) -> str | None:
-        """The API key given to :meth:`observe`, else ``AIOBS_API_KEY``; used by remote delivery.
-
-        Read from the environment at each use, so sessions started with :meth:`session` (which
-        takes no key) deliver too.
-        """
-        return self._api_key or os.environ.get(_env.API_KEY)
-
-    # -- sessions -------------------------------------------------------------------------------
+    # -- sessions ----------------------------------------------------------------------------------
 
     def _new_session(self, name: str | None, labels: Mapping[str, str] | None) -> RecordingSession:
         if name is not None and not isinstance(name, str):
@@ -437,13 +258,12 @@ class Collector:
         merged = label_rules.merge_labels(labels)
         if _threads.enabled:
             _threads.install()
-        if self.auto_instrument:
+        if self.settings.auto_instrument:
             with guard("instrumenting LLM SDKs"):
                 provider_registry.install_available()
-        session = RecordingSession(self, name, merged)
-        with self._state_lock:
-            self._sessions[session.id] = session
-        self._offer_spool_at_start()
+        session = RecordingSession(self._buffer, name, merged)
+        self._buffer.register(session)
+        self._delivery.offer_at_start()
         return session
 
     def observe(
@@ -460,11 +280,11 @@ class Collector:
         Raises:
             ValueError: the name is not a string, or a label breaks the label rules.
         """
-        self._api_key = api_key or self._api_key
+        self._delivery.api_key = api_key or self._delivery.api_key
         session = self._new_session(session_name, labels)
-        with self._state_lock:
+        with self._buffer.lock:
             previous = default.session
-            if previous is not None and previous.collector is self:
+            if previous is not None and previous.buffer is self._buffer:
                 previous.end()
             default.session = session
         return session.id
@@ -479,7 +299,7 @@ class Collector:
         Raises:
             ValueError: (on entering) the name is not a string, or a label is invalid.
         """
-        return SessionScope(self, name, labels)
+        return SessionScope(self._new_session, name, labels)
 
     def current_session(self) -> RecordingSession | None:
         """The session that recording would use here and now, or ``None``."""
@@ -494,7 +314,7 @@ class Collector:
         if session is None:
             return
         session.end()
-        with self._state_lock:
+        with self._buffer.lock:
             if default.session is session:
                 default.session = None
 
@@ -507,7 +327,7 @@ class Collector:
             )
         return session
 
-    # -- labels (of the current session) --------------------------------------------------------
+    # -- labels (of the current session) -----------------------------------------------------------
 
     def set_labels(self, labels: Mapping[str, str], merge: bool = True) -> None:
         """Merge labels into the current session's, or replace its user labels (``merge=False``).
@@ -546,7 +366,7 @@ class Collector:
         """
         return self._require_session().get_labels()
 
-    # -- spans and events -----------------------------------------------------------------------
+    # -- spans and events --------------------------------------------------------------------------
 
     def span(self, name: str, **attributes: Any) -> Span:
         """A manual span for ``with``/``async with``; ``span.set(key, value)`` adds attributes."""
@@ -557,8 +377,6 @@ class Collector:
 
         Returns the event's span id, or ``None`` when no session is current.
         """
-        import sys
-
         return point_event(name, data, sys._getframe(1))
 
     def get_current_span_id(self) -> str | None:
@@ -572,61 +390,19 @@ class Collector:
         if session is None:
             return
         with guard("recording an event"):
-            append(session, model_record(payload, session.collector.capturer).as_record())
-
-    # -- buffer accounting (called from the hot path) -------------------------------------------
-
-    def _reset_counters(self) -> None:
-        # The free places of the buffer, one byte each. Taking one is `_places.pop()`, a single
-        # C call, so admission is exact under threads without a lock; IndexError means full.
-        # Places go back when their records are exported. `_owed` counts places to withhold
-        # after max_buffered_events was lowered below what is buffered.
-        self._places = bytearray(self.max_buffered_events)
-        self._owed = 0
-
-    def _give_back(self, places: int) -> None:
-        with self._count_lock:
-            settled = min(places, self._owed)
-            self._owed -= settled
-            self._places.extend(bytes(places - settled))
-
-    def _resize(self, maximum: int) -> None:
-        with self._count_lock:
-            change = maximum - self.max_buffered_events
-            self.max_buffered_events = maximum
-            if change >= 0:
-                self._places.extend(bytes(change))
-            else:
-                taken = min(-change, len(self._places))
-                del self._places[:taken]
-                self._owed += -change - taken
-
-    def reject(self, session: RecordingSession) -> None:
-        """Count a record that found the buffer full."""
-        with self._count_lock:
-            session.dropped += 1
-        session.dirty = True
-
-    def reattach(self, session: RecordingSession) -> None:
-        """Take back a released session that received a late record, so the record is exported."""
-        with self._state_lock:
-            if session.released:
-                session.released = False
-                session.dirty = True
-                self._sessions[session.id] = session
+            record = model_record(payload, session.settings.capturer).as_record()
+            session.buffer.admit(session, record)
 
     @property
     def buffered_events(self) -> int:
         """Records waiting for the next flush, over all sessions."""
-        with self._state_lock:
-            return sum(len(s.records) for s in self._sessions.values()) // RECORD_WIDTH
+        return self._buffer.buffered_events()
 
     def pending(self) -> bool:
         """Whether a flush would export anything new."""
-        with self._state_lock:
-            return any(s.records or s.dirty for s in self._sessions.values())
+        return self._buffer.pending()
 
-    # -- flush ----------------------------------------------------------------------------------
+    # -- flush -------------------------------------------------------------------------------------
 
     def flush(
         self,
@@ -659,336 +435,68 @@ class Collector:
             was written. A failed export is logged and keeps the data for the next flush.
         """
         if not block:
-            self._flush_worker().submit(
+            self._delivery.submit(
                 (path, include_trace_tree, exporter, persist), dict(exporter_kwargs)
             )
             return None
-        if self._flushing_thread == threading.get_ident():
-            # Called from inside an exporter: the records being exported are not released yet,
-            # and exporting them again would duplicate them.
-            logger.warning("aiobs: flush() called during a flush (from an exporter?); ignored")
-            return None
-        outcome: str | ExportResult | None = None
-        with self._flush_lock:
-            self._flushing_thread = threading.get_ident()
-            try:
-                outcome = self._flush(path, include_trace_tree, exporter, persist, exporter_kwargs)
-            except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
-                report_internal_error("flushing", exc)
-            finally:
-                self._flushing_thread = None
-                delivered, self._to_deliver = self._to_deliver, None
-        if delivered is not None:  # after the lock: the network never holds up a flush
-            with guard("delivering to the flush server"):
-                delivered[0].deliver(delivered[1])
-                self._retry_later(delivered[0])
+        outcome, exported = self._pipeline.flush(
+            path, include_trace_tree, exporter, persist, exporter_kwargs
+        )
+        if exported is not None:  # after the flush: the network never holds one up
+            self._delivery.after_flush(exported)
         return outcome
 
-    def _flush(
-        self,
-        path: str | os.PathLike[str] | None,
-        include_trace_tree: bool,
-        exporter: BaseExporter | None,
-        persist: bool,
-        exporter_kwargs: dict[str, Any],
-    ) -> str | ExportResult | None:
-        snapshot, document = self._snapshot(include_trace_tree)
-        if exporter is None and not persist:
-            self._commit(snapshot)
-            return None
-        target: str | None = None
-        try:
-            if exporter is None:
-                target = self._default_path(path, [session for session, _ in snapshot])
-                merge = os.path.abspath(target) in self._paths_written
-                destination: BaseExporter = FileExporter(target, merge=merge)
-            else:
-                destination = exporter
-            result = _export(destination, document, exporter_kwargs)
-        except BaseException:
-            _mark_changed(snapshot)
-            raise
-        if not result.success:
-            _mark_changed(snapshot)
-            logger.warning(
-                "aiobs: export to %s failed (%s); %d events kept for the next flush",
-                result.destination or getattr(destination, "name", destination),
-                result.error,
-                document.event_count,
-            )
-            return None if exporter is None else result
-        self._commit(snapshot)
-        delivery = self._remote_delivery()
-        if delivery is not None and document.event_count + len(document.session_ids):
-            self._to_deliver = (delivery, document)
-        if target is not None:
-            self._paths_written.add(os.path.abspath(target))
-        self._last_destination = (
-            os.fspath(path) if path is not None else None,
-            exporter,
-            exporter_kwargs,
-        )
-        return target if exporter is None else result
+    def _background_flush(self, *args: Any, **kwargs: Any) -> Any:
+        """A flush run by the background thread: as asked, or to the last explicit destination."""
+        if args or kwargs:
+            return self.flush(*args, **kwargs)
+        if self._pipeline.last_destination is not None:
+            path, exporter, options = self._pipeline.last_destination
+            return self.flush(path, exporter=exporter, **options)
+        return self.flush()
 
-    def _snapshot(
-        self, include_trace_tree: bool
-    ) -> tuple[list[tuple[RecordingSession, int]], ExportDocument]:
-        with self._state_lock:
-            sessions = [s for s in self._sessions.values() if s.records or s.dirty]
-        snapshot: list[tuple[RecordingSession, int]] = []
-        session_dicts: list[dict[str, Any]] = []
-        batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
-        for session in sessions:
-            session.dirty = False  # a change made during the flush sets it again; see below
-            count = len(session.records)
-            snapshot.append((session, count))
-            batches.append((session.id, session.clock_anchor, session.records, count))
-            session.reanchor()
-            session_dicts.append(
-                session_dict(
-                    session_id=session.id,
-                    name=session.name,
-                    started_at=session.started_at,
-                    ended_at=session.ended_at,
-                    pid=session.pid,
-                    cwd=session.cwd,
-                    labels=session.labels,
-                    dropped=session.dropped,
-                    llm=session.llm.as_fields(),
-                )
-            )
-        try:
-            with _collection_paused():
-                document = build_document(
-                    session_dicts,
-                    batches,
-                    capturer=self.capturer,
-                    include_trace_tree=include_trace_tree,
-                    generated_at=_ids.wall_clock(),
-                )
-        except BaseException:
-            _mark_changed(snapshot)  # nothing was exported: export these sessions next time
-            raise
-        return snapshot, document
+    def wait_for_background_flushes(self, timeout: float | None = None) -> bool:
+        """Wait until the flushes handed to the background thread are done.
 
-    def _commit(self, snapshot: list[tuple[RecordingSession, int]]) -> None:
-        exported = 0
-        for session, count in snapshot:
-            del session.records[:count]
-            exported += count // RECORD_WIDTH
-        self._give_back(exported)
-        with self._state_lock:
-            for session, _ in snapshot:
-                if session.ended_at is None or session.records or session.dirty:
-                    continue
-                session.released = True
-                self._sessions.pop(session.id, None)
-                if session.records:  # a record slipped in before `released` was visible
-                    session.released = False
-                    self._sessions[session.id] = session
+        Returns ``False`` if ``timeout`` seconds passed first.
+        """
+        return self._delivery.wait(timeout)
 
-    def _default_path(
-        self, path: str | os.PathLike[str] | None, sessions: list[RecordingSession]
-    ) -> str:
-        if path is not None:
-            return os.fspath(path)
-        # A forked child never takes the parent's default file: its name gets the child's pid.
-        suffix = f"-{os.getpid()}" if self._forked else ""
-        from_env = os.environ.get(_env.OUTPUT_PATH)
-        if from_env:
-            if not suffix:
-                return from_env
-            stem, extension = os.path.splitext(from_env)
-            return f"{stem}{suffix}{extension}"
-        own_default = default.session
-        if own_default is not None and own_default.collector is not self:
-            own_default = None
-        chosen = own_default or (sessions[0] if sessions else None)
-        if chosen is None:
-            return DEFAULT_FILE_NAME
-        return f"{chosen.id}{suffix}.json"
-
-    # -- lifecycle ------------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Forget all sessions and data and restore default settings (for tests and notebooks)."""
-        with self._state_lock:
-            for session in self._sessions.values():
-                session.end()
-                session.released = True
-                del session.records[:]  # a block still open must not bring this data back
-            self._sessions.clear()
-            if default.session is not None and default.session.collector is self:
+        settings = Settings.from_env()
+        with self._buffer.lock:
+            if default.session is not None and default.session.buffer is self._buffer:
                 default.session = None
-        self._api_key = None
-        self._paths_written.clear()
-        self._last_destination = None
-        self._forked = False
-        self._to_deliver = None
-        self._delivery = None
-        self._delivery_for = None
-        self._flush_server_url = None
-        self._spool_offered = False
-        if self._worker is not None:
-            self._worker.stop(timeout=1.0)  # requests not started are dropped with the data
-            self._worker = None
-        self._apply_defaults()
-        self._reset_counters()
+        self._buffer.reset(settings)
+        self._pipeline.reset()
+        self._delivery.reset(settings)
         _threads.uninstall()
-        _threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
+        _threads.enabled = propagate_to_threads_from_env()
 
     def _flush_at_exit(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            stopped, left = worker.stop(self.exit_timeout)
-            if not stopped:
-                logger.warning(
-                    "aiobs: a background flush was still running after %.1f s at exit",
-                    self.exit_timeout,
-                )
-                return  # it holds the flush lock: flushing again here would wait for it
-            for args, kwargs in left:  # flushes the program asked for: run them now
-                with guard("flushing at exit"):
-                    self.flush(*args, **kwargs)
-        if not self.flush_at_exit:
+        stopped, left = self._delivery.stop(self.settings.exit_timeout)
+        if not stopped:
+            logger.warning(
+                "aiobs: a background flush was still running after %.1f s at exit",
+                self.settings.exit_timeout,
+            )
+            return  # it holds the flush lock: flushing again here would wait for it
+        for args, kwargs in left:  # flushes the program asked for: run them now
+            with guard("flushing at exit"):
+                self.flush(*args, **kwargs)
+        if not self.settings.flush_at_exit or not self.pending():
             return
-        with guard("flushing at exit"):
-            if not self.pending():
-                return
-            with self._state_lock:
-                for session in self._sessions.values():
-                    session.end()
-            if self._last_destination is not None:
-                path, exporter, kwargs = self._last_destination
-                self.flush(path, exporter=exporter, **kwargs)
-            else:
-                self.flush()
+        with self._buffer.lock:
+            for session in self._buffer.sessions.values():
+                session.end()
+        self._background_flush()
 
     def _after_fork_in_child(self) -> None:
-        self._state_lock = threading.RLock()
-        self._flush_lock = threading.Lock()
-        self._flushing_thread = None
-        self._count_lock = threading.Lock()
-        self._reset_counters()
-        self._forked = True
-        # The parent exports what it recorded and writes its files; the child starts clean.
-        self._last_destination = None
-        self._paths_written = set()
-        self._to_deliver = None
-        self._delivery = None  # its lock and HTTP connections belong to the parent
-        self._worker = None  # threads do not survive a fork: the child starts its own
-        if self.flush_interval is not None or self.flush_every is not None:
-            self._flush_worker()
-        for session in self._sessions.values():
+        self._buffer.after_fork_in_child()
+        self._pipeline.after_fork_in_child()
+        self._delivery.after_fork_in_child()
+        for session in self._buffer.sessions.values():
             session._after_fork_in_child()
-
-
-class SessionScope:
-    """What :meth:`Collector.session` returns: enter it with ``with`` or ``async with``."""
-
-    __slots__ = ("_collector", "_labels", "_name", "_session", "_tokens")
-
-    def __init__(
-        self, collector: Collector, name: str | None, labels: Mapping[str, str] | None
-    ) -> None:
-        self._collector = collector
-        self._name = name
-        self._labels = labels
-        self._session: RecordingSession | None = None
-        self._tokens: tuple[Any, Any] | None = None
-
-    def __enter__(self) -> RecordingSession:
-        if self._session is not None:
-            raise RuntimeError(
-                "This session block is already in use; call observer.session() again"
-            )
-        session = self._collector._new_session(self._name, self._labels)
-        self._session = session
-        self._tokens = (session_var.set(session), span_var.set(None))
-        return session
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session, tokens = self._session, self._tokens
-        if session is None or tokens is None:
-            return
-        session_token, span_token = tokens
-        span_var.reset(span_token)
-        session_var.reset(session_token)
-        session.end()
-
-    async def __aenter__(self) -> RecordingSession:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-
-@contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a flush builds its document.
-
-    Building it makes a few short-lived objects per event; with the collector running, each batch
-    of them triggers a pass over every tracked object in the process, which costs more than the
-    building itself. Nothing is lost: cycles made meanwhile are collected afterwards. The export
-    (file or network) runs with the collector on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _mark_changed(snapshot: list[tuple[RecordingSession, int]]) -> None:
-    for session, _ in snapshot:
-        session.dirty = True
-
-
-def _check_type(name: str, value: object, expected: type, description: str) -> None:
-    if value is not None and not isinstance(value, expected):
-        raise TypeError(f"{name} must be {description}, got {type(value).__name__}")
-
-
-def _export(
-    destination: BaseExporter, document: ExportDocument, kwargs: dict[str, Any]
-) -> ExportResult:
-    try:
-        # An exporter's own HTTP calls (cloud SDKs, OTLP) must never become events.
-        with suppress_instrumentation():
-            result: object = destination.export_document(document, **kwargs)
-    except ExportError as exc:
-        return ExportResult(False, error=str(exc))
-    except Exception as exc:
-        logger.debug("aiobs: exporter %r raised", destination, exc_info=True)
-        return ExportResult(False, error=f"{type(exc).__name__}: {exc}")
-    if not isinstance(result, ExportResult):
-        return ExportResult(True, metadata={"returned": repr(result)})
-    return result
-
-
-def _flush_all_at_exit() -> None:
-    for collector in list(_live_collectors):
-        collector._flush_at_exit()
-
-
-def _after_fork_in_child() -> None:
-    for collector in list(_live_collectors):
-        collector._after_fork_in_child()
-
-
-_threads.enabled = _env_setting(_env.get_bool, _env.PROPAGATE_TO_THREADS, True)
-atexit.register(_flush_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

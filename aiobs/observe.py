@@ -36,7 +36,7 @@ from ._recording import (
     capture_inputs,
     capture_result,
 )
-from ._records import CLOSED, KIND_FUNCTION, KIND_GENERATOR, FunctionInfo
+from ._records import CLOSED, KIND_FUNCTION, KIND_GENERATOR, FunctionInfo, SpanRecord
 from ._session import RecordingSession
 
 P = ParamSpec("P")
@@ -138,8 +138,9 @@ def _active_session() -> RecordingSession | None:
 
 
 # The sync and async wrappers below are the hot path: they inline the steps of OpenSpan and of
-# _recording.append (keep them in step), build the record tuple directly, and keep aiobs's own
-# work inside try blocks that never let an internal error reach the caller.
+# RecordBuffer.admit (keep them in step; tests/test_observe_paths.py holds them to it), build the
+# record tuple directly, and keep aiobs's own work inside try blocks that never let an internal
+# error reach the caller.
 
 
 def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
@@ -167,7 +168,8 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                 parent_id, trace_id = parent
             caller = _getframe(1)
             code, lasti = caller.f_code, caller.f_lasti
-            capturer = session.collector.capturer
+            buffer = session.buffer
+            capturer = buffer.settings.capturer
             if keep_args:
                 cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
             else:
@@ -217,7 +219,7 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                     captured = result
                 else:
                     captured = capture_result(capturer, result)
-            record = (
+            record: SpanRecord = (
                 static,
                 span_id,
                 parent_id,
@@ -232,15 +234,14 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                 None,
                 extra,
             )
-            collector = session.collector
-            try:
-                collector._places.pop()
+            try:  # RecordBuffer.admit, inlined
+                buffer.places.pop()
             except IndexError:
-                collector.reject(session)
+                buffer.reject(session)
             else:
                 session.records.extend(record)
                 if session.released:
-                    collector.reattach(session)
+                    buffer.reattach(session)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error("recording a span", exc)
         return result
@@ -273,7 +274,8 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                 parent_id, trace_id = parent
             caller = _getframe(1)
             code, lasti = caller.f_code, caller.f_lasti
-            capturer = session.collector.capturer
+            buffer = session.buffer
+            capturer = buffer.settings.capturer
             if keep_args:
                 cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
             else:
@@ -323,7 +325,7 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                     captured = result
                 else:
                     captured = capture_result(capturer, result)
-            record = (
+            record: SpanRecord = (
                 static,
                 span_id,
                 parent_id,
@@ -338,15 +340,14 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                 None,
                 extra,
             )
-            collector = session.collector
-            try:
-                collector._places.pop()
+            try:  # RecordBuffer.admit, inlined
+                buffer.places.pop()
             except IndexError:
-                collector.reject(session)
+                buffer.reject(session)
             else:
                 session.records.extend(record)
                 if session.released:
-                    collector.reattach(session)
+                    buffer.reattach(session)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error("recording a span", exc)
         return result

@@ -92,7 +92,7 @@ class TestFailedFlush:
     ) -> None:
         import sys
 
-        collector_module = sys.modules["aiobs.collector"]
+        collector_module = sys.modules["aiobs._flush"]
         original = collector_module.build_document
 
         def broken(*args: Any, **kwargs: Any) -> Any:
@@ -121,7 +121,7 @@ class TestFailedFlush:
     def test_a_session_change_alone_is_kept(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import sys
 
-        collector_module = sys.modules["aiobs.collector"]
+        collector_module = sys.modules["aiobs._flush"]
         original = collector_module.build_document
 
         def broken(*args: Any, **kwargs: Any) -> Any:

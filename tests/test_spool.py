@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from aiobs import observe, observer
+from aiobs.delivery.spool import Spool, default_directory
 from aiobs.exporters import ExportDocument, InMemoryExporter
-from aiobs.spool import Spool, default_directory
 
 
 def test_documents_come_back_byte_for_byte_oldest_first(tmp_path: Path) -> None:

@@ -30,7 +30,6 @@ from pydantic import BaseModel
 from .. import _ids
 from .._context import current_session, span_var, suppressed_var
 from .._guard import report_internal_error
-from .._recording import append
 from .._records import ErrorInfo, ModelRecord
 from ..usage import Usage
 
@@ -107,7 +106,7 @@ class LLMCall:
         self.request_model = request_model
         # Frozen now (the caller may change its messages list after the call), bounded and
         # redacted at export: a full snapshot here would cost more than the rest of the call.
-        self.request = freeze(request, session.collector.capturer)
+        self.request = freeze(request, session.settings.capturer)
         self.callsite = user_callsite(3)
         self.span_id = _ids.new_span_id()
         parent = span_var.get()
@@ -240,13 +239,13 @@ class LLMCall:
         # the cost (the session totals need it), the error (its traceback must not be kept
         # alive). The event's dict is built at export, from the ProviderRecord.
         session = self.session
-        collector = session.collector
+        settings = session.settings
         anchor_wall, anchor_ns = session.clock_anchor
         model = response_model or self.request_model
-        cost = collector.pricing.cost(self.provider, model, usage)
+        cost = settings.price_table.cost(self.provider, model, usage)
         exception = None
         if error is not None:
-            exception = error_detail(error, collector.capturer.redaction.redact_text)
+            exception = error_detail(error, settings.capturer.redaction.redact_text)
         session.add_llm_totals(usage, cost, failed=error is not None)
         record = ProviderRecord(
             (
@@ -254,7 +253,7 @@ class LLMCall:
                 self.api,
                 self.operation,
                 self.request,
-                None if response is None else freeze(response, collector.capturer),
+                None if response is None else freeze(response, settings.capturer),
                 anchor_wall + (self.start_ns - anchor_ns) / 1e9,
                 (end_ns - self.start_ns) / 1e6,
                 self.callsite,
@@ -270,7 +269,7 @@ class LLMCall:
                 None if stream is None else tuple(stream.items()),
             )
         )
-        append(session, record.as_record())
+        session.buffer.admit(session, record.as_record())
 
 
 class ProviderRecord(ModelRecord):

@@ -159,7 +159,7 @@ def _asks_stream_usage(call: LLMCall, api: Api, kwargs: Mapping[str, Any]) -> bo
     """Whether aiobs should add ``include_usage`` to this chat stream request."""
     if api.operation != "chat" or kwargs.get("stream") is not True:
         return False
-    if not call.session.collector.openai_stream_usage:
+    if not call.session.settings.openai_stream_usage:
         return False
     return "stream_options" not in kwargs or type(kwargs["stream_options"]) in _Sdk.sentinels
 

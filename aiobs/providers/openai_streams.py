@@ -237,7 +237,7 @@ class UsageEstimate:
 
 def estimate_for(call: LLMCall, prompt: Any, instructions: Any = None) -> UsageEstimate | None:
     """The estimate a stream's accumulator may need, when the session asks for estimates."""
-    if not call.session.collector.estimate_usage:
+    if not call.session.settings.estimate_usage:
         return None
     return UsageEstimate(call.request_model, prompt, instructions)
 

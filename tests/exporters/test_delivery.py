@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from aiobs import observe, observer
+from aiobs.delivery.spool import Spool
 from aiobs.exporters.remote import RemoteUsage
-from aiobs.spool import Spool
 from tests.exporters.test_remote import KEY, FlushServer, server  # noqa: F401 - the fixture
 
 
@@ -34,7 +34,7 @@ def configured(server: FlushServer, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AIOBS_FLUSH_SERVER_URL", server.url)
     monkeypatch.setenv("AIOBS_SPOOL_DIR", str(tmp_path / "spool"))
     observer.observe("delivered")
-    delivery = observer._remote_delivery()
+    delivery = observer._delivery.remote()
     assert delivery is not None
     delivery.exporter.backoff = 0.01
     delivery.exporter.max_attempts = 2
@@ -165,7 +165,7 @@ def test_a_refused_document_is_offered_again_in_the_background(
 
 
 def test_the_background_offers_back_off_while_the_server_is_down(tmp_path: Path) -> None:
-    from aiobs._delivery import MAX_RETRY_SECONDS, RemoteDelivery
+    from aiobs.delivery.remote import MAX_RETRY_SECONDS, RemoteDelivery
     from aiobs.exporters.remote import RemoteExporter
 
     spool = Spool(tmp_path / "backoff")
@@ -214,7 +214,7 @@ def test_a_server_slower_than_the_timeout_stores_the_document_once(
     server: FlushServer,  # noqa: F811
     configured: Spool,
 ) -> None:
-    delivery = observer._remote_delivery()
+    delivery = observer._delivery.remote()
     assert delivery is not None
     delivery.exporter.timeout = 0.3
     work(1)
@@ -246,7 +246,7 @@ def test_through_every_kind_of_failure_each_event_arrives_exactly_once(
     configured: Spool,
     seed: int,
 ) -> None:
-    delivery = observer._remote_delivery()
+    delivery = observer._delivery.remote()
     assert delivery is not None
     delivery.exporter.timeout = 0.2
     chance = random.Random(seed)

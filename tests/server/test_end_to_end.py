@@ -209,7 +209,7 @@ def test_retries_through_failures_store_and_count_each_session_once(
             observer.observe(name)
             pipeline(1)
             observer.end()
-            delivery = observer._remote_delivery()
+            delivery = observer._delivery.remote()
             assert delivery is not None
             delivery.exporter.backoff = 0.01
             delivery.exporter.max_attempts = 2

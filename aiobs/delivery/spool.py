@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import _env
+from .. import _env
 
 logger = logging.getLogger("aiobs")
 

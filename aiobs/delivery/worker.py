@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._guard import guard
+from .._guard import guard
 
 FlushRequest = tuple[tuple[Any, ...], dict[str, Any]]
 """Positional and keyword arguments of one ``flush()`` call."""

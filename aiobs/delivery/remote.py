@@ -6,8 +6,8 @@ as aiobs 0.2 did. Nothing goes to any server by default. The upload happens afte
 released its lock, so recording and other flushes never wait on the network.
 
 A document the server does not take (down, slow, restarting, connection dropped) is kept in the
-spool (:mod:`aiobs.spool`) and offered again, oldest first, before the next document; its bytes,
-and so its idempotency key, are unchanged, so the server stores and counts it once. When the
+spool (:mod:`aiobs.delivery.spool`) and offered again, oldest first, before the next document; its
+bytes, and so its idempotency key, are unchanged, so the server stores and counts it once. When the
 key's quota is used up, documents are still written locally; aiobs says so once and does not
 spool them. An invalid key is reported once, with how to fix it.
 
@@ -23,17 +23,15 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .exporters.base import ExportResult
-from .exporters.document import ExportDocument
+from .._config import DEFAULT_RETRY_SECONDS
+from ..exporters.base import ExportResult
+from ..exporters.document import ExportDocument
 from .spool import Spool
 
 if TYPE_CHECKING:
-    from .exporters.remote import RemoteExporter, RemoteUsage
+    from ..exporters.remote import RemoteExporter, RemoteUsage
 
 logger = logging.getLogger("aiobs")
-
-FIRST_RETRY_SECONDS = 30.0
-"""Default wait before undelivered documents are offered again in the background."""
 
 MAX_RETRY_SECONDS = 600.0
 """The longest wait between two background offers while the server keeps refusing."""
@@ -67,7 +65,7 @@ class RemoteDelivery:
         """Whether documents wait in the spool."""
         return bool(self.spool.pending())
 
-    def next_retry(self, first: float = FIRST_RETRY_SECONDS) -> float | None:
+    def next_retry(self, first: float = DEFAULT_RETRY_SECONDS) -> float | None:
         """Seconds until the spool should be offered again; ``None`` when nothing waits.
 
         The wait starts at ``first`` and doubles with every call that still finds documents
