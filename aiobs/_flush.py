@@ -19,10 +19,10 @@ from typing import Any
 
 from . import _env, _ids
 from ._buffer import RecordBuffer
-from ._context import default, suppress_instrumentation
+from ._context import suppress_instrumentation
 from ._document import build_document, session_dict
 from ._guard import report_internal_error
-from ._session import RecordingSession
+from ._session import RecordingSession, default
 from .exporters.base import BaseExporter, ExportError, ExportResult
 from .exporters.document import ExportDocument
 from .exporters.file import FileExporter

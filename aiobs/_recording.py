@@ -15,9 +15,9 @@ from typing import Any
 
 from . import _ids
 from ._capture import Capturer
-from ._context import span_var
+from ._context import SpanContext, span_var
 from ._guard import report_internal_error
-from ._records import ErrorInfo, FunctionInfo, SpanContext, SpanRecord
+from ._records import ErrorInfo, FunctionInfo, SpanRecord
 from ._session import RecordingSession
 
 _PLAIN_RESULTS = frozenset({type(None), bool})

@@ -243,9 +243,6 @@ ModelRow = tuple[
 Record = SpanRecord | ModelRow
 """What a session's buffer holds, RECORD_WIDTH entries per record (see above)."""
 
-SpanContext = tuple[int, int]
-"""What the span context variable holds for an open span: ``(span_id, trace_id)``."""
-
 
 class ModelRecord:
     """An event given to ``observer._record_event`` as an aiobs 0.2 model or dict.

@@ -1,7 +1,11 @@
-"""A session while it records: identity, labels, its records not yet exported, and its scope.
+"""A session while it records, and which session is current.
 
-:class:`SessionScope` is what ``observer.session()`` returns: the session is current only inside
-its ``with`` / ``async with`` block.
+:class:`RecordingSession` holds a session's identity, labels and records not yet exported. The
+current session is a context variable (:data:`session_var`), so each thread and asyncio task sees
+its own; when none is set there, the process-wide default session (:data:`default`, started by
+``observer.observe()``) applies; when neither exists nothing is recorded, and finding that out
+costs one context-variable read. :class:`SessionScope` is what ``observer.session()`` returns: the
+session is current only inside its ``with`` / ``async with`` block.
 """
 
 from __future__ import annotations
@@ -9,13 +13,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
 from . import _ids, labels
 from ._buffer import RecordBuffer
 from ._config import Settings
-from ._context import session_var, span_var
+from ._context import span_var
 from ._records import RECORD_WIDTH
 from ._totals import LLMTotals
 from .usage import Usage
@@ -159,6 +164,28 @@ class RecordingSession:
         self.llm = LLMTotals()
         self.pid = os.getpid()
         self.dirty = False
+
+
+session_var: ContextVar[RecordingSession | None] = ContextVar("aiobs_session", default=None)
+"""The session set by ``with observer.session()`` in this context, if any."""
+
+
+class _DefaultSlot:
+    """Holds the process-wide default session (one slot, shared by all threads)."""
+
+    __slots__ = ("session",)
+
+    def __init__(self) -> None:
+        self.session: RecordingSession | None = None
+
+
+default = _DefaultSlot()
+
+
+def current_session() -> RecordingSession | None:
+    """The session that a span starting here would record into, or ``None``."""
+    session = session_var.get()
+    return session if session is not None else default.session
 
 
 class SessionScope:

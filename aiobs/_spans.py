@@ -7,10 +7,11 @@ from contextvars import Token
 from types import FrameType, TracebackType
 from typing import Any
 
-from ._context import current_session, span_var
+from ._context import SpanContext, span_var
 from ._guard import report_internal_error
 from ._recording import OpenSpan
-from ._records import KIND_EVENT, KIND_SPAN, FunctionInfo, SpanContext
+from ._records import KIND_EVENT, KIND_SPAN, FunctionInfo
+from ._session import current_session
 
 _INFO_CACHE_LIMIT = 1024
 _infos: dict[tuple[str, str], FunctionInfo] = {}

@@ -21,7 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ._context import session_var, span_var
+from ._context import span_var
+from ._session import session_var
 
 _lock = threading.Lock()
 _POOL_WORKER = getattr(concurrent.futures.thread, "_worker", None)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,15 +33,12 @@ from . import providers as provider_registry
 from ._buffer import RecordBuffer
 from ._capture import CaptureLimits, Capturer
 from ._config import Settings, propagate_to_threads_from_env
-from ._context import current_session, default, span_var
+from ._current import CurrentContext
 from ._flush import DEFAULT_FILE_NAME, FlushPipeline
 from ._guard import guard
-from ._legacy import model_record
-from ._session import RecordingSession, SessionScope
-from ._spans import Span, point_event
+from ._session import RecordingSession, SessionScope, current_session, default
 from .delivery import Delivery
 from .exporters.base import BaseExporter, ExportResult
-from .models import Event, FunctionEvent
 from .pricing import Pricing
 from .redaction import Redaction
 
@@ -54,7 +50,7 @@ __all__ = ["DEFAULT_FILE_NAME", "Collector", "SessionScope"]
 logger = logging.getLogger("aiobs")
 
 
-class Collector:
+class Collector(CurrentContext):
     """Records sessions and their events, and exports them on :meth:`flush`.
 
     All arguments are optional; see :meth:`configure`.
@@ -133,15 +129,14 @@ class Collector:
                 buffered (``0`` turns it off; default off).
             flush_every: flush in the background as soon as this many events are buffered
                 (``0`` turns it off; default off).
-            exit_timeout: seconds the exit flush waits for a background flush in progress
-                (default 5).
+            exit_timeout: seconds the exit flush waits for a background flush (default 5).
             delivery_retry_interval: seconds before documents the flush server did not take
                 are offered again in the background; the wait doubles while it keeps refusing,
                 up to 10 minutes (default 30).
 
         Raises:
             TypeError: an argument has the wrong type.
-            ValueError: ``max_buffered_events`` is not positive.
+            ValueError: a number is out of range, or the URL is not http(s).
             aiobs.pricing.PricingError: the pricing table is malformed or unreadable.
         """
         settings = self.settings.replace(
@@ -160,15 +155,12 @@ class Collector:
             exit_timeout=exit_timeout,
             delivery_retry_interval=delivery_retry_interval,
         )
-        self._use(settings)
+        self._buffer.use(settings)
+        self._delivery.use(settings)
         if propagate_to_threads is not None:
             _threads.enabled = propagate_to_threads
             if propagate_to_threads and self._buffer.sessions:
                 _threads.install()
-
-    def _use(self, settings: Settings) -> None:
-        self._buffer.use(settings)
-        self._delivery.use(settings)
 
     @property
     def settings(self) -> Settings:
@@ -198,9 +190,8 @@ class Collector:
     def instrument(self, *providers: str) -> list[str]:
         """Instrument LLM SDKs now: the named providers, or every installed one; return them.
 
-        Starting a session does this by itself for every installed SDK (see
-        ``auto_instrument``); call this to instrument before any session, or after
-        :meth:`uninstrument`. Names: ``"openai"``, ``"gemini"``, ``"anthropic"``.
+        Sessions do this by themselves (``auto_instrument``); call it to instrument before any
+        session, or after :meth:`uninstrument`. Names: ``"openai"``, ``"gemini"``, ``"anthropic"``.
 
         Raises:
             aiobs.providers.ProviderUnavailable: a named provider's SDK is missing or older than
@@ -301,10 +292,6 @@ class Collector:
         """
         return SessionScope(self._new_session, name, labels)
 
-    def current_session(self) -> RecordingSession | None:
-        """The session that recording would use here and now, or ``None``."""
-        return current_session()
-
     def end(self) -> None:
         """End the current session; ended sessions are exported by the next flush.
 
@@ -317,81 +304,6 @@ class Collector:
         with self._buffer.lock:
             if default.session is session:
                 default.session = None
-
-    def _require_session(self) -> RecordingSession:
-        session = current_session()
-        if session is None:
-            raise RuntimeError(
-                "No active session: call observer.observe() or enter "
-                "'with observer.session():' first"
-            )
-        return session
-
-    # -- labels (of the current session) -----------------------------------------------------------
-
-    def set_labels(self, labels: Mapping[str, str], merge: bool = True) -> None:
-        """Merge labels into the current session's, or replace its user labels (``merge=False``).
-
-        Raises:
-            RuntimeError: no session is current.
-            ValueError: a label is invalid or the session would exceed 64 labels.
-        """
-        self._require_session().set_labels(
-            dict(labels) if isinstance(labels, Mapping) else labels, merge
-        )
-
-    def add_label(self, key: str, value: str) -> None:
-        """Add or overwrite one label of the current session.
-
-        Raises:
-            RuntimeError: no session is current.
-            ValueError: the key or value is invalid, or the session already has 64 labels.
-        """
-        self._require_session().add_label(key, value)
-
-    def remove_label(self, key: str) -> None:
-        """Remove a label from the current session.
-
-        Raises:
-            RuntimeError: no session is current.
-            ValueError: ``key`` is a system label.
-        """
-        self._require_session().remove_label(key)
-
-    def get_labels(self) -> dict[str, str]:
-        """The current session's labels, system labels included.
-
-        Raises:
-            RuntimeError: no session is current.
-        """
-        return self._require_session().get_labels()
-
-    # -- spans and events --------------------------------------------------------------------------
-
-    def span(self, name: str, **attributes: Any) -> Span:
-        """A manual span for ``with``/``async with``; ``span.set(key, value)`` adds attributes."""
-        return Span(name, attributes)
-
-    def event(self, name: str, **data: Any) -> str | None:
-        """Record a point event (a tool call, a decision) under the current span.
-
-        Returns the event's span id, or ``None`` when no session is current.
-        """
-        return point_event(name, data, sys._getframe(1))
-
-    def get_current_span_id(self) -> str | None:
-        """Hex id of the innermost open span here, or ``None`` (aiobs 0.2 API)."""
-        span = span_var.get()
-        return f"{span[0]:016x}" if span is not None else None
-
-    def _record_event(self, payload: Event | FunctionEvent | Mapping[str, Any]) -> None:
-        """Record an event given as an aiobs 0.2 model or dict into the current session."""
-        session = current_session()
-        if session is None:
-            return
-        with guard("recording an event"):
-            record = model_record(payload, session.settings.capturer).as_record()
-            session.buffer.admit(session, record)
 
     @property
     def buffered_events(self) -> int:
@@ -467,12 +379,12 @@ class Collector:
     def reset(self) -> None:
         """Forget all sessions and data and restore default settings (for tests and notebooks)."""
         settings = Settings.from_env()
+        self._delivery.reset(settings)  # first: a background flush must not run meanwhile
         with self._buffer.lock:
             if default.session is not None and default.session.buffer is self._buffer:
                 default.session = None
         self._buffer.reset(settings)
         self._pipeline.reset()
-        self._delivery.reset(settings)
         _threads.uninstall()
         _threads.enabled = propagate_to_threads_from_env()
 

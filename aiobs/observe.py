@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from . import _ids
-from ._context import default, session_var, span_var
+from ._context import span_var
 from ._guard import report_internal_error
 from ._recording import (
     _BIG_INT,
@@ -37,7 +37,7 @@ from ._recording import (
     capture_result,
 )
 from ._records import CLOSED, KIND_FUNCTION, KIND_GENERATOR, FunctionInfo, SpanRecord
-from ._session import RecordingSession
+from ._session import RecordingSession, default, session_var
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -331,7 +331,7 @@ def build_request(
     document: Mapping[str, Any], service_name: str = "aiobs", capture_content: bool = False
 ) -> ExportTraceServiceRequest:
     """The document as one ``ExportTraceServiceRequest``: one resource, one scope, its spans."""
-    from .. import __version__
+    from .._version import __version__
 
     trace_service_pb2, _, _, _ = _proto()
     request = trace_service_pb2.ExportTraceServiceRequest()

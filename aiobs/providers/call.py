@@ -28,9 +28,10 @@ import pydantic_core
 from pydantic import BaseModel
 
 from .. import _ids
-from .._context import current_session, span_var, suppressed_var
+from .._context import span_var, suppressed_var
 from .._guard import report_internal_error
 from .._records import ErrorInfo, ModelRecord
+from .._session import current_session
 from ..usage import Usage
 
 if TYPE_CHECKING:
