@@ -15,6 +15,14 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from .._format import (
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_GENERATED_AT,
+    DOC_SESSIONS,
+    DOC_TRACE_TREE,
+    DOC_VERSION,
+)
 from .bodies import check_content_length, decode, parse_json, read_limited
 from .deps import ServerState, current_key, server_state
 from .models import ErrorResponse, IngestResponse, QuotaResponse, UsageReport, UsageResponse
@@ -38,14 +46,14 @@ _DOCUMENT_BODY = {
         "application/json": {
             "schema": {
                 "type": "object",
-                "required": ["sessions", "events", "function_events"],
+                "required": [DOC_SESSIONS, DOC_EVENTS, DOC_FUNCTION_EVENTS],
                 "properties": {
-                    "sessions": {"type": "array", "items": {"type": "object"}},
-                    "events": {"type": "array", "items": {"type": "object"}},
-                    "function_events": {"type": "array", "items": {"type": "object"}},
-                    "trace_tree": {"type": ["array", "null"]},
-                    "generated_at": {"type": ["number", "null"]},
-                    "version": {"type": ["integer", "null"]},
+                    DOC_SESSIONS: {"type": "array", "items": {"type": "object"}},
+                    DOC_EVENTS: {"type": "array", "items": {"type": "object"}},
+                    DOC_FUNCTION_EVENTS: {"type": "array", "items": {"type": "object"}},
+                    DOC_TRACE_TREE: {"type": ["array", "null"]},
+                    DOC_GENERATED_AT: {"type": ["number", "null"]},
+                    DOC_VERSION: {"type": ["integer", "null"]},
                 },
             }
         }
