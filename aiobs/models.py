@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._format import DOC_TRACE_TREE, FORMAT_VERSION
+from ._format import DOC_TRACE_TREE
+from ._format import FORMAT_VERSION as FORMAT_VERSION  # noqa: PLC0414 - re-exported: it lived here
 
 
 class Usage(BaseModel):
