@@ -22,6 +22,67 @@ from typing import Any, NamedTuple
 import pydantic_core
 
 from ._capture import Capturer
+from ._format import (
+    CALLSITE_FILE,
+    CALLSITE_FUNCTION,
+    CALLSITE_LINE,
+    DOC_ENH_PROMPT_TRACES,
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_GENERATED_AT,
+    DOC_SESSIONS,
+    DOC_TRACE_TREE,
+    DOC_VERSION,
+    EVENT_API,
+    EVENT_CALLSITE,
+    EVENT_DURATION_MS,
+    EVENT_ENDED_AT,
+    EVENT_ERROR,
+    EVENT_EXCEPTION,
+    EVENT_PARENT_SPAN_ID,
+    EVENT_PROVIDER,
+    EVENT_SESSION_ID,
+    EVENT_SPAN_ID,
+    EVENT_STARTED_AT,
+    EVENT_STATUS,
+    EVENT_TRACE_ID,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_TRACEBACK,
+    EXCEPTION_TYPE,
+    FORMAT_VERSION,
+    FUNCTION_ARGS,
+    FUNCTION_ATTRIBUTES,
+    FUNCTION_AUTO_ENHANCE_AFTER,
+    FUNCTION_ENH_PROMPT,
+    FUNCTION_ENH_PROMPT_ID,
+    FUNCTION_KIND,
+    FUNCTION_KWARGS,
+    FUNCTION_MODULE,
+    FUNCTION_NAME,
+    FUNCTION_RESULT,
+    FUNCTION_YIELDED,
+    META_CWD,
+    META_PID,
+    NODE_CHILDREN,
+    NODE_DEPTH_TRUNCATED,
+    NODE_EVENT_TYPE,
+    PROVIDER_FUNCTION,
+    RECORD,
+    RECORD_EVENT,
+    RECORD_FUNCTION_EVENT,
+    RECORD_SESSION,
+    SESSION_DROPPED_EVENTS,
+    SESSION_ENDED_AT,
+    SESSION_ID,
+    SESSION_LABELS,
+    SESSION_META,
+    SESSION_NAME,
+    SESSION_STARTED_AT,
+    STATUS_CLOSED,
+    STATUS_ERROR,
+    TYPE_FUNCTION,
+    TYPE_PROVIDER,
+)
 from ._records import (
     CLOSED,
     KIND_FUNCTION,
@@ -32,7 +93,6 @@ from ._records import (
     static_secret_positions,
 )
 from .exporters.document import ExportDocument
-from .models import FORMAT_VERSION
 from .tree import TreeShape, build_trace_tree, enh_prompt_ids, link, preorder
 
 
@@ -53,15 +113,55 @@ _to_json_plain = pydantic_core.to_json
 """JSON bytes of a captured value: snapshots and kept scalars hold no non-finite float, and this
 is a third faster per call than :data:`_to_json_safe`."""
 
+# The document's JSON fragments, made once here from the field names of aiobs._format (which
+# need no escaping), so that writing an event looks nothing up.
+
 _EVENT = (
-    b'%s"args":%s,"kwargs":%s,"result":%s,"error":%s,"started_at":%s,"ended_at":%s,'
-    b'"duration_ms":%s,"callsite":%s,"span_id":%s,"parent_span_id":%s,"trace_id":%s,'
-    b'%s"enh_prompt_id":%s%s,"session_id":%s'
-)
+    f'%s"{FUNCTION_ARGS}":%s,"{FUNCTION_KWARGS}":%s,"{FUNCTION_RESULT}":%s,"{EVENT_ERROR}":%s,'
+    f'"{EVENT_STARTED_AT}":%s,"{EVENT_ENDED_AT}":%s,"{EVENT_DURATION_MS}":%s,'
+    f'"{EVENT_CALLSITE}":%s,"{EVENT_SPAN_ID}":%s,"{EVENT_PARENT_SPAN_ID}":%s,'
+    f'"{EVENT_TRACE_ID}":%s,%s"{FUNCTION_ENH_PROMPT_ID}":%s%s,"{EVENT_SESSION_ID}":%s'
+).encode()
 """A function event; the fields of aiobs 0.2 in its order, then the additions, then the session.
 
 Event texts are kept *open* (without their closing brace): the event lists close them as they
 join them, and a trace-tree node appends its own fields to the same bytes, with no copy."""
+
+_FUNCTION_HEAD = (
+    f'{{"{EVENT_PROVIDER}":"{PROVIDER_FUNCTION}","{EVENT_API}":%s,"{FUNCTION_NAME}":%s,'
+    f'"{FUNCTION_MODULE}":%s,'
+).encode()
+_ENH_PROMPT_FIELD = f'"{FUNCTION_ENH_PROMPT}":%s,'.encode()
+_AUTO_ENHANCE_AFTER_FIELD = f',"{FUNCTION_AUTO_ENHANCE_AFTER}":'.encode()
+_KIND_FIELD = f',"{FUNCTION_KIND}":'.encode()
+_FAILED_FIELDS = f',"{EVENT_STATUS}":"{STATUS_ERROR}","{EVENT_EXCEPTION}":'.encode()
+_CLOSED_FIELDS = f',"{EVENT_STATUS}":"{STATUS_CLOSED}"'.encode()
+_ATTRIBUTES_FIELD = f',"{FUNCTION_ATTRIBUTES}":'.encode()
+_YIELDED_FIELD = f',"{FUNCTION_YIELDED}":%d'.encode()
+
+_FUNCTION_TYPE = TYPE_FUNCTION.encode()
+_PROVIDER_TYPE = TYPE_PROVIDER.encode()
+_NODE_TAIL = {
+    kind.encode(): f',"{NODE_EVENT_TYPE}":"{kind}","{NODE_CHILDREN}":['.encode()
+    for kind in (TYPE_FUNCTION, TYPE_PROVIDER)
+}
+"""What a node with children adds to its event's open text, by event type."""
+_LEAF_TAIL = {kind: tail + b"]}" for kind, tail in _NODE_TAIL.items()}
+"""What a node without children adds to its event's open text, closing it."""
+_DEPTH_TRUNCATED_FIELD = f',"{NODE_DEPTH_TRUNCATED}":true'.encode()
+
+_DOCUMENT_HEAD = f'{{"{DOC_SESSIONS}":'.encode()
+_EVENTS_OPEN = f',"{DOC_EVENTS}":['.encode()
+_FUNCTION_EVENTS_OPEN = f'],"{DOC_FUNCTION_EVENTS}":['.encode()
+_TRACE_TREE_OPEN = f'],"{DOC_TRACE_TREE}":'.encode()
+_DOCUMENT_TAIL = (
+    f',"{DOC_ENH_PROMPT_TRACES}":%s,"{DOC_GENERATED_AT}":%s,"{DOC_VERSION}":%d}}'.encode()
+)
+
+_SESSION_LINE = f'{{"{RECORD}":"{RECORD_SESSION}",%s\n'.encode()
+"""A session's JSON Lines line, from its JSON without the opening brace."""
+_EVENT_LINE = f'{{"{RECORD}":"{RECORD_EVENT}",'.encode()
+_FUNCTION_EVENT_LINE = f'{{"{RECORD}":"{RECORD_FUNCTION_EVENT}",'.encode()
 
 
 class _StaticParts(NamedTuple):
@@ -116,22 +216,21 @@ class _Writer:
         """
         return _to_json_safe(
             {
-                "file": self.relative_path(code.co_filename),
-                "line": line_of(code, lasti),
-                "function": code.co_name,
+                CALLSITE_FILE: self.relative_path(code.co_filename),
+                CALLSITE_LINE: line_of(code, lasti),
+                CALLSITE_FUNCTION: code.co_name,
             }
         )
 
     def static_parts(self, static: StaticInfo) -> _StaticParts:
         kind, name, api, module, enh_prompt, auto_enhance_after = static[:6]
-        after = b',"auto_enhance_after":' + _to_json_safe(auto_enhance_after)
+        after = _AUTO_ENHANCE_AFTER_FIELD + _to_json_safe(auto_enhance_after)
         if kind != KIND_FUNCTION:
-            after += b',"kind":' + _to_json_safe(kind)
+            after += _KIND_FIELD + _to_json_safe(kind)
         parts = _StaticParts(
             static,
-            b'{"provider":"function","api":%s,"name":%s,"module":%s,'
-            % (_to_json_safe(api), _to_json_safe(name), _to_json_safe(module)),
-            b'"enh_prompt":%s,' % _to_json_safe(enh_prompt),
+            _FUNCTION_HEAD % (_to_json_safe(api), _to_json_safe(name), _to_json_safe(module)),
+            _ENH_PROMPT_FIELD % _to_json_safe(enh_prompt),
             after,
             static_secret_positions(static, self._capturer),
             static[7],
@@ -160,21 +259,21 @@ class _Writer:
         if isinstance(outcome, ErrorInfo):
             redact = self._redaction.redact_text
             exception = {
-                "type": outcome.type_name,
-                "message": redact(outcome.message),
-                "traceback": self.traceback(outcome),
+                EXCEPTION_TYPE: outcome.type_name,
+                EXCEPTION_MESSAGE: redact(outcome.message),
+                EXCEPTION_TRACEBACK: self.traceback(outcome),
             }
             error = _to_json_safe(redact(f"{outcome.short_type}: {outcome.message}"))
-            more += b',"status":"error","exception":' + _to_json_safe(exception)
+            more += _FAILED_FIELDS + _to_json_safe(exception)
         elif outcome == CLOSED:
-            more += b',"status":"closed"'
-        if extra:
-            if extra.get("enh_prompt_id"):
-                enh_json = _to_json_safe(extra["enh_prompt_id"])
-            if "attributes" in extra:
-                more += b',"attributes":' + _to_json_safe(extra["attributes"])
-            if "yielded" in extra:
-                more += b',"yielded":%d' % extra["yielded"]
+            more += _CLOSED_FIELDS
+        if extra:  # a record's extras are named after the fields they become
+            if extra.get(FUNCTION_ENH_PROMPT_ID):
+                enh_json = _to_json_safe(extra[FUNCTION_ENH_PROMPT_ID])
+            if FUNCTION_ATTRIBUTES in extra:
+                more += _ATTRIBUTES_FIELD + _to_json_safe(extra[FUNCTION_ATTRIBUTES])
+            if FUNCTION_YIELDED in extra:
+                more += _YIELDED_FIELD % extra[FUNCTION_YIELDED]
         return error, enh_json, more
 
     def traceback(self, error: ErrorInfo) -> str | None:
@@ -315,7 +414,7 @@ class _Writer:
                 if outcome is not None or extra:
                     errors[row], enh_json[row], rare = self.rare_parts(outcome, extra)
                     more[row] += rare
-                    enh_ids[row] = extra.get("enh_prompt_id") if extra else None
+                    enh_ids[row] = extra.get(FUNCTION_ENH_PROMPT_ID) if extra else None
 
         out.function_json.extend(
             map(
@@ -344,7 +443,7 @@ class _Writer:
         out.starts.extend(started)
         out.span_ids.extend(span_hex)
         out.parent_ids.extend(parent_hex)
-        out.types.extend([b"function"] * count)
+        out.types.extend([_FUNCTION_TYPE] * count)
         out.enh_ids.extend(enh_ids)
 
 
@@ -368,7 +467,7 @@ class _Output:
         self._provider_rows: list[tuple[int, bytes]] = []
 
     def model_event(self, record: ModelRecord, session_id: str, capturer: Capturer) -> None:
-        data = {**record.data, "session_id": session_id}
+        data = {**record.data, EVENT_SESSION_ID: session_id}
         for field in record.deferred:
             if data.get(field) is not None:
                 data[field] = capturer.mapping(data[field])
@@ -379,11 +478,13 @@ class _Output:
             # Provider events live in their own list; the tree finds them by position.
             self.provider_json.append(text)
             self._provider_rows.append((len(self.starts), text))
-        self.starts.append(data.get("started_at") or 0.0)
-        self.span_ids.append(_id_key(data.get("span_id")))
-        self.parent_ids.append(_id_key(data.get("parent_span_id")))
-        self.types.append(b"function" if record.is_function else b"provider")
-        self.enh_ids.append(data.get("enh_prompt_id") if data.get("enh_prompt") is True else None)
+        self.starts.append(data.get(EVENT_STARTED_AT) or 0.0)
+        self.span_ids.append(_id_key(data.get(EVENT_SPAN_ID)))
+        self.parent_ids.append(_id_key(data.get(EVENT_PARENT_SPAN_ID)))
+        self.types.append(_FUNCTION_TYPE if record.is_function else _PROVIDER_TYPE)
+        self.enh_ids.append(
+            data.get(FUNCTION_ENH_PROMPT_ID) if data.get(FUNCTION_ENH_PROMPT) is True else None
+        )
 
     def node_texts(self) -> list[bytes]:
         """The JSON of every event, in the order of the tree lists."""
@@ -419,25 +520,15 @@ def session_dict(
     ``llm`` holds the provider calls' totals (``llm_calls``, ``llm_errors``, ``usage``, ``cost``).
     """
     return {
-        "id": session_id,
-        "name": name,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "meta": {"pid": pid, "cwd": cwd},
-        "labels": dict(labels) if labels else None,
-        "dropped_events": dropped,
+        SESSION_ID: session_id,
+        SESSION_NAME: name,
+        SESSION_STARTED_AT: started_at,
+        SESSION_ENDED_AT: ended_at,
+        SESSION_META: {META_PID: pid, META_CWD: cwd},
+        SESSION_LABELS: dict(labels) if labels else None,
+        SESSION_DROPPED_EVENTS: dropped,
         **(llm or {}),
     }
-
-
-_NODE_TAIL = {
-    b"function": b',"event_type":"function","children":[',
-    b"provider": b',"event_type":"provider","children":[',
-}
-_LEAF_TAIL = {
-    b"function": b',"event_type":"function","children":[]}',
-    b"provider": b',"event_type":"provider","children":[]}',
-}
 
 
 def build_document(
@@ -477,16 +568,16 @@ def build_document(
         enh_traces = [enh_ids[index] for index in preorder(shape) if enh_ids[index]]  # type: ignore[misc]
 
     def chunks() -> Iterator[bytes]:
-        yield b'{"sessions":' + sessions_json + b',"events":['
+        yield _DOCUMENT_HEAD + sessions_json + _EVENTS_OPEN
         yield from _joined(out.provider_json)
-        yield b'],"function_events":['
+        yield _FUNCTION_EVENTS_OPEN
         yield from _joined(out.function_json)
-        yield b'],"trace_tree":'
+        yield _TRACE_TREE_OPEN
         if shape is None:
             yield b"null"
         else:
             yield from _tree_chunks(shape, out.node_texts(), out.types)
-        yield b',"enh_prompt_traces":%s,"generated_at":%s,"version":%d}' % (
+        yield _DOCUMENT_TAIL % (
             _to_json_safe(enh_traces or None),
             _to_json_safe(generated_at),
             FORMAT_VERSION,
@@ -495,13 +586,13 @@ def build_document(
     def lines() -> Iterator[bytes]:
         if sessions:
             yield b"".join(_SESSION_LINE % _to_json_safe(session)[1:] for session in sessions)
-        yield from _lines(b'{"record":"event",', out.provider_json)
-        yield from _lines(b'{"record":"function_event",', out.function_json)
+        yield from _lines(_EVENT_LINE, out.provider_json)
+        yield from _lines(_FUNCTION_EVENT_LINE, out.function_json)
 
     return ExportDocument(
         chunks=chunks,
         lines=lines,
-        session_ids=[session["id"] for session in sessions],
+        session_ids=[session[SESSION_ID] for session in sessions],
         event_count=len(out.provider_json) + len(out.function_json),
     )
 
@@ -522,10 +613,6 @@ def _joined(texts: list[bytes]) -> Iterator[bytes]:
         yield piece if start == 0 else b"," + piece
 
 
-_SESSION_LINE = b'{"record":"session",%s\n'
-"""A session's JSON Lines line, from its JSON without the opening brace."""
-
-
 def _lines(head: bytes, texts: list[bytes]) -> Iterator[bytes]:
     """Open event texts as JSON Lines: ``head`` replaces each one's opening brace."""
     cut = memoryview  # slicing a memoryview copies nothing
@@ -536,6 +623,7 @@ def _lines(head: bytes, texts: list[bytes]) -> Iterator[bytes]:
 def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> Iterator[bytes]:
     """The trace tree's JSON, reusing each event's open bytes."""
     children, truncated = shape.children, shape.truncated
+    truncated_field = _DEPTH_TRUNCATED_FIELD
     count = len(texts)
     close = count  # stack entries: i < count opens event i; count closes a children list;
     comma = count + 1  # i > count writes a comma, then opens event i - count - 1
@@ -562,7 +650,7 @@ def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> It
             index -= comma
         append(texts[index])
         if truncated and index in truncated:
-            append(b',"depth_truncated":true')
+            append(truncated_field)
         append(tails[index])
         kids = children[index]
         if kids:
@@ -585,18 +673,18 @@ def assemble(
     trace_tree: list[dict[str, Any]] | None = None
     enh_traces: list[str] | None = None
     if include_trace_tree:
-        pairs = [(event, "provider") for event in events]
-        pairs.extend((event, "function") for event in function_events)
+        pairs = [(event, TYPE_PROVIDER) for event in events]
+        pairs.extend((event, TYPE_FUNCTION) for event in function_events)
         trace_tree = build_trace_tree(pairs)
         enh_traces = enh_prompt_ids(trace_tree) or None
     return ExportDocument(
         data={
-            "sessions": list(sessions),
-            "events": events,
-            "function_events": function_events,
-            "trace_tree": trace_tree,
-            "enh_prompt_traces": enh_traces,
-            "generated_at": generated_at,
-            "version": FORMAT_VERSION,
+            DOC_SESSIONS: list(sessions),
+            DOC_EVENTS: events,
+            DOC_FUNCTION_EVENTS: function_events,
+            DOC_TRACE_TREE: trace_tree,
+            DOC_ENH_PROMPT_TRACES: enh_traces,
+            DOC_GENERATED_AT: generated_at,
+            DOC_VERSION: FORMAT_VERSION,
         }
     )

@@ -13,6 +13,25 @@ from collections.abc import Mapping
 from . import _ids
 from ._capture import Capturer
 from ._context import span_var
+from ._format import (
+    EVENT_API,
+    EVENT_DURATION_MS,
+    EVENT_ENDED_AT,
+    EVENT_ERROR,
+    EVENT_PARENT_SPAN_ID,
+    EVENT_PROVIDER,
+    EVENT_SESSION_ID,
+    EVENT_STARTED_AT,
+    EVENT_TRACE_ID,
+    FUNCTION_ARGS,
+    FUNCTION_ATTRIBUTES,
+    FUNCTION_KWARGS,
+    FUNCTION_NAME,
+    FUNCTION_RESULT,
+    LLM_REQUEST,
+    LLM_RESPONSE,
+    PROVIDER_FUNCTION,
+)
 from ._records import ModelRecord
 from .models import Event, FunctionEvent
 
@@ -25,21 +44,21 @@ def model_record(payload: object, capturer: Capturer) -> ModelRecord:
         data, is_function = payload.model_dump(), False
     elif isinstance(payload, Mapping):
         raw = dict(payload)
-        is_function = raw.get("provider") == "function" and "name" in raw
+        is_function = raw.get(EVENT_PROVIDER) == PROVIDER_FUNCTION and FUNCTION_NAME in raw
         model = FunctionEvent if is_function else Event
         try:
             data = model.model_validate(raw).model_dump()
         except ValueError:
             now = _ids.wall_clock()
             data = Event.model_construct(
-                provider=str(raw.get("provider")),
-                api=str(raw.get("api")),
-                request=raw.get("request"),
-                response=raw.get("response"),
-                error=None if raw.get("error") is None else str(raw.get("error")),
-                started_at=_as_float(raw.get("started_at"), now),
-                ended_at=_as_float(raw.get("ended_at"), now),
-                duration_ms=_as_float(raw.get("duration_ms"), 0.0),
+                provider=str(raw.get(EVENT_PROVIDER)),
+                api=str(raw.get(EVENT_API)),
+                request=raw.get(LLM_REQUEST),
+                response=raw.get(LLM_RESPONSE),
+                error=None if raw.get(EVENT_ERROR) is None else str(raw.get(EVENT_ERROR)),
+                started_at=_as_float(raw.get(EVENT_STARTED_AT), now),
+                ended_at=_as_float(raw.get(EVENT_ENDED_AT), now),
+                duration_ms=_as_float(raw.get(EVENT_DURATION_MS), 0.0),
                 callsite=None,
                 span_id=None,
                 parent_span_id=None,
@@ -50,18 +69,29 @@ def model_record(payload: object, capturer: Capturer) -> ModelRecord:
         raise TypeError(
             f"_record_event takes an Event, FunctionEvent or dict, got {type(payload).__name__}"
         )
-    data.pop("session_id", None)
-    for field in ("request", "response", "args", "kwargs", "result", "attributes"):
+    data.pop(EVENT_SESSION_ID, None)
+    for field in _CAPTURED_FIELDS:
         if data.get(field) is not None:
             data[field] = capturer.snapshot(data[field])
-    if isinstance(data.get("error"), str):
-        data["error"] = capturer.redaction.redact_text(data["error"])
+    if isinstance(data.get(EVENT_ERROR), str):
+        data[EVENT_ERROR] = capturer.redaction.redact_text(data[EVENT_ERROR])
     current = span_var.get()
-    if current is not None and data.get("parent_span_id") is None:
-        data["parent_span_id"] = f"{current[0]:016x}"
-        if data.get("trace_id") is None:
-            data["trace_id"] = f"{current[1]:032x}"
+    if current is not None and data.get(EVENT_PARENT_SPAN_ID) is None:
+        data[EVENT_PARENT_SPAN_ID] = f"{current[0]:016x}"
+        if data.get(EVENT_TRACE_ID) is None:
+            data[EVENT_TRACE_ID] = f"{current[1]:032x}"
     return ModelRecord(data, is_function=is_function)
+
+
+_CAPTURED_FIELDS = (
+    LLM_REQUEST,
+    LLM_RESPONSE,
+    FUNCTION_ARGS,
+    FUNCTION_KWARGS,
+    FUNCTION_RESULT,
+    FUNCTION_ATTRIBUTES,
+)
+"""Fields holding the program's values: bounded and redacted like every captured value."""
 
 
 def _as_float(value: object, fallback: float) -> float:

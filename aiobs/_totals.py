@@ -6,7 +6,24 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ._format import (
+    COST_INPUT,
+    COST_OUTPUT,
+    COST_TOTAL,
+    COST_UNPRICED_CALLS,
+    SESSION_COST,
+    SESSION_LLM_CALLS,
+    SESSION_LLM_ERRORS,
+    SESSION_USAGE,
+    USAGE_CACHED_INPUT_TOKENS,
+    USAGE_INPUT_TOKENS,
+    USAGE_OUTPUT_TOKENS,
+    USAGE_REASONING_TOKENS,
+    USAGE_TOTAL_TOKENS,
+)
 from .usage import Usage
+
+_COST_FIELDS = (COST_INPUT, COST_OUTPUT, COST_TOTAL)
 
 
 class LLMTotals:
@@ -15,12 +32,13 @@ class LLMTotals:
     __slots__ = ("_lock", "calls", "cost", "errors", "priced", "tokens", "unpriced")
 
     TOKEN_FIELDS = (
-        "input_tokens",
-        "output_tokens",
-        "total_tokens",
-        "cached_input_tokens",
-        "reasoning_tokens",
+        USAGE_INPUT_TOKENS,
+        USAGE_OUTPUT_TOKENS,
+        USAGE_TOTAL_TOKENS,
+        USAGE_CACHED_INPUT_TOKENS,
+        USAGE_REASONING_TOKENS,
     )
+    """The counts summed, by their field names (which :class:`Usage` uses as attributes)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -29,7 +47,7 @@ class LLMTotals:
         self.unpriced = 0
         self.priced = 0
         self.tokens = dict.fromkeys(self.TOKEN_FIELDS, 0)
-        self.cost = {"input": 0.0, "output": 0.0, "total": 0.0}
+        self.cost = dict.fromkeys(_COST_FIELDS, 0.0)
 
     def add(self, usage: Usage | None, cost: Mapping[str, Any] | None, *, failed: bool) -> None:
         """Count one finished call."""
@@ -43,22 +61,27 @@ class LLMTotals:
                 self.unpriced += not failed
             else:
                 self.priced += 1
-                for name in ("input", "output", "total"):
+                for name in _COST_FIELDS:
                     self.cost[name] += cost[name]
 
     def as_fields(self) -> dict[str, Any]:
         """The session fields ``llm_calls``, ``llm_errors``, ``usage`` and ``cost``."""
         with self._lock:
             if not self.calls:
-                return {"llm_calls": 0, "llm_errors": 0, "usage": None, "cost": None}
+                return {
+                    SESSION_LLM_CALLS: 0,
+                    SESSION_LLM_ERRORS: 0,
+                    SESSION_USAGE: None,
+                    SESSION_COST: None,
+                }
             return {
-                "llm_calls": self.calls,
-                "llm_errors": self.errors,
-                "usage": dict(self.tokens),
-                "cost": None
+                SESSION_LLM_CALLS: self.calls,
+                SESSION_LLM_ERRORS: self.errors,
+                SESSION_USAGE: dict(self.tokens),
+                SESSION_COST: None
                 if not self.priced
                 else {
                     **{name: round(value, 8) for name, value in self.cost.items()},
-                    "unpriced_calls": self.unpriced,
+                    COST_UNPRICED_CALLS: self.unpriced,
                 },
             }

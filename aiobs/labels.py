@@ -17,12 +17,19 @@ import socket
 from collections.abc import Mapping
 
 from . import _env
+from ._format import (
+    LABEL_HOSTNAME,
+    LABEL_OS,
+    LABEL_PYTHON_VERSION,
+    LABEL_SDK_VERSION,
+    RESERVED_LABEL_PREFIX,
+)
 from ._version import __version__
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_VALUE_LENGTH = 256
 MAX_LABELS = 64
-RESERVED_PREFIX = "aiobs_"
+RESERVED_PREFIX = RESERVED_LABEL_PREFIX
 
 _KEY_RULE = "keys must match ^[a-z][a-z0-9_]{0,62}$ (lowercase letter, then letters, digits, '_')"
 
@@ -105,10 +112,10 @@ def env_labels(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def system_labels() -> dict[str, str]:
     """Labels that aiobs adds to every session, all under the reserved ``aiobs_`` prefix."""
     return {
-        "aiobs_sdk_version": __version__,
-        "aiobs_python_version": platform.python_version(),
-        "aiobs_hostname": socket.gethostname()[:MAX_VALUE_LENGTH],
-        "aiobs_os": platform.system().lower(),
+        LABEL_SDK_VERSION: __version__,
+        LABEL_PYTHON_VERSION: platform.python_version(),
+        LABEL_HOSTNAME: socket.gethostname()[:MAX_VALUE_LENGTH],
+        LABEL_OS: platform.system().lower(),
     }
 
 

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT_VERSION = 1
-"""The document's ``version``: still 1, because every change since aiobs 0.2 only adds fields."""
+from ._format import DOC_TRACE_TREE
+from ._format import FORMAT_VERSION as FORMAT_VERSION  # noqa: PLC0414 - re-exported: it lived here
 
 
 class Usage(BaseModel):
@@ -252,7 +252,7 @@ def json_schema() -> dict[str, Any]:
     definitions = schema.setdefault("$defs", {})
     definitions.update(node_schema.pop("$defs", {}))
     definitions.setdefault("TraceNode", node_schema)
-    tree = schema["properties"]["trace_tree"]
+    tree = schema["properties"][DOC_TRACE_TREE]
     tree["anyOf"] = [{"type": "array", "items": {"$ref": "#/$defs/TraceNode"}}, {"type": "null"}]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://aiobs.dev/schema/export.schema.json"

@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._format import COST_ESTIMATED, COST_INPUT, COST_OUTPUT, COST_TOTAL
 from .usage import Usage
 
 PER_TOKENS = 1_000_000
@@ -176,12 +177,12 @@ class Pricing:
         ) / PER_TOKENS
         output_cost = (usage.output_tokens or 0) * rates.output / PER_TOKENS
         cost: dict[str, Any] = {
-            "input": _round(input_cost),
-            "output": _round(output_cost),
-            "total": _round(input_cost + output_cost),
+            COST_INPUT: _round(input_cost),
+            COST_OUTPUT: _round(output_cost),
+            COST_TOTAL: _round(input_cost + output_cost),
         }
         if usage.estimated:
-            cost["estimated"] = True
+            cost[COST_ESTIMATED] = True
         return cost
 
 

@@ -16,6 +16,17 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
+from ._format import (
+    EVENT_PARENT_SPAN_ID,
+    EVENT_SPAN_ID,
+    EVENT_STARTED_AT,
+    FUNCTION_ENH_PROMPT,
+    FUNCTION_ENH_PROMPT_ID,
+    NODE_CHILDREN,
+    NODE_DEPTH_TRUNCATED,
+    NODE_EVENT_TYPE,
+)
+
 MAX_TREE_DEPTH = 64
 """Levels of nesting kept in the tree (the flat event lists keep every parent link)."""
 
@@ -125,20 +136,20 @@ Node = dict[str, Any]
 def build_trace_tree(events: Sequence[tuple[dict[str, Any], str]]) -> list[Node]:
     """Nest ``(event, event_type)`` pairs into a list of root nodes (new dicts)."""
     shape = link(
-        [event.get("started_at") or 0.0 for event, _ in events],
-        [event.get("span_id") for event, _ in events],
-        [event.get("parent_span_id") for event, _ in events],
+        [event.get(EVENT_STARTED_AT) or 0.0 for event, _ in events],
+        [event.get(EVENT_SPAN_ID) for event, _ in events],
+        [event.get(EVENT_PARENT_SPAN_ID) for event, _ in events],
     )
     nodes: list[Node] = []
     for index, (event, event_type) in enumerate(events):
         node = dict(event)
-        node["event_type"] = event_type
+        node[NODE_EVENT_TYPE] = event_type
         if index in shape.truncated:
-            node["depth_truncated"] = True
-        node["children"] = []
+            node[NODE_DEPTH_TRUNCATED] = True
+        node[NODE_CHILDREN] = []
         nodes.append(node)
     for index, kids in enumerate(shape.children):
-        nodes[index]["children"] = [nodes[kid] for kid in kids]
+        nodes[index][NODE_CHILDREN] = [nodes[kid] for kid in kids]
     return [nodes[index] for index in shape.roots]
 
 
@@ -148,7 +159,7 @@ def enh_prompt_ids(roots: Sequence[Node]) -> list[str]:
     stack = list(reversed(roots))
     while stack:
         node = stack.pop()
-        if node.get("enh_prompt") is True and node.get("enh_prompt_id"):
-            found.append(node["enh_prompt_id"])
-        stack.extend(reversed(node.get("children") or ()))
+        if node.get(FUNCTION_ENH_PROMPT) is True and node.get(FUNCTION_ENH_PROMPT_ID):
+            found.append(node[FUNCTION_ENH_PROMPT_ID])
+        stack.extend(reversed(node.get(NODE_CHILDREN) or ()))
     return found

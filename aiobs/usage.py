@@ -22,6 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._format import (
+    USAGE_CACHE_WRITE_TOKENS,
+    USAGE_CACHED_INPUT_TOKENS,
+    USAGE_ESTIMATED,
+    USAGE_INPUT_TOKENS,
+    USAGE_OUTPUT_TOKENS,
+    USAGE_REASONING_TOKENS,
+    USAGE_TOTAL_TOKENS,
+)
+
 
 @dataclass(slots=True)
 class Usage:
@@ -58,16 +68,16 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         """The ``usage`` field of an event: the five counts always, the others when known."""
         data: dict[str, Any] = {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "total_tokens": self.total_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
+            USAGE_INPUT_TOKENS: self.input_tokens,
+            USAGE_OUTPUT_TOKENS: self.output_tokens,
+            USAGE_TOTAL_TOKENS: self.total_tokens,
+            USAGE_CACHED_INPUT_TOKENS: self.cached_input_tokens,
+            USAGE_REASONING_TOKENS: self.reasoning_tokens,
         }
         if self.cache_write_tokens is not None:
-            data["cache_write_tokens"] = self.cache_write_tokens
+            data[USAGE_CACHE_WRITE_TOKENS] = self.cache_write_tokens
         if self.estimated:
-            data["estimated"] = True
+            data[USAGE_ESTIMATED] = True
         return data
 
 

@@ -8,6 +8,16 @@ from typing import Any, BinaryIO
 
 import pydantic_core
 
+from .._format import (
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_SESSIONS,
+    RECORD,
+    RECORD_EVENT,
+    RECORD_FUNCTION_EVENT,
+    RECORD_SESSION,
+    SESSION_ID,
+)
 from ..models import ObservabilityExport
 
 Document = dict[str, Any]
@@ -44,8 +54,8 @@ class ExportDocument:
         self._data = data
         self._model: ObservabilityExport | None = None
         if data is not None:
-            session_ids = [session["id"] for session in data["sessions"]]
-            event_count = len(data["events"]) + len(data["function_events"])
+            session_ids = [session[SESSION_ID] for session in data[DOC_SESSIONS]]
+            event_count = len(data[DOC_EVENTS]) + len(data[DOC_FUNCTION_EVENTS])
         self.session_ids: list[str] = session_ids or []
         """Ids of the sessions in the document, in order."""
         self.event_count: int = event_count or 0
@@ -60,8 +70,8 @@ class ExportDocument:
         """
         try:
             parsed = json.loads(payload)
-            session_ids = [session["id"] for session in parsed["sessions"]]
-            event_count = len(parsed["events"]) + len(parsed["function_events"])
+            session_ids = [session[SESSION_ID] for session in parsed[DOC_SESSIONS]]
+            event_count = len(parsed[DOC_EVENTS]) + len(parsed[DOC_FUNCTION_EVENTS])
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"not an aiobs export document: {exc}") from exc
         return cls(
@@ -125,11 +135,15 @@ class ExportDocument:
         return len(payload)
 
 
-_KINDS = (("session", "sessions"), ("event", "events"), ("function_event", "function_events"))
+_KINDS = (
+    (RECORD_SESSION, DOC_SESSIONS),
+    (RECORD_EVENT, DOC_EVENTS),
+    (RECORD_FUNCTION_EVENT, DOC_FUNCTION_EVENTS),
+)
 
 
 def _lines_of(data: Document) -> Iterator[bytes]:
     """JSON Lines made from the document's data (see :meth:`ExportDocument.json_lines`)."""
     for record, key in _KINDS:
         for item in data.get(key) or []:
-            yield pydantic_core.to_json({"record": record, **item}, inf_nan_mode="strings") + b"\n"
+            yield pydantic_core.to_json({RECORD: record, **item}, inf_nan_mode="strings") + b"\n"

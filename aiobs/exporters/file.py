@@ -31,6 +31,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
 import pydantic_core
 
+from .._format import (
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_GENERATED_AT,
+    DOC_SESSIONS,
+    DOC_TRACE_TREE,
+    SESSION_ID,
+)
 from .base import BaseExporter, ExportError, ExportResult
 from .document import GZIP_LEVEL, ExportDocument
 
@@ -162,19 +170,19 @@ class FileExporter(BaseExporter):
             )
             os.replace(self.path, aside)
             return document
-        if not isinstance(existing, dict) or "sessions" not in existing:
+        if not isinstance(existing, dict) or DOC_SESSIONS not in existing:
             return document
         from .._document import assemble  # the document writer imports this package
 
         new = document.data
-        sessions = {s["id"]: s for s in existing.get("sessions") or []}
-        sessions.update({s["id"]: s for s in new["sessions"]})
+        sessions = {s[SESSION_ID]: s for s in existing.get(DOC_SESSIONS) or []}
+        sessions.update({s[SESSION_ID]: s for s in new[DOC_SESSIONS]})
         return assemble(
             list(sessions.values()),
-            [*(existing.get("events") or []), *new["events"]],
-            [*(existing.get("function_events") or []), *new["function_events"]],
-            include_trace_tree=new["trace_tree"] is not None,
-            generated_at=new["generated_at"],
+            [*(existing.get(DOC_EVENTS) or []), *new[DOC_EVENTS]],
+            [*(existing.get(DOC_FUNCTION_EVENTS) or []), *new[DOC_FUNCTION_EVENTS]],
+            include_trace_tree=new[DOC_TRACE_TREE] is not None,
+            generated_at=new[DOC_GENERATED_AT],
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._format import DOC_FUNCTION_EVENTS, DOC_SESSIONS
 from .base import BaseExporter, ExportResult
 
 if TYPE_CHECKING:
@@ -47,12 +48,12 @@ class InMemoryExporter(BaseExporter):
     @property
     def function_events(self) -> list[dict[str, Any]]:
         """Function events of every kept document, in order."""
-        return [event for doc in self.documents for event in doc["function_events"]]
+        return [event for doc in self.documents for event in doc[DOC_FUNCTION_EVENTS]]
 
     @property
     def sessions(self) -> list[dict[str, Any]]:
         """Sessions of every kept document, in order."""
-        return [session for doc in self.documents for session in doc["sessions"]]
+        return [session for doc in self.documents for session in doc[DOC_SESSIONS]]
 
     def clear(self) -> None:
         """Forget the kept documents."""

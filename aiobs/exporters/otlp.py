@@ -50,6 +50,51 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._context import suppress_instrumentation
+from .._format import (
+    CALLSITE_FILE,
+    CALLSITE_FUNCTION,
+    CALLSITE_LINE,
+    COST_TOTAL,
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_SESSIONS,
+    EVENT_API,
+    EVENT_CALLSITE,
+    EVENT_ENDED_AT,
+    EVENT_ERROR,
+    EVENT_EXCEPTION,
+    EVENT_PARENT_SPAN_ID,
+    EVENT_PROVIDER,
+    EVENT_SESSION_ID,
+    EVENT_SPAN_ID,
+    EVENT_STARTED_AT,
+    EVENT_STATUS,
+    EVENT_TRACE_ID,
+    EXCEPTION_TYPE,
+    FUNCTION_KIND,
+    FUNCTION_MODULE,
+    FUNCTION_NAME,
+    KIND_FUNCTION,
+    LLM_COST,
+    LLM_OPERATION,
+    LLM_REQUEST,
+    LLM_REQUEST_MODEL,
+    LLM_RESPONSE,
+    LLM_RESPONSE_MODEL,
+    LLM_STREAM,
+    LLM_USAGE,
+    RESPONSE_FINISH_REASONS,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
+    RESPONSE_TEXT,
+    SESSION_ID,
+    SESSION_LABELS,
+    SESSION_NAME,
+    STATUS_ERROR,
+    STREAM_TTFT_MS,
+    USAGE_INPUT_TOKENS,
+    USAGE_OUTPUT_TOKENS,
+)
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
 
@@ -349,10 +394,10 @@ def build_request(
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "aiobs"
     scope_spans.scope.version = __version__
-    sessions = {session["id"]: session for session in document.get("sessions") or []}
-    for event in document.get("function_events") or []:
+    sessions = {session[SESSION_ID]: session for session in document.get(DOC_SESSIONS) or []}
+    for event in document.get(DOC_FUNCTION_EVENTS) or []:
         scope_spans.spans.append(function_span(event, sessions))
-    for event in document.get("events") or []:
+    for event in document.get(DOC_EVENTS) or []:
         scope_spans.spans.append(provider_span(event, sessions, capture_content))
     request_typed: ExportTraceServiceRequest = request
     return request_typed
@@ -361,20 +406,20 @@ def build_request(
 def function_span(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> Span:
     """An ``INTERNAL`` span for a function event (``@observe``, a span or an event)."""
     trace_pb2 = _proto()[1]
-    span = _base_span(event, event.get("name") or event.get("api") or "function")
+    span = _base_span(event, event.get(FUNCTION_NAME) or event.get(EVENT_API) or "function")
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_INTERNAL
-    callsite = event.get("callsite") or {}
+    callsite = event.get(EVENT_CALLSITE) or {}
     attributes = {
-        "code.function": callsite.get("function"),
-        "code.filepath": callsite.get("file"),
-        "code.lineno": callsite.get("line"),
-        "aiobs.kind": event.get("kind") or "function",
-        "aiobs.module": event.get("module"),
+        "code.function": callsite.get(CALLSITE_FUNCTION),
+        "code.filepath": callsite.get(CALLSITE_FILE),
+        "code.lineno": callsite.get(CALLSITE_LINE),
+        "aiobs.kind": event.get(FUNCTION_KIND) or KIND_FUNCTION,
+        "aiobs.module": event.get(FUNCTION_MODULE),
         **_session_attributes(event, sessions),
     }
     span.attributes.extend(_attributes(attributes))
-    if event.get("error") or event.get("status") == "error":
-        _set_error(span, event.get("error") or "error")
+    if _failed(event):
+        _set_error(span, event.get(EVENT_ERROR) or "error")
     return span
 
 
@@ -383,66 +428,75 @@ def provider_span(
 ) -> Span:
     """A ``CLIENT`` span for an LLM call, with the GenAI semantic-convention attributes."""
     trace_pb2 = _proto()[1]
-    operation = event.get("operation") or event.get("api") or "call"
-    model = event.get("request_model")
+    operation = event.get(LLM_OPERATION) or event.get(EVENT_API) or "call"
+    model = event.get(LLM_REQUEST_MODEL)
     span = _base_span(event, f"{operation} {model}" if model else operation)
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
     attributes = {**_genai_attributes(event, operation), **_session_attributes(event, sessions)}
-    failed = bool(event.get("error")) or event.get("status") == "error"
+    failed = _failed(event)
     if failed:
-        exception = event.get("exception") or {}
-        attributes["error.type"] = exception.get("type") or "_OTHER"
+        exception = event.get(EVENT_EXCEPTION) or {}
+        attributes["error.type"] = exception.get(EXCEPTION_TYPE) or "_OTHER"
     if capture_content:
         attributes.update(_content_attributes(event))
     span.attributes.extend(_attributes(attributes))
     if failed:
-        _set_error(span, event.get("error") or "error")
+        _set_error(span, event.get(EVENT_ERROR) or "error")
     return span
+
+
+def _failed(event: Mapping[str, Any]) -> bool:
+    """Whether the call or function failed (aiobs 0.2 events have only ``error``)."""
+    return bool(event.get(EVENT_ERROR)) or event.get(EVENT_STATUS) == STATUS_ERROR
 
 
 def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any]:
     """``gen_ai.*`` and ``aiobs.*`` attributes of a provider event (without content)."""
-    response = event.get("response")
+    response = event.get(LLM_RESPONSE)
     response = response if isinstance(response, Mapping) else {}
-    usage = event.get("usage") or {}
-    cost = event.get("cost") or {}
-    stream = event.get("stream") or {}
-    finish_reasons = response.get("finish_reasons")
+    usage = event.get(LLM_USAGE) or {}
+    cost = event.get(LLM_COST) or {}
+    stream = event.get(LLM_STREAM) or {}
+    finish_reasons = response.get(RESPONSE_FINISH_REASONS)
     return {
         "gen_ai.operation.name": operation,
-        "gen_ai.provider.name": event.get("provider"),
-        "gen_ai.system": event.get("provider"),
-        "gen_ai.request.model": event.get("request_model"),
-        "gen_ai.response.model": event.get("response_model") or response.get("model"),
-        "gen_ai.response.id": response.get("id"),
+        "gen_ai.provider.name": event.get(EVENT_PROVIDER),
+        "gen_ai.system": event.get(EVENT_PROVIDER),
+        "gen_ai.request.model": event.get(LLM_REQUEST_MODEL),
+        "gen_ai.response.model": event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
+        "gen_ai.response.id": response.get(RESPONSE_ID),
         "gen_ai.response.finish_reasons": finish_reasons
         if isinstance(finish_reasons, list)
         else None,
-        "gen_ai.usage.input_tokens": usage.get("input_tokens"),
-        "gen_ai.usage.output_tokens": usage.get("output_tokens"),
-        "aiobs.api": event.get("api"),
-        "aiobs.cost.total": cost.get("total"),
-        "aiobs.stream.ttft_ms": stream.get("ttft_ms"),
+        "gen_ai.usage.input_tokens": usage.get(USAGE_INPUT_TOKENS),
+        "gen_ai.usage.output_tokens": usage.get(USAGE_OUTPUT_TOKENS),
+        "aiobs.api": event.get(EVENT_API),
+        "aiobs.cost.total": cost.get(COST_TOTAL),
+        "aiobs.stream.ttft_ms": stream.get(STREAM_TTFT_MS),
     }
+
+
+_PROMPT_ARGUMENTS = ("messages", "input", "contents", "prompt")
+"""Where the SDKs take the prompt (their own argument names, kept as given in ``request``)."""
 
 
 def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
     """Prompt and answer as JSON strings (``capture_content=True`` only)."""
-    request = event.get("request")
+    request = event.get(LLM_REQUEST)
     inputs = request
     if isinstance(request, Mapping):
-        for key in ("messages", "input", "contents", "prompt"):
+        for key in _PROMPT_ARGUMENTS:
             if key in request:
                 inputs = request[key]
                 break
-    response = event.get("response")
+    response = event.get(LLM_RESPONSE)
     outputs = response
-    if isinstance(response, Mapping) and "text" in response:
+    if isinstance(response, Mapping) and RESPONSE_TEXT in response:
         outputs = [
             {
                 "role": "assistant",
-                "parts": [{"type": "text", "content": response["text"]}],
-                "finish_reason": (response.get("finish_reasons") or [None])[0],
+                "parts": [{"type": "text", "content": response[RESPONSE_TEXT]}],
+                "finish_reason": (response.get(RESPONSE_FINISH_REASONS) or [None])[0],
             }
         ]
     return {
@@ -453,14 +507,14 @@ def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _session_attributes(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> dict[str, Any]:
     """The event's session as ``gen_ai.conversation.id`` / ``session.id`` plus its labels."""
-    session_id = event.get("session_id")
+    session_id = event.get(EVENT_SESSION_ID)
     if not session_id:
         return {}
     attributes: dict[str, Any] = {"gen_ai.conversation.id": session_id, "session.id": session_id}
     session = sessions.get(session_id) or {}
-    if session.get("name"):
-        attributes["aiobs.session.name"] = session["name"]
-    for key, value in (session.get("labels") or {}).items():
+    if session.get(SESSION_NAME):
+        attributes["aiobs.session.name"] = session[SESSION_NAME]
+    for key, value in (session.get(SESSION_LABELS) or {}).items():
         attributes[f"aiobs.label.{key}"] = value
     return attributes
 
@@ -472,12 +526,12 @@ def _base_span(event: Mapping[str, Any], name: str) -> Span:
     span.name = str(name)
     span_id = _span_id_bytes(event)
     span.span_id = span_id
-    span.trace_id = _hex_bytes(event.get("trace_id"), 16) or bytes(8) + span_id
-    parent = _hex_bytes(event.get("parent_span_id"), 8)
+    span.trace_id = _hex_bytes(event.get(EVENT_TRACE_ID), 16) or bytes(8) + span_id
+    parent = _hex_bytes(event.get(EVENT_PARENT_SPAN_ID), 8)
     if parent:
         span.parent_span_id = parent
-    span.start_time_unix_nano = _unix_nanos(event.get("started_at"))
-    span.end_time_unix_nano = max(_unix_nanos(event.get("ended_at")), span.start_time_unix_nano)
+    span.start_time_unix_nano = _unix_nanos(event.get(EVENT_STARTED_AT))
+    span.end_time_unix_nano = max(_unix_nanos(event.get(EVENT_ENDED_AT)), span.start_time_unix_nano)
     typed: Span = span
     return typed
 
@@ -491,13 +545,11 @@ def _set_error(span: Span, message: str) -> None:
 
 def _span_id_bytes(event: Mapping[str, Any]) -> bytes:
     """The event's span id, or a stable one derived from its content when it has none."""
-    span_id = _hex_bytes(event.get("span_id"), 8)
+    span_id = _hex_bytes(event.get(EVENT_SPAN_ID), 8)
     if span_id:
         return span_id
-    seed = json.dumps(
-        [event.get("started_at"), event.get("name") or event.get("api"), event.get("session_id")],
-        default=str,
-    )
+    name = event.get(FUNCTION_NAME) or event.get(EVENT_API)
+    seed = json.dumps([event.get(EVENT_STARTED_AT), name, event.get(EVENT_SESSION_ID)], default=str)
     return hashlib.sha256(seed.encode()).digest()[:8]
 
 

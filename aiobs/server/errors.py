@@ -52,7 +52,7 @@ async def _bad_body(request: Request, exc: Exception) -> JSONResponse:  # noqa: 
 
 async def _quota_exceeded(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
     assert isinstance(exc, QuotaExceeded)
-    return error_response(429, str(exc), usage=exc.usage.as_protocol())
+    return error_response(429, str(exc), usage=exc.quota.as_protocol())
 
 
 async def _bad_value(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001

@@ -15,10 +15,18 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from .._format import (
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_GENERATED_AT,
+    DOC_SESSIONS,
+    DOC_TRACE_TREE,
+    DOC_VERSION,
+)
 from .bodies import check_content_length, decode, parse_json, read_limited
 from .deps import ServerState, current_key, server_state
 from .models import ErrorResponse, IngestResponse, QuotaResponse, UsageReport, UsageResponse
-from .storage import IngestResult, KeyRecord, Usage
+from .storage import IngestResult, KeyRecord, QuotaStatus
 
 router = APIRouter(prefix="/v1", tags=["protocol"])
 
@@ -38,14 +46,14 @@ _DOCUMENT_BODY = {
         "application/json": {
             "schema": {
                 "type": "object",
-                "required": ["sessions", "events", "function_events"],
+                "required": [DOC_SESSIONS, DOC_EVENTS, DOC_FUNCTION_EVENTS],
                 "properties": {
-                    "sessions": {"type": "array", "items": {"type": "object"}},
-                    "events": {"type": "array", "items": {"type": "object"}},
-                    "function_events": {"type": "array", "items": {"type": "object"}},
-                    "trace_tree": {"type": ["array", "null"]},
-                    "generated_at": {"type": ["number", "null"]},
-                    "version": {"type": ["integer", "null"]},
+                    DOC_SESSIONS: {"type": "array", "items": {"type": "object"}},
+                    DOC_EVENTS: {"type": "array", "items": {"type": "object"}},
+                    DOC_FUNCTION_EVENTS: {"type": "array", "items": {"type": "object"}},
+                    DOC_TRACE_TREE: {"type": ["array", "null"]},
+                    DOC_GENERATED_AT: {"type": ["number", "null"]},
+                    DOC_VERSION: {"type": ["integer", "null"]},
                 },
             }
         }
@@ -55,11 +63,11 @@ _DOCUMENT_BODY = {
 KeyDep = Annotated[KeyRecord, Depends(current_key)]
 
 
-def usage_answer(usage: Usage) -> JSONResponse:
-    """200 with the usage, or 429 (same usage, ``success: false``) once the quota is used up."""
-    body: dict[str, Any] = {"success": not usage.is_rate_limited, "usage": usage.as_protocol()}
-    if usage.is_rate_limited:
-        body["error"] = f"trace quota of the {usage.tier} tier used up"
+def quota_answer(quota: QuotaStatus) -> JSONResponse:
+    """200 with the quota, or 429 (same body, ``success: false``) once the quota is used up."""
+    body: dict[str, Any] = {"success": not quota.is_rate_limited, "usage": quota.as_protocol()}
+    if quota.is_rate_limited:
+        body["error"] = f"trace quota of the {quota.tier} tier used up"
         return JSONResponse(body, 429)
     return JSONResponse(body, 200)
 
@@ -71,7 +79,7 @@ def usage_answer(usage: Usage) -> JSONResponse:
 )
 def get_usage(request: Request, key: KeyDep) -> JSONResponse:
     """The key's tier and trace quota in the current period."""
-    return usage_answer(server_state(request).storage.usage(key))
+    return quota_answer(server_state(request).storage.quota_status(key))
 
 
 @router.post("/usage", response_model=UsageResponse, responses=_UNAUTHORIZED)
@@ -81,8 +89,8 @@ def post_usage(request: Request, key: KeyDep, report: UsageReport) -> JSONRespon
     The server already counted the sessions it stored when it stored them, so the reported
     ``trace_count`` is not added: a report sent twice, or retried, never counts twice.
     """
-    usage = server_state(request).storage.usage(key)
-    return JSONResponse({"success": True, "usage": usage.as_protocol()}, 200)
+    quota = server_state(request).storage.quota_status(key)
+    return JSONResponse({"success": True, "usage": quota.as_protocol()}, 200)
 
 
 @router.post(
@@ -123,7 +131,7 @@ async def post_traces(
     answer = {
         "success": True,
         "stored": {"sessions": result.sessions_stored, "events": result.events_stored},
-        "usage": result.usage.as_protocol(),
+        "usage": result.quota.as_protocol(),
     }
     return JSONResponse(answer, 201 if result.created else 200)
 

@@ -22,11 +22,11 @@ from aiobs.server.storage import (
     NewKey,
     QuotaExceeded,
     Quotas,
+    QuotaStatus,
     SessionPage,
     SessionQuery,
     StatsQuery,
     Storage,
-    Usage,
 )
 
 
@@ -92,8 +92,9 @@ class MemoryStorage(Storage):
             return None
         return None if entry[0].revoked_at is not None else entry[0]
 
-    def usage(self, key: KeyRecord) -> Usage:
-        return Usage(key.tier, self._used.get(key.key_id, 0), self.quotas.limit(key.tier), 0.0)
+    def quota_status(self, key: KeyRecord) -> QuotaStatus:
+        used = self._used.get(key.key_id, 0)
+        return QuotaStatus(key.tier, used, self.quotas.limit(key.tier), 0.0)
 
     def ingest(
         self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
@@ -108,9 +109,9 @@ class MemoryStorage(Storage):
         with self._lock:
             project = key.project_id
             if idempotency_key is not None and (project, idempotency_key) in self._seen:
-                return IngestResult(False, 0, 0, self.usage(key))
-            if self.usage(key).is_rate_limited:
-                raise QuotaExceeded(self.usage(key))
+                return IngestResult(False, 0, 0, self.quota_status(key))
+            if self.quota_status(key).is_rate_limited:
+                raise QuotaExceeded(self.quota_status(key))
             if idempotency_key is not None:
                 self._seen.add((project, idempotency_key))
             new = 0
@@ -125,7 +126,7 @@ class MemoryStorage(Storage):
                     )
                     events += 1
             self._used[key.key_id] = self._used.get(key.key_id, 0) + new
-            return IngestResult(True, new, events, self.usage(key))
+            return IngestResult(True, new, events, self.quota_status(key))
 
     def _summary(self, project: str, session: dict[str, Any]) -> dict[str, Any]:
         events = self._events.get((project, session["id"]), [])

@@ -88,7 +88,7 @@ def test_two_storages_on_one_file_store_everything(tmp_path: Path) -> None:
         for thread in threads:
             thread.join(60)
         assert errors == []
-        assert storages[1].usage(key).used == 40
+        assert storages[1].quota_status(key).used == 40
         page = storages[0].sessions(key.project_id, SessionQuery(limit=100))
         assert len(page.sessions) == 40
     finally:

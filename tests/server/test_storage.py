@@ -179,8 +179,8 @@ class TestIngest:
         )
         result = storage.ingest(key, document, "upload-1")
         assert (result.created, result.sessions_stored, result.events_stored) == (True, 2, 4)
-        assert result.usage.used == 1 + 1
-        assert storage.usage(key).used == 2
+        assert result.quota.used == 1 + 1
+        assert storage.quota_status(key).used == 2
 
     def test_idempotency_key_seen_before(self, storage: SQLStorage) -> None:
         key = storage.create_key("free").record
@@ -188,9 +188,9 @@ class TestIngest:
         storage.ingest(key, document, "upload-1")
         again = storage.ingest(key, document, "upload-1")
         assert (again.created, again.sessions_stored, again.events_stored) == (False, 0, 0)
-        assert again.usage.used == 1
+        assert again.quota.used == 1
         assert _count(storage, "aiobs_events") == 2
-        assert storage.usage(key).used == 1
+        assert storage.quota_status(key).used == 1
 
     def test_same_document_without_idempotency_key_is_not_duplicated(
         self, storage: SQLStorage
@@ -201,7 +201,7 @@ class TestIngest:
         again = storage.ingest(key, document, None)
         assert (again.created, again.sessions_stored, again.events_stored) == (True, 0, 0)
         assert _count(storage, "aiobs_events") == 2
-        assert storage.usage(key).used == 1
+        assert storage.quota_status(key).used == 1
 
     def test_growing_session_is_counted_once(self, storage: SQLStorage) -> None:
         key = storage.create_key("free").record
@@ -215,7 +215,7 @@ class TestIngest:
         storage.ingest(key, first, "a")
         result = storage.ingest(key, later, "b")
         assert (result.sessions_stored, result.events_stored) == (0, 1)
-        assert storage.usage(key).used == 1
+        assert storage.quota_status(key).used == 1
         stored = storage.session(key.project_id, session_id)
         assert stored is not None
         assert len(stored["events"]) == 2
@@ -293,8 +293,8 @@ class TestQuota:
         blocked = record_document(SessionPlan("blocked", calls=[Call()]))
         with pytest.raises(QuotaExceeded) as caught:
             storage.ingest(key, blocked, "two")
-        assert (caught.value.usage.used, caught.value.usage.limit) == (2, 2)
-        assert caught.value.usage.is_rate_limited
+        assert (caught.value.quota.used, caught.value.quota.limit) == (2, 2)
+        assert caught.value.quota.is_rate_limited
         assert _ids(storage, key.project_id, name="blocked") == set()
         assert _count(storage, "aiobs_events") == 2
         storage.quotas = Quotas(limits={"free": 3})
@@ -305,8 +305,8 @@ class TestQuota:
         key = storage.create_key("free").record
         storage.ingest(key, record_document(SessionPlan()), None)
         result = storage.ingest(key, record_document(SessionPlan(), SessionPlan()), None)
-        assert result.usage.used == 3
-        assert result.usage.remaining == 0
+        assert result.quota.used == 3
+        assert result.quota.remaining == 0
 
     def test_servers_racing_for_the_last_slot_store_one_upload(
         self, storage: SQLStorage, storage_url: str
@@ -320,7 +320,7 @@ class TestQuota:
                 documents = [record_document(SessionPlan(f"s{index}")) for index in range(3)]
                 outcomes = _race(servers, key, documents)
                 assert sorted(outcomes) == ["refused", "refused", "stored"], round_
-                assert storage.usage(key).used == 1
+                assert storage.quota_status(key).used == 1
                 assert len(storage.sessions(key.project_id, SessionQuery()).sessions) == 1
         finally:
             for server in servers[1:]:
@@ -331,9 +331,9 @@ class TestQuota:
         key = storage.create_key("enterprise").record
         for _ in range(3):
             storage.ingest(key, record_document(SessionPlan(), SessionPlan()), None)
-        usage = storage.usage(key)
-        assert (usage.used, usage.limit, usage.remaining) == (6, None, None)
-        assert usage.as_protocol()["traces_limit"] == -1
+        quota = storage.quota_status(key)
+        assert (quota.used, quota.limit, quota.remaining) == (6, None, None)
+        assert quota.as_protocol()["traces_limit"] == -1
 
     def test_day_period_rolls_over(self, storage: SQLStorage) -> None:
         now = [10 * DAY + 3_600.0]
@@ -344,14 +344,14 @@ class TestQuota:
         with pytest.raises(QuotaExceeded):
             storage.ingest(key, record_document(SessionPlan()), None)
         now[0] += DAY
-        usage = storage.usage(key)
-        assert (usage.used, usage.period_start) == (0, 11 * DAY)
-        assert storage.ingest(key, record_document(SessionPlan()), None).usage.used == 1
+        quota = storage.quota_status(key)
+        assert (quota.used, quota.period_start) == (0, 11 * DAY)
+        assert storage.ingest(key, record_document(SessionPlan()), None).quota.used == 1
 
     def test_month_period(self, storage: SQLStorage) -> None:
         storage.clock = lambda: 1_700_000_000.0  # 2023-11-14 UTC
         key = storage.create_key("free").record
-        assert storage.usage(key).period_start == 1_698_796_800.0  # 2023-11-01 UTC
+        assert storage.quota_status(key).period_start == 1_698_796_800.0  # 2023-11-01 UTC
 
 
 class TestIsolation:
@@ -673,7 +673,7 @@ class TestInvalidDocuments:
             storage.ingest(key, document, "k")
         assert _count(storage, "aiobs_sessions") == 0
         assert _count(storage, "aiobs_events") == 0
-        assert storage.usage(key).used == 0
+        assert storage.quota_status(key).used == 0
         assert storage.ingest(key, _valid(), "k").created  # the idempotency key is still free
 
     def test_not_an_object(self, storage: SQLStorage) -> None:
@@ -720,7 +720,7 @@ class TestConcurrency:
             thread.join()
         assert errors == []
         assert sum(result.created for result in results) == 32 + 1
-        assert storage.usage(key).used == 33
+        assert storage.quota_status(key).used == 33
         assert len(_ids(storage, key.project_id)) == 33
         assert _count(storage, "aiobs_events") == 33 * 2
 
@@ -760,6 +760,6 @@ def test_check(storage: SQLStorage) -> None:
     storage.check()
 
 
-def test_usage_of_unknown_key_is_zero(storage: SQLStorage) -> None:
+def test_quota_of_unknown_key_is_zero(storage: SQLStorage) -> None:
     ghost = KeyRecord("nosuchkey0", "proj_x", "free", None, 0.0)
-    assert storage.usage(ghost).used == 0
+    assert storage.quota_status(ghost).used == 0

@@ -18,11 +18,11 @@ from .base import (
     NewKey,
     QuotaExceeded,
     Quotas,
+    QuotaStatus,
     SessionPage,
     SessionQuery,
     StatsQuery,
     Storage,
-    Usage,
 )
 from .driver import Driver
 from .sql import SQLStorage
@@ -36,13 +36,13 @@ __all__ = [
     "KeyRecord",
     "NewKey",
     "QuotaExceeded",
+    "QuotaStatus",
     "Quotas",
     "SQLStorage",
     "SessionPage",
     "SessionQuery",
     "StatsQuery",
     "Storage",
-    "Usage",
     "open_storage",
 ]
 

@@ -3,6 +3,10 @@
 :class:`Storage` is implemented once for SQL (:mod:`aiobs.server.storage.sql`) over two drivers,
 SQLite and PostgreSQL. Every method that reads or writes recorded data takes the caller's
 ``project_id``: a key sees only its own project's data.
+
+"Quota" here is a key's allowance of traces (sessions) per period; the HTTP protocol calls its
+report ``usage`` (``/v1/usage``), as aiobs 0.2 did, which has nothing to do with the token usage
+of LLM calls (:mod:`aiobs.usage`).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class NewKey:
 
 
 @dataclass(frozen=True)
-class Usage:
+class QuotaStatus:
     """A key's use of its quota in the current period."""
 
     tier: str
@@ -77,7 +81,7 @@ class Usage:
         return self.limit is not None and self.used >= self.limit
 
     def as_protocol(self) -> dict[str, Any]:
-        """The ``usage`` object of the protocol (as aiobs 0.2 clients read it).
+        """The protocol's ``usage`` object, as aiobs 0.2 clients read it.
 
         An unlimited quota is reported as ``traces_limit: -1`` and ``traces_remaining: -1``.
         """
@@ -100,17 +104,18 @@ class IngestResult:
     """Sessions new to the project (what the quota counts)."""
     events_stored: int
     """Provider and function events written."""
-    usage: Usage
+    quota: QuotaStatus
+    """The key's quota after the upload."""
 
 
 class QuotaExceeded(Exception):  # noqa: N818 - named for what happened, as the protocol says it
     """The key's quota for this period is used up; the upload was not stored."""
 
-    def __init__(self, usage: Usage) -> None:
+    def __init__(self, quota: QuotaStatus) -> None:
         super().__init__(
-            f"trace quota of the {usage.tier} tier used up ({usage.used} of {usage.limit})"
+            f"trace quota of the {quota.tier} tier used up ({quota.used} of {quota.limit})"
         )
-        self.usage = usage
+        self.quota = quota
 
 
 class InvalidDocument(ValueError):  # noqa: N818 - named for what is wrong, like ValueError
@@ -219,7 +224,7 @@ class Storage(abc.ABC):
     # -- metering and ingest --------------------------------------------------------------------
 
     @abc.abstractmethod
-    def usage(self, key: KeyRecord) -> Usage:
+    def quota_status(self, key: KeyRecord) -> QuotaStatus:
         """The key's use of its quota in the current period."""
 
     @abc.abstractmethod

@@ -17,6 +17,42 @@ from typing import Any
 
 import pydantic_core
 
+from ..._format import (
+    COST_TOTAL,
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_SESSIONS,
+    EVENT_API,
+    EVENT_DURATION_MS,
+    EVENT_ENDED_AT,
+    EVENT_ERROR,
+    EVENT_PARENT_SPAN_ID,
+    EVENT_PROVIDER,
+    EVENT_SESSION_ID,
+    EVENT_SPAN_ID,
+    EVENT_STARTED_AT,
+    EVENT_STATUS,
+    EVENT_TRACE_ID,
+    FUNCTION_NAME,
+    LLM_COST,
+    LLM_REQUEST,
+    LLM_REQUEST_MODEL,
+    LLM_RESPONSE,
+    LLM_RESPONSE_MODEL,
+    LLM_USAGE,
+    RESPONSE_MODEL,
+    RESPONSE_USAGE,
+    SESSION_ENDED_AT,
+    SESSION_ID,
+    SESSION_LABELS,
+    SESSION_META,
+    SESSION_NAME,
+    SESSION_STARTED_AT,
+    STATUS_ERROR,
+    USAGE_INPUT_TOKENS,
+    USAGE_OUTPUT_TOKENS,
+    USAGE_TOTAL_TOKENS,
+)
 from .base import InvalidDocument
 
 SessionRow = tuple[Any, ...]
@@ -49,18 +85,18 @@ EVENT_COLUMNS = (
 """The indexed columns kept beside each event's JSON ``body``."""
 
 _STRING_FIELDS = (
-    "span_id",
-    "parent_span_id",
-    "trace_id",
-    "provider",
-    "api",
-    "name",
-    "request_model",
-    "response_model",
-    "status",
+    EVENT_SPAN_ID,
+    EVENT_PARENT_SPAN_ID,
+    EVENT_TRACE_ID,
+    EVENT_PROVIDER,
+    EVENT_API,
+    FUNCTION_NAME,
+    LLM_REQUEST_MODEL,
+    LLM_RESPONSE_MODEL,
+    EVENT_STATUS,
 )
-_NUMBER_FIELDS = ("started_at", "ended_at", "duration_ms")
-_TOKEN_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
+_NUMBER_FIELDS = (EVENT_STARTED_AT, EVENT_ENDED_AT, EVENT_DURATION_MS)
+_TOKEN_FIELDS = (USAGE_INPUT_TOKENS, USAGE_OUTPUT_TOKENS, USAGE_TOTAL_TOKENS)
 
 
 @dataclass
@@ -83,18 +119,18 @@ def parse_document(document: object) -> ParsedDocument:
     """
     if not isinstance(document, Mapping):
         raise InvalidDocument("the document must be a JSON object")
-    sessions = _list_of_objects(document, "sessions", required=True)
-    events = _list_of_objects(document, "events", required=True)
-    function_events = _list_of_objects(document, "function_events", required=False)
+    sessions = _list_of_objects(document, DOC_SESSIONS, required=True)
+    events = _list_of_objects(document, DOC_EVENTS, required=True)
+    function_events = _list_of_objects(document, DOC_FUNCTION_EVENTS, required=False)
     parsed = ParsedDocument()
     session_ids: list[str] = []
     for index, session in enumerate(sessions):
-        session_ids.append(_session_row(parsed, session, f"sessions[{index}]"))
+        session_ids.append(_session_row(parsed, session, f"{DOC_SESSIONS}[{index}]"))
     known = set(session_ids)
     only_session = session_ids[0] if len(known) == 1 else None
     for kind, key, items in (
-        ("llm", "events", events),
-        ("function", "function_events", function_events),
+        ("llm", DOC_EVENTS, events),
+        ("function", DOC_FUNCTION_EVENTS, function_events),
     ):
         for index, event in enumerate(items):
             path = f"{key}[{index}]"
@@ -118,20 +154,20 @@ def _list_of_objects(document: Mapping[str, Any], key: str, *, required: bool) -
 
 
 def _session_row(parsed: ParsedDocument, session: dict[str, Any], path: str) -> str:
-    session_id = session.get("id")
+    session_id = session.get(SESSION_ID)
     if not isinstance(session_id, str) or not session_id:
-        raise InvalidDocument(f"{path}.id must be a non-empty string")
-    name = _optional_string(session, "name", path)
-    started_at = _optional_number(session, "started_at", path)
-    ended_at = _optional_number(session, "ended_at", path)
-    labels = session.get("labels")
+        raise InvalidDocument(f"{path}.{SESSION_ID} must be a non-empty string")
+    name = _optional_string(session, SESSION_NAME, path)
+    started_at = _optional_number(session, SESSION_STARTED_AT, path)
+    ended_at = _optional_number(session, SESSION_ENDED_AT, path)
+    labels = session.get(SESSION_LABELS)
     if labels is None:
         labels = {}
     elif not isinstance(labels, dict):
-        raise InvalidDocument(f"{path}.labels must be an object")
+        raise InvalidDocument(f"{path}.{SESSION_LABELS} must be an object")
     for key, value in labels.items():
         if not isinstance(value, str):
-            raise InvalidDocument(f"{path}.labels.{key} must be a string")
+            raise InvalidDocument(f"{path}.{SESSION_LABELS}.{key} must be a string")
         parsed.labels.append((session_id, key, value))
     parsed.sessions.append(
         (
@@ -141,30 +177,35 @@ def _session_row(parsed: ParsedDocument, session: dict[str, Any], path: str) -> 
             0.0 if started_at is None else started_at,
             ended_at,
             _dumps(labels),
-            _dumps(session.get("meta")),
+            _dumps(session.get(SESSION_META)),
         )
     )
     return session_id
 
 
 def _event_row(event: dict[str, Any], kind: str, path: str, only_session: str | None) -> EventRow:
-    session_id = event.get("session_id")
+    session_id = event.get(EVENT_SESSION_ID)
     body = event
     if session_id is None:
         if only_session is None:
             raise InvalidDocument(
-                f"{path}.session_id is required when the document has other than one session"
+                f"{path}.{EVENT_SESSION_ID} is required when the document has other than one"
+                " session"
             )
         session_id = only_session
-        body = {**event, "session_id": session_id}  # aiobs 0.2: the document's one session
+        body = {**event, EVENT_SESSION_ID: session_id}  # aiobs 0.2: the document's one session
     elif not isinstance(session_id, str) or not session_id:
-        raise InvalidDocument(f"{path}.session_id must be a non-empty string")
+        raise InvalidDocument(f"{path}.{EVENT_SESSION_ID} must be a non-empty string")
     get = event.get
     for key in _STRING_FIELDS:
         value = get(key)
         if value is not None and type(value) is not str:
             _optional_string(event, key, path)  # raises unless a subclass of str
-    started_at, ended_at, duration_ms = get("started_at"), get("ended_at"), get("duration_ms")
+    started_at, ended_at, duration_ms = (
+        get(EVENT_STARTED_AT),
+        get(EVENT_ENDED_AT),
+        get(EVENT_DURATION_MS),
+    )
     if (
         type(started_at) is not float
         or type(ended_at) is not float
@@ -175,12 +216,12 @@ def _event_row(event: dict[str, Any], kind: str, path: str, only_session: str | 
         )
     tokens = _tokens(event, path)
     # aiobs 0.2 events name the models only inside the request and the response.
-    request_model = event.get("request_model") or _model_in(event.get("request"))
-    model = event.get("response_model") or event.get("request_model")
+    request_model = get(LLM_REQUEST_MODEL) or _model_in(get(LLM_REQUEST))
+    model = get(LLM_RESPONSE_MODEL) or get(LLM_REQUEST_MODEL)
     if model is None and kind == "llm":
-        model = _model_in(event.get("response")) or request_model
+        model = _model_in(get(LLM_RESPONSE)) or request_model
     text = pydantic_core.to_json(body).decode("utf-8")
-    span_id = event.get("span_id")
+    span_id = get(EVENT_SPAN_ID)
     # Events without a span id (possible in aiobs 0.2) are told apart by their content.
     event_key = span_id or "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     return (
@@ -188,16 +229,16 @@ def _event_row(event: dict[str, Any], kind: str, path: str, only_session: str | 
         kind,
         event_key,
         span_id,
-        event.get("parent_span_id"),
-        event.get("trace_id"),
-        event.get("provider"),
-        event.get("name") if kind == "function" else event.get("api"),
+        get(EVENT_PARENT_SPAN_ID),
+        get(EVENT_TRACE_ID),
+        get(EVENT_PROVIDER),
+        get(FUNCTION_NAME) if kind == "function" else get(EVENT_API),
         model,
         request_model,
         started_at,
         ended_at,
         duration_ms,
-        1 if event.get("error") is not None or event.get("status") == "error" else 0,
+        1 if get(EVENT_ERROR) is not None or get(EVENT_STATUS) == STATUS_ERROR else 0,
         *tokens,
         _cost(event, path),
         text,
@@ -205,17 +246,19 @@ def _event_row(event: dict[str, Any], kind: str, path: str, only_session: str | 
 
 
 def _model_in(payload: object) -> str | None:
-    model = payload.get("model") if isinstance(payload, dict) else None
+    """The response's ``model``, or the request's: every SDK names its model argument so too."""
+    model = payload.get(RESPONSE_MODEL) if isinstance(payload, dict) else None
     return model if isinstance(model, str) else None
 
 
 def _tokens(event: dict[str, Any], path: str) -> tuple[int | None, int | None, int | None]:
-    usage = event.get("usage")
+    usage = event.get(LLM_USAGE)
     if usage is None:
-        response = event.get("response")
-        legacy = response.get("usage") if isinstance(response, dict) else None
+        response = event.get(LLM_RESPONSE)
+        legacy = response.get(RESPONSE_USAGE) if isinstance(response, dict) else None
         if not isinstance(legacy, dict):
             return (None, None, None)
+        # The provider's own usage object, in its own words (OpenAI's, else Anthropic's).
         prompt = _int_or_none(legacy.get("prompt_tokens", legacy.get("input_tokens")))
         completion = _int_or_none(legacy.get("completion_tokens", legacy.get("output_tokens")))
         total = _int_or_none(legacy.get("total_tokens"))
@@ -223,25 +266,25 @@ def _tokens(event: dict[str, Any], path: str) -> tuple[int | None, int | None, i
             total = prompt + completion
         return (prompt, completion, total)
     if not isinstance(usage, dict):
-        raise InvalidDocument(f"{path}.usage must be an object")
+        raise InvalidDocument(f"{path}.{LLM_USAGE} must be an object")
     values = []
     for key in _TOKEN_FIELDS:
         value = usage.get(key)
         if value is not None and not _is_number(value):
-            raise InvalidDocument(f"{path}.usage.{key} must be a number")
+            raise InvalidDocument(f"{path}.{LLM_USAGE}.{key} must be a number")
         values.append(None if value is None else int(value))
     return (values[0], values[1], values[2])
 
 
 def _cost(event: dict[str, Any], path: str) -> float | None:
-    cost = event.get("cost")
+    cost = event.get(LLM_COST)
     if cost is None:
         return None
     if not isinstance(cost, dict):
-        raise InvalidDocument(f"{path}.cost must be an object")
-    total = cost.get("total")
+        raise InvalidDocument(f"{path}.{LLM_COST} must be an object")
+    total = cost.get(COST_TOTAL)
     if total is not None and not _is_number(total):
-        raise InvalidDocument(f"{path}.cost.total must be a number")
+        raise InvalidDocument(f"{path}.{LLM_COST}.{COST_TOTAL} must be a number")
     return None if total is None else float(total)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..._format import EVENT_STARTED_AT, TYPE_FUNCTION, TYPE_PROVIDER
 from ...tree import build_trace_tree
 from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
@@ -25,7 +26,7 @@ _EVENT_EXISTS = (
     " AND e.session_id = s.id AND {})"
 )
 
-_EVENT_TYPES = {"llm": "provider", "function": "function"}
+_EVENT_TYPES = {"llm": TYPE_PROVIDER, "function": TYPE_FUNCTION}
 """The trace tree's ``event_type`` for each stored kind of event."""
 
 
@@ -94,7 +95,7 @@ def detail(cursor: Cursor, project_id: str, session_id: str) -> dict[str, Any] |
         (project_id, session_id),
     )
     stored = [(json.loads(body), kind) for kind, body in cursor.fetchall()]
-    stored.sort(key=lambda pair: (pair[0].get("started_at") or 0.0, pair[1]))
+    stored.sort(key=lambda pair: (pair[0].get(EVENT_STARTED_AT) or 0.0, pair[1]))
     return {
         "session": summary,
         "events": [event for event, kind in stored if kind == "llm"],

@@ -27,11 +27,11 @@ from .base import (
     NewKey,
     QuotaExceeded,
     Quotas,
+    QuotaStatus,
     SessionPage,
     SessionQuery,
     StatsQuery,
     Storage,
-    Usage,
 )
 from .batching import GroupWriter
 from .document import EVENT_COLUMNS, parse_document
@@ -64,11 +64,11 @@ _INSERT_EVENTS = {
     )
     for size in _EVENT_CHUNKS
 }
-_OPEN_USAGE = (
+_OPEN_QUOTA_PERIOD = (
     "INSERT INTO aiobs_usage (key_id, period_start, used) VALUES (?, ?, 0)"
     " ON CONFLICT (key_id, period_start) DO NOTHING"
 )
-_COUNT_USAGE = (
+_COUNT_AGAINST_QUOTA = (
     "INSERT INTO aiobs_usage (key_id, period_start, used) VALUES (?, ?, ?)"
     " ON CONFLICT (key_id, period_start) DO UPDATE SET used = aiobs_usage.used + excluded.used"
 )
@@ -168,20 +168,22 @@ class SQLStorage(Storage):
 
     # -- metering and ingest --------------------------------------------------------------------
 
-    def usage(self, key: KeyRecord) -> Usage:
+    def quota_status(self, key: KeyRecord) -> QuotaStatus:
         """The key's use of its quota in the current period."""
         start = period_start(self.clock(), self.quotas.period)
         with self.driver.reading() as cursor:
-            return self._usage(cursor, key, start)
+            return self._quota_status(cursor, key, start)
 
-    def _usage(self, cursor: Cursor, key: KeyRecord, start: float, lock: str = "") -> Usage:
+    def _quota_status(
+        self, cursor: Cursor, key: KeyRecord, start: float, lock: str = ""
+    ) -> QuotaStatus:
         cursor.execute(
             "SELECT used FROM aiobs_usage WHERE key_id = ? AND period_start = ?" + lock,  # noqa: S608 - lock is the driver's constant
             (key.key_id, start),
         )
         row = cursor.fetchone()
         used = 0 if row is None else int(row[0])
-        return Usage(key.tier, used, self.quotas.limit(key.tier), start)
+        return QuotaStatus(key.tier, used, self.quotas.limit(key.tier), start)
 
     def ingest(
         self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
@@ -212,14 +214,15 @@ class SQLStorage(Storage):
                     (project, idempotency_key, now),
                 )
                 if cursor.rowcount == 0:
-                    return IngestResult(False, 0, 0, self._usage(cursor, key, start))
+                    return IngestResult(False, 0, 0, self._quota_status(cursor, key, start))
             if limited:
                 # servers sharing the database take turns at a limited key's count, so that
                 # two uploads cannot both take its last slot
-                cursor.execute(_OPEN_USAGE, (key.key_id, start))
-            usage = self._usage(cursor, key, start, self.driver.lock_rows if limited else "")
-            if usage.is_rate_limited:
-                raise QuotaExceeded(usage)
+                cursor.execute(_OPEN_QUOTA_PERIOD, (key.key_id, start))
+            lock = self.driver.lock_rows if limited else ""
+            quota = self._quota_status(cursor, key, start, lock)
+            if quota.is_rate_limited:
+                raise QuotaExceeded(quota)
             if parsed.event_sessions:
                 _require_sessions(cursor, project, parsed.event_sessions)
             new_sessions = 0
@@ -235,9 +238,9 @@ class SQLStorage(Storage):
             if event_rows:
                 events_stored = _insert_events(cursor, event_rows)
             if new_sessions:
-                cursor.execute(_COUNT_USAGE, (key.key_id, start, new_sessions))
-            used = Usage(usage.tier, usage.used + new_sessions, usage.limit, start)
-            return IngestResult(True, new_sessions, events_stored, used)
+                cursor.execute(_COUNT_AGAINST_QUOTA, (key.key_id, start, new_sessions))
+            after = QuotaStatus(quota.tier, quota.used + new_sessions, quota.limit, start)
+            return IngestResult(True, new_sessions, events_stored, after)
 
         return self._writer.write(store)
 
