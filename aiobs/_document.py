@@ -1,31 +1,19 @@
 """Build the export document from sessions and their records, once per flush.
 
-This is where records become JSON: ids turn into hex, monotonic times into epoch seconds and
-milliseconds, code objects into callsites, errors into the aiobs 0.2 ``error`` string plus an
-``exception`` detail with a short traceback, and values kept by reference are finalized (redacted,
-made JSON-safe). Each event is serialized exactly once; the trace tree reuses those bytes, so the
+The records of each session are written as event JSON (:mod:`aiobs._events_json`); the document
+joins those texts into its event lists and, reusing the same bytes, into the trace tree, so the
 document costs one pass however the events nest. The result is an :class:`ExportDocument`, which
 exporters take as bytes, as a dict or as :class:`~aiobs.models.ObservabilityExport` models.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import linecache
-import operator
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from types import CodeType
-from typing import Any, NamedTuple
-
-import pydantic_core
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ._capture import Capturer
+from ._events_json import Output, Writer, to_json_safe
 from ._format import (
-    CALLSITE_FILE,
-    CALLSITE_FUNCTION,
-    CALLSITE_LINE,
     DOC_ENH_PROMPT_TRACES,
     DOC_EVENTS,
     DOC_FUNCTION_EVENTS,
@@ -33,40 +21,12 @@ from ._format import (
     DOC_SESSIONS,
     DOC_TRACE_TREE,
     DOC_VERSION,
-    EVENT_API,
-    EVENT_CALLSITE,
-    EVENT_DURATION_MS,
-    EVENT_ENDED_AT,
-    EVENT_ERROR,
-    EVENT_EXCEPTION,
-    EVENT_PARENT_SPAN_ID,
-    EVENT_PROVIDER,
-    EVENT_SESSION_ID,
-    EVENT_SPAN_ID,
-    EVENT_STARTED_AT,
-    EVENT_STATUS,
-    EVENT_TRACE_ID,
-    EXCEPTION_MESSAGE,
-    EXCEPTION_TRACEBACK,
-    EXCEPTION_TYPE,
     FORMAT_VERSION,
-    FUNCTION_ARGS,
-    FUNCTION_ATTRIBUTES,
-    FUNCTION_AUTO_ENHANCE_AFTER,
-    FUNCTION_ENH_PROMPT,
-    FUNCTION_ENH_PROMPT_ID,
-    FUNCTION_KIND,
-    FUNCTION_KWARGS,
-    FUNCTION_MODULE,
-    FUNCTION_NAME,
-    FUNCTION_RESULT,
-    FUNCTION_YIELDED,
     META_CWD,
     META_PID,
     NODE_CHILDREN,
     NODE_DEPTH_TRUNCATED,
     NODE_EVENT_TYPE,
-    PROVIDER_FUNCTION,
     RECORD,
     RECORD_EVENT,
     RECORD_FUNCTION_EVENT,
@@ -78,69 +38,13 @@ from ._format import (
     SESSION_META,
     SESSION_NAME,
     SESSION_STARTED_AT,
-    STATUS_CLOSED,
-    STATUS_ERROR,
     TYPE_FUNCTION,
     TYPE_PROVIDER,
 )
-from ._records import (
-    CLOSED,
-    KIND_FUNCTION,
-    RECORD_WIDTH,
-    ErrorInfo,
-    ModelRecord,
-    StaticInfo,
-    static_secret_positions,
-)
+from ._records import RECORD_WIDTH, read_records
 from .exporters.document import ExportDocument
-from .tree import TreeShape, build_trace_tree, enh_prompt_ids, link, preorder
+from .tree import TreeShape, link, preorder
 
-
-def line_of(code: CodeType, lasti: int | None) -> int | None:
-    """The source line of the instruction at byte offset ``lasti`` in ``code``."""
-    if lasti is None:
-        return None
-    for start, end, line in code.co_lines():
-        if start <= lasti < end:
-            return line
-    return code.co_firstlineno
-
-
-_to_json_safe = functools.partial(pydantic_core.to_json, inf_nan_mode="strings")
-"""JSON bytes of any value; non-finite floats become the strings NaN, Infinity, -Infinity."""
-
-_to_json_plain = pydantic_core.to_json
-"""JSON bytes of a captured value: snapshots and kept scalars hold no non-finite float, and this
-is a third faster per call than :data:`_to_json_safe`."""
-
-# The document's JSON fragments, made once here from the field names of aiobs._format (which
-# need no escaping), so that writing an event looks nothing up.
-
-_EVENT = (
-    f'%s"{FUNCTION_ARGS}":%s,"{FUNCTION_KWARGS}":%s,"{FUNCTION_RESULT}":%s,"{EVENT_ERROR}":%s,'
-    f'"{EVENT_STARTED_AT}":%s,"{EVENT_ENDED_AT}":%s,"{EVENT_DURATION_MS}":%s,'
-    f'"{EVENT_CALLSITE}":%s,"{EVENT_SPAN_ID}":%s,"{EVENT_PARENT_SPAN_ID}":%s,'
-    f'"{EVENT_TRACE_ID}":%s,%s"{FUNCTION_ENH_PROMPT_ID}":%s%s,"{EVENT_SESSION_ID}":%s'
-).encode()
-"""A function event; the fields of aiobs 0.2 in its order, then the additions, then the session.
-
-Event texts are kept *open* (without their closing brace): the event lists close them as they
-join them, and a trace-tree node appends its own fields to the same bytes, with no copy."""
-
-_FUNCTION_HEAD = (
-    f'{{"{EVENT_PROVIDER}":"{PROVIDER_FUNCTION}","{EVENT_API}":%s,"{FUNCTION_NAME}":%s,'
-    f'"{FUNCTION_MODULE}":%s,'
-).encode()
-_ENH_PROMPT_FIELD = f'"{FUNCTION_ENH_PROMPT}":%s,'.encode()
-_AUTO_ENHANCE_AFTER_FIELD = f',"{FUNCTION_AUTO_ENHANCE_AFTER}":'.encode()
-_KIND_FIELD = f',"{FUNCTION_KIND}":'.encode()
-_FAILED_FIELDS = f',"{EVENT_STATUS}":"{STATUS_ERROR}","{EVENT_EXCEPTION}":'.encode()
-_CLOSED_FIELDS = f',"{EVENT_STATUS}":"{STATUS_CLOSED}"'.encode()
-_ATTRIBUTES_FIELD = f',"{FUNCTION_ATTRIBUTES}":'.encode()
-_YIELDED_FIELD = f',"{FUNCTION_YIELDED}":%d'.encode()
-
-_FUNCTION_TYPE = TYPE_FUNCTION.encode()
-_PROVIDER_TYPE = TYPE_PROVIDER.encode()
 _NODE_TAIL = {
     kind.encode(): f',"{NODE_EVENT_TYPE}":"{kind}","{NODE_CHILDREN}":['.encode()
     for kind in (TYPE_FUNCTION, TYPE_PROVIDER)
@@ -162,345 +66,6 @@ _SESSION_LINE = f'{{"{RECORD}":"{RECORD_SESSION}",%s\n'.encode()
 """A session's JSON Lines line, from its JSON without the opening brace."""
 _EVENT_LINE = f'{{"{RECORD}":"{RECORD_EVENT}",'.encode()
 _FUNCTION_EVENT_LINE = f'{{"{RECORD}":"{RECORD_FUNCTION_EVENT}",'.encode()
-
-
-class _StaticParts(NamedTuple):
-    """JSON fragments and facts that are the same for every call of one function."""
-
-    static: StaticInfo
-    head: bytes  # provider, api, name, module
-    enh_prompt: bytes
-    after: bytes  # auto_enhance_after and, for other kinds than "function", kind
-    secret_positions: frozenset[int]
-    secret_names: tuple[str, ...]
-
-
-_HEAD = operator.attrgetter("head")
-_ENH_PROMPT = operator.attrgetter("enh_prompt")
-_AFTER = operator.attrgetter("after")
-
-
-class _Writer:
-    """Turns a session's buffer into event JSON.
-
-    This runs once per event at every flush, so it works a column at a time where Python allows
-    (clock values, ids), keeps the per-event loop free of calls that the common event does not
-    need, and caches what repeats: per-function fragments, callsites and the hex form of ids.
-    """
-
-    def __init__(self, capturer: Capturer) -> None:
-        self._capturer = capturer
-        self._redaction = capturer.redaction
-        self._cwd = os.getcwd()
-        self._paths: dict[str, str] = {}
-        self._callsites: dict[tuple[int, int | None], bytes] = {}
-        self._statics: dict[int, _StaticParts] = {}
-
-    def relative_path(self, filename: str) -> str:
-        cached = self._paths.get(filename)
-        if cached is None:
-            cached = filename
-            if not (filename.startswith("<") and filename.endswith(">")):
-                try:
-                    cached = os.path.relpath(os.path.abspath(filename), self._cwd)
-                except ValueError:  # another drive on Windows
-                    cached = filename
-            self._paths[filename] = cached
-        return cached
-
-    def callsite(self, code: CodeType, lasti: int | None) -> bytes:
-        """The callsite's JSON.
-
-        Callers cache it by ``id(code)``: hashing a code object hashes its bytecode, and the
-        records being written keep the code objects alive.
-        """
-        return _to_json_safe(
-            {
-                CALLSITE_FILE: self.relative_path(code.co_filename),
-                CALLSITE_LINE: line_of(code, lasti),
-                CALLSITE_FUNCTION: code.co_name,
-            }
-        )
-
-    def static_parts(self, static: StaticInfo) -> _StaticParts:
-        kind, name, api, module, enh_prompt, auto_enhance_after = static[:6]
-        after = _AUTO_ENHANCE_AFTER_FIELD + _to_json_safe(auto_enhance_after)
-        if kind != KIND_FUNCTION:
-            after += _KIND_FIELD + _to_json_safe(kind)
-        parts = _StaticParts(
-            static,
-            _FUNCTION_HEAD % (_to_json_safe(api), _to_json_safe(name), _to_json_safe(module)),
-            _ENH_PROMPT_FIELD % _to_json_safe(enh_prompt),
-            after,
-            static_secret_positions(static, self._capturer),
-            static[7],
-        )
-        self._statics[id(static)] = parts
-        return parts
-
-    @staticmethod
-    def id_columns(
-        span_ids: list[int], parent_ids: list[int | None], trace_ids: list[int]
-    ) -> tuple[list[bytes], list[bytes | None], list[bytes]]:
-        """Quoted hex of span, parent span and trace ids, a column at a time."""
-        span_hex = list(map(b'"%016x"'.__mod__, span_ids))
-        known = dict(zip(span_ids, span_hex, strict=True))
-        parent_hex: list[bytes | None] = [known.get(parent) for parent in parent_ids]  # type: ignore[arg-type]
-        if parent_hex.count(None) != parent_ids.count(None):  # parents from an earlier flush
-            for row, parent in enumerate(parent_ids):
-                if parent is not None and parent_hex[row] is None:
-                    parent_hex[row] = b'"%016x"' % parent
-        traces = {trace: b'"%032x"' % trace for trace in set(trace_ids)}
-        return span_hex, parent_hex, list(map(traces.__getitem__, trace_ids))
-
-    def rare_parts(self, outcome: Any, extra: dict[str, Any] | None) -> tuple[bytes, bytes, bytes]:
-        """``(error, enh_prompt_id, added fields)`` of a record that failed or carries extras."""
-        error, enh_json, more = b"null", b"null", b""
-        if isinstance(outcome, ErrorInfo):
-            redact = self._redaction.redact_text
-            exception = {
-                EXCEPTION_TYPE: outcome.type_name,
-                EXCEPTION_MESSAGE: redact(outcome.message),
-                EXCEPTION_TRACEBACK: self.traceback(outcome),
-            }
-            error = _to_json_safe(redact(f"{outcome.short_type}: {outcome.message}"))
-            more += _FAILED_FIELDS + _to_json_safe(exception)
-        elif outcome == CLOSED:
-            more += _CLOSED_FIELDS
-        if extra:  # a record's extras are named after the fields they become
-            if extra.get(FUNCTION_ENH_PROMPT_ID):
-                enh_json = _to_json_safe(extra[FUNCTION_ENH_PROMPT_ID])
-            if FUNCTION_ATTRIBUTES in extra:
-                more += _ATTRIBUTES_FIELD + _to_json_safe(extra[FUNCTION_ATTRIBUTES])
-            if FUNCTION_YIELDED in extra:
-                more += _YIELDED_FIELD % extra[FUNCTION_YIELDED]
-        return error, enh_json, more
-
-    def traceback(self, error: ErrorInfo) -> str | None:
-        if not error.frames:
-            return None
-        lines = ["Traceback (most recent call last):"]
-        for filename, lineno, function in error.frames:
-            lines.append(f'  File "{filename}", line {lineno}, in {function}')
-            source = linecache.getline(filename, lineno or 0).strip()
-            if source:
-                lines.append(f"    {source}")
-        return self._redaction.redact_text("\n".join(lines))
-
-    def _safe_json(
-        self, values: Sequence[Any], texts: list[bytes], fix: Callable[[int], Any]
-    ) -> list[bytes]:
-        """Re-encode, after ``fix``, the rows whose JSON may hold a credential.
-
-        With the built-in rules a credential always contains one of a few ASCII markers, which
-        JSON leaves as they are; one search over all the texts, done in C, clears the common
-        case. Extra patterns have no markers, so then every text long enough is re-encoded.
-        """
-        markers = self._redaction.markers
-        if markers is None:
-            threshold = self._redaction.scan_from + 2  # a string of n chars is n + 2 in JSON
-            suspects = [row for row, text in enumerate(texts) if len(text) >= threshold]
-        else:
-            blob = b"\0".join(texts)
-            if not any(marker in blob for marker in markers):
-                return texts
-            suspects = [
-                row for row, text in enumerate(texts) if any(marker in text for marker in markers)
-            ]
-        for row in suspects:
-            if values[row] is not None:
-                texts[row] = _to_json_safe(fix(row))
-        return texts
-
-    def spans(  # noqa: PLR0912, PLR0915 - one pass per column, kept together (see docstring)
-        self,
-        columns: Sequence[Sequence[Any]],
-        session_id: str,
-        anchor: tuple[float, int],
-        out: _Output,
-    ) -> None:
-        """Write the function events whose fields are given column by column.
-
-        This runs for every event at every flush, so the work is done a column at a time, with
-        loops that run in C (``map``, ``zip``, comprehensions over plain values); only rows that
-        need more (secrets to hide, errors, extras) get Python code of their own.
-        """
-        (
-            statics,
-            span_ids,
-            parent_ids,
-            trace_ids,
-            starts,
-            durations,
-            codes,
-            lastis,
-            args,
-            kwargs,
-            results,
-            outcomes,
-            extras,
-        ) = columns
-        count = len(statics)
-        if not count:
-            return
-        capturer = self._capturer
-
-        static_ids = list(map(id, statics))
-        for static in {id(static): static for static in statics}.values():
-            known = self._statics.get(id(static))
-            if known is None or known.static is not static:
-                self.static_parts(static)
-        parts = list(map(self._statics.__getitem__, static_ids))
-
-        args_json = list(map(_to_json_plain, args))
-        with_positions = [row for row, p in enumerate(parts) if p.secret_positions]
-        for row in with_positions:
-            if type(args[row]) is tuple:
-                value = capturer.finalize_args(args[row], parts[row].secret_positions)
-                args_json[row] = _to_json_safe(value)
-        args_json = self._safe_json(
-            args,
-            args_json,
-            lambda row: capturer.finalize_args(args[row], parts[row].secret_positions),
-        )
-
-        kwargs_json = list(map(_to_json_plain, kwargs))
-        present = [value for value in kwargs if value is not None]
-        keys = set(itertools.chain.from_iterable(present))
-        secret = {key for key in keys if self._redaction.is_secret_key(key)}
-        if secret or any(p.secret_names for p in parts):
-            for row, value in enumerate(kwargs):  # only the rows that hold a key to hide
-                if value is not None and (parts[row].secret_names or not secret.isdisjoint(value)):
-                    hidden = capturer.finalize_kwargs(value, parts[row].secret_names)
-                    kwargs_json[row] = _to_json_safe(hidden)
-        kwargs_json = self._safe_json(
-            kwargs,
-            kwargs_json,
-            lambda row: capturer.finalize_kwargs(kwargs[row], parts[row].secret_names),
-        )
-
-        result_json = self._safe_json(
-            results,
-            list(map(_to_json_plain, results)),
-            lambda row: capturer.finalize(results[row]),
-        )
-
-        site_keys = list(zip(map(id, codes), lastis, strict=True))
-        sites = self._callsites
-        missing = set(site_keys).difference(sites)
-        for key, code, lasti in zip(site_keys, codes, lastis, strict=True):
-            if not missing:
-                break
-            if key in missing:
-                missing.discard(key)
-                sites[key] = b"null" if code is None else self.callsite(code, lasti)
-        callsites = list(map(sites.__getitem__, site_keys))
-
-        wall, mono = anchor
-        started = [wall + (start - mono) / 1e9 for start in starts]
-        ended = [at + duration / 1e9 for at, duration in zip(started, durations, strict=True)]
-        millis = [duration // 1000 / 1000 for duration in durations]
-        numbers = _to_json_safe(started + ended + millis)[1:-1].split(b",")
-        span_hex, parent_hex, trace_hex = self.id_columns(
-            list(span_ids), list(parent_ids), list(trace_ids)
-        )
-
-        errors = [b"null"] * count
-        enh_json = [b"null"] * count
-        more = list(map(_AFTER, parts))
-        enh_ids: list[str | None] = [None] * count
-        if outcomes.count(None) != count or extras.count(None) != count:
-            for row, (outcome, extra) in enumerate(zip(outcomes, extras, strict=True)):
-                if outcome is not None or extra:
-                    errors[row], enh_json[row], rare = self.rare_parts(outcome, extra)
-                    more[row] += rare
-                    enh_ids[row] = extra.get(FUNCTION_ENH_PROMPT_ID) if extra else None
-
-        out.function_json.extend(
-            map(
-                _EVENT.__mod__,
-                zip(
-                    list(map(_HEAD, parts)),
-                    args_json,
-                    kwargs_json,
-                    result_json,
-                    errors,
-                    numbers[:count],
-                    numbers[count : 2 * count],
-                    numbers[2 * count :],
-                    callsites,
-                    span_hex,
-                    [b"null" if text is None else text for text in parent_hex],
-                    trace_hex,
-                    list(map(_ENH_PROMPT, parts)),
-                    enh_json,
-                    more,
-                    [_to_json_safe(session_id)] * count,
-                    strict=True,
-                ),
-            )
-        )
-        out.starts.extend(started)
-        out.span_ids.extend(span_hex)
-        out.parent_ids.extend(parent_hex)
-        out.types.extend([_FUNCTION_TYPE] * count)
-        out.enh_ids.extend(enh_ids)
-
-
-class _Output:
-    """What the writer produces for one document, before it is joined.
-
-    ``function_json`` and ``provider_json`` are the two event lists; the other lists run over
-    all events in the order they were written (function then provider within each session) and
-    feed the trace tree: start time, span id and parent span id (as ASCII bytes), event type,
-    and ``enh_prompt_id``.
-    """
-
-    def __init__(self) -> None:
-        self.provider_json: list[bytes] = []
-        self.function_json: list[bytes] = []
-        self.starts: list[float] = []
-        self.span_ids: list[bytes | None] = []
-        self.parent_ids: list[bytes | None] = []
-        self.types: list[bytes] = []
-        self.enh_ids: list[str | None] = []
-        self._provider_rows: list[tuple[int, bytes]] = []
-
-    def model_event(self, record: ModelRecord, session_id: str, capturer: Capturer) -> None:
-        data = {**record.data, EVENT_SESSION_ID: session_id}
-        for field in record.deferred:
-            if data.get(field) is not None:
-                data[field] = capturer.mapping(data[field])
-        text = _to_json_safe(data)[:-1]  # open, like the other event texts
-        if record.is_function:
-            self.function_json.append(text)
-        else:
-            # Provider events live in their own list; the tree finds them by position.
-            self.provider_json.append(text)
-            self._provider_rows.append((len(self.starts), text))
-        self.starts.append(data.get(EVENT_STARTED_AT) or 0.0)
-        self.span_ids.append(_id_key(data.get(EVENT_SPAN_ID)))
-        self.parent_ids.append(_id_key(data.get(EVENT_PARENT_SPAN_ID)))
-        self.types.append(_FUNCTION_TYPE if record.is_function else _PROVIDER_TYPE)
-        self.enh_ids.append(
-            data.get(FUNCTION_ENH_PROMPT_ID) if data.get(FUNCTION_ENH_PROMPT) is True else None
-        )
-
-    def node_texts(self) -> list[bytes]:
-        """The JSON of every event, in the order of the tree lists."""
-        if not self._provider_rows:
-            return self.function_json
-        functions = iter(self.function_json)
-        providers = dict(self._provider_rows)
-        return [
-            providers[row] if row in providers else next(functions)
-            for row in range(len(self.starts))
-        ]
-
-
-def _id_key(value: Any) -> bytes | None:
-    """A hand-made event's id in the form the tree links by: quoted, as in the JSON."""
-    return b'"%s"' % str(value).encode() if value else None
 
 
 def session_dict(
@@ -544,23 +109,19 @@ def build_document(
     ``records`` gives, per session, ``(session_id, clock_anchor, buffer, entries)``: the first
     ``entries`` entries of the buffer are exported.
     """
-    writer = _Writer(capturer)
-    out = _Output()
+    writer = Writer(capturer)
+    out = Output()
     width = RECORD_WIDTH
     for session_id, anchor, buffer, entries in records:
         # Slicing with a stop is atomic: records appended meanwhile are left for the next flush.
         # Batches keep each column pass within the processor's caches.
         for start in range(0, entries, _BATCH * width):
             stop = min(entries, start + _BATCH * width)
-            columns = [buffer[start + field : stop : width] for field in range(width)]
-            if columns[1].count(None):  # events given to _record_event: split them off
-                model_rows = [row for row, span_id in enumerate(columns[1]) if span_id is None]
-                keep = sorted(set(range(len(columns[0]))) - set(model_rows))
-                for row in model_rows:
-                    out.model_event(columns[0][row], session_id, capturer)
-                columns = [[column[row] for row in keep] for column in columns]
+            columns, whole = read_records(buffer, start, stop)
+            for record in whole:
+                out.model_event(record, session_id, capturer)
             writer.spans(columns, session_id, anchor, out)
-    sessions_json = _to_json_safe(list(sessions))
+    sessions_json = to_json_safe(list(sessions))
     shape = link(out.starts, out.span_ids, out.parent_ids) if include_trace_tree else None
     enh_traces: list[str] = []
     if shape is not None and any(out.enh_ids):
@@ -578,14 +139,14 @@ def build_document(
         else:
             yield from _tree_chunks(shape, out.node_texts(), out.types)
         yield _DOCUMENT_TAIL % (
-            _to_json_safe(enh_traces or None),
-            _to_json_safe(generated_at),
+            to_json_safe(enh_traces or None),
+            to_json_safe(generated_at),
             FORMAT_VERSION,
         )
 
     def lines() -> Iterator[bytes]:
         if sessions:
-            yield b"".join(_SESSION_LINE % _to_json_safe(session)[1:] for session in sessions)
+            yield b"".join(_SESSION_LINE % to_json_safe(session)[1:] for session in sessions)
         yield from _lines(_EVENT_LINE, out.provider_json)
         yield from _lines(_FUNCTION_EVENT_LINE, out.function_json)
 
@@ -659,32 +220,3 @@ def _tree_chunks(shape: TreeShape, texts: list[bytes], types: list[bytes]) -> It
             stack[-1] -= comma
     append(b"]")
     yield b"".join(pending)
-
-
-def assemble(
-    sessions: Sequence[dict[str, Any]],
-    events: list[dict[str, Any]],
-    function_events: list[dict[str, Any]],
-    *,
-    include_trace_tree: bool,
-    generated_at: float,
-) -> ExportDocument:
-    """A document from event dicts (used to merge documents); builds the trace tree if asked."""
-    trace_tree: list[dict[str, Any]] | None = None
-    enh_traces: list[str] | None = None
-    if include_trace_tree:
-        pairs = [(event, TYPE_PROVIDER) for event in events]
-        pairs.extend((event, TYPE_FUNCTION) for event in function_events)
-        trace_tree = build_trace_tree(pairs)
-        enh_traces = enh_prompt_ids(trace_tree) or None
-    return ExportDocument(
-        data={
-            DOC_SESSIONS: list(sessions),
-            DOC_EVENTS: events,
-            DOC_FUNCTION_EVENTS: function_events,
-            DOC_TRACE_TREE: trace_tree,
-            DOC_ENH_PROMPT_TRACES: enh_traces,
-            DOC_GENERATED_AT: generated_at,
-            DOC_VERSION: FORMAT_VERSION,
-        }
-    )

@@ -15,7 +15,7 @@ import os
 import traceback
 from collections.abc import Callable, Iterable
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 if TYPE_CHECKING:
     from ._capture import Capturer
@@ -263,3 +263,37 @@ class ModelRecord:
     def as_record(self) -> ModelRow:
         """This event padded to a record's width, for the buffer."""
         return (self, None, None, None, None, None, None, None, None, None, None, None, None)
+
+
+class SpanColumns(NamedTuple):
+    """A run of span records read field by field: one list per field, rows in buffer order."""
+
+    infos: list[StaticInfo]
+    span_ids: list[int]
+    parent_ids: list[int | None]
+    trace_ids: list[int]
+    starts: list[int]
+    durations: list[int]
+    codes: list[CodeType | None]
+    lastis: list[int | None]
+    args: list[Any]
+    kwargs: list[dict[str, Any] | None]
+    results: list[Any]
+    outcomes: list[ErrorInfo | str | None]
+    extras: list[dict[str, Any] | None]
+
+
+def read_records(buffer: list[Any], start: int, stop: int) -> tuple[SpanColumns, list[ModelRecord]]:
+    """The records in ``buffer[start:stop]``: span records as columns, whole events apart.
+
+    ``start`` and ``stop`` are multiples of :data:`RECORD_WIDTH`. Each column is one slice with a
+    stop, which is atomic: records appended meanwhile are not read.
+    """
+    columns = [buffer[start + field : stop : RECORD_WIDTH] for field in range(RECORD_WIDTH)]
+    whole: list[ModelRecord] = []
+    if columns[SPAN_ID].count(None):  # events given whole (ModelRow): split them off
+        rows = [row for row, span_id in enumerate(columns[SPAN_ID]) if span_id is None]
+        whole = [columns[INFO][row] for row in rows]
+        keep = sorted(set(range(len(columns[INFO]))) - set(rows))
+        columns = [[column[row] for row in keep] for column in columns]
+    return SpanColumns(*columns), whole

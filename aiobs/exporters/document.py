@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 import pydantic_core
 
 from .._format import (
+    DOC_ENH_PROMPT_TRACES,
     DOC_EVENTS,
     DOC_FUNCTION_EVENTS,
+    DOC_GENERATED_AT,
     DOC_SESSIONS,
+    DOC_TRACE_TREE,
+    DOC_VERSION,
+    FORMAT_VERSION,
     RECORD,
     RECORD_EVENT,
     RECORD_FUNCTION_EVENT,
     RECORD_SESSION,
     SESSION_ID,
+    TYPE_FUNCTION,
+    TYPE_PROVIDER,
 )
 from ..models import ObservabilityExport
+from ..tree import build_trace_tree, enh_prompt_ids
 
 Document = dict[str, Any]
 
@@ -147,3 +155,32 @@ def _lines_of(data: Document) -> Iterator[bytes]:
     for record, key in _KINDS:
         for item in data.get(key) or []:
             yield pydantic_core.to_json({RECORD: record, **item}, inf_nan_mode="strings") + b"\n"
+
+
+def assemble(
+    sessions: Sequence[dict[str, Any]],
+    events: list[dict[str, Any]],
+    function_events: list[dict[str, Any]],
+    *,
+    include_trace_tree: bool,
+    generated_at: float,
+) -> ExportDocument:
+    """A document from event dicts (used to merge documents); builds the trace tree if asked."""
+    trace_tree: list[dict[str, Any]] | None = None
+    enh_traces: list[str] | None = None
+    if include_trace_tree:
+        pairs = [(event, TYPE_PROVIDER) for event in events]
+        pairs.extend((event, TYPE_FUNCTION) for event in function_events)
+        trace_tree = build_trace_tree(pairs)
+        enh_traces = enh_prompt_ids(trace_tree) or None
+    return ExportDocument(
+        data={
+            DOC_SESSIONS: list(sessions),
+            DOC_EVENTS: events,
+            DOC_FUNCTION_EVENTS: function_events,
+            DOC_TRACE_TREE: trace_tree,
+            DOC_ENH_PROMPT_TRACES: enh_traces,
+            DOC_GENERATED_AT: generated_at,
+            DOC_VERSION: FORMAT_VERSION,
+        }
+    )

@@ -40,7 +40,7 @@ from .._format import (
     SESSION_ID,
 )
 from .base import BaseExporter, ExportError, ExportResult
-from .document import GZIP_LEVEL, ExportDocument
+from .document import GZIP_LEVEL, ExportDocument, assemble
 
 if TYPE_CHECKING:
     from ..models import ObservabilityExport
@@ -172,8 +172,6 @@ class FileExporter(BaseExporter):
             return document
         if not isinstance(existing, dict) or DOC_SESSIONS not in existing:
             return document
-        from .._document import assemble  # the document writer imports this package
-
         new = document.data
         sessions = {s[SESSION_ID]: s for s in existing.get(DOC_SESSIONS) or []}
         sessions.update({s[SESSION_ID]: s for s in new[DOC_SESSIONS]})
