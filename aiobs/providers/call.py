@@ -287,7 +287,7 @@ class ProviderRecord(ModelRecord):
         self.deferred = _DEFERRED
 
     @property
-    def data(self) -> dict[str, Any]:  # type: ignore[override]  # computed, not stored
+    def data(self) -> dict[str, Any]:
         """The event in the export's shape (``request`` and ``response`` not yet snapshotted)."""
         (
             provider,
