@@ -62,6 +62,7 @@ class AnthropicProvider(Provider):
 
     name = "anthropic"
     module = "anthropic"
+    sdk_modules = ("anthropic", "httpx", "httpx2", "httpcore", "anyio")
     distribution = "anthropic"
     min_version = "0.40.0"
     extra = "anthropic"

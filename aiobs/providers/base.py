@@ -106,6 +106,16 @@ class Provider:
     extra: ClassVar[str]
     """The aiobs extra that installs the SDK."""
 
+    sdk_modules: ClassVar[tuple[str, ...]]
+    """Modules whose frames are the SDK's, not the program's: the SDK and the HTTP stack it
+    sends requests with. A call's ``callsite`` is the innermost frame outside these (and aiobs).
+    Defaults to ``(module,)``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "sdk_modules" not in cls.__dict__ and "module" in cls.__dict__:
+            cls.sdk_modules = (cls.module,)
+
     def __init__(self) -> None:
         self._patches: list[Patch] | None = None
 

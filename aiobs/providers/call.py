@@ -16,6 +16,7 @@ logged (raised under the test suite), never passed into the user's call.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -32,6 +33,7 @@ from .._context import current_session, span_var, suppressed_var
 from .._guard import report_internal_error
 from .._records import ErrorInfo, ModelRecord
 from ..usage import Usage
+from .registry import sdk_modules
 
 if TYPE_CHECKING:
     from .._capture import Capturer
@@ -43,13 +45,18 @@ inside_call_var: ContextVar[bool] = ContextVar("aiobs_inside_provider_call", def
 """True while a recorded provider call runs: SDK calls made inside it (helpers calling
 ``create``) pass through unrecorded, so one user call gives one event."""
 
-_SDK_MODULES = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "httpcore", "anyio")
+_USER_CODE_IN_AIOBS = "aiobs.examples"
 
 
-def _is_library_frame(module: str) -> bool:
-    if module == "aiobs" or module.startswith("aiobs."):
-        return not module.startswith("aiobs.examples")
-    return any(module == name or module.startswith(name + ".") for name in _SDK_MODULES)
+@functools.cache
+def library_modules() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The modules whose frames are not the program's, and the prefixes of their submodules.
+
+    That is aiobs and the ``sdk_modules`` of every registered provider, read from the registry
+    once (which imports the provider modules, never an SDK).
+    """
+    names = ("aiobs", *sdk_modules())
+    return frozenset(names), tuple(f"{name}." for name in names)
 
 
 def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
@@ -61,9 +68,14 @@ def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
         frame: FrameType | None = sys._getframe(depth)
     except ValueError:
         return None
+    names, prefixes = library_modules()
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not isinstance(module, str) or not _is_library_frame(module):
+        if (
+            not isinstance(module, str)
+            or not (module in names or module.startswith(prefixes))
+            or module.startswith(_USER_CODE_IN_AIOBS)
+        ):
             code = frame.f_code
             return (code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back

@@ -48,6 +48,7 @@ class GeminiProvider(Provider):
 
     name = PROVIDER
     module = "google.genai"
+    sdk_modules = ("google.genai", "httpx", "httpx2", "aiohttp", "anyio", "google.auth")
     distribution = "google-genai"
     min_version = "1.0.0"
     extra = "gemini"

@@ -363,6 +363,7 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     module = "openai"
+    sdk_modules = ("openai", "httpx", "httpx2", "httpcore", "anyio")
     distribution = "openai"
     min_version = "1.40.0"
     extra = "openai"
