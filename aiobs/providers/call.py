@@ -1,6 +1,7 @@
 """One provider call being recorded: opened when the SDK method is called, finished once.
 
-A provider wrapper does three things around the SDK's own method::
+A provider wrapper (made by :mod:`aiobs.providers.wrappers`) does three things around the SDK's
+own method::
 
     call = LLMCall.start("openai", "chat.completions.create", request, model=model)
     if call is None:                      # nothing records here, or a wrapper is already inside
