@@ -250,15 +250,20 @@ class ModelRecord:
     In the buffer it takes a record's width: itself in the first entry, ``None`` in the others.
     """
 
-    __slots__ = ("data", "deferred", "is_function")
+    __slots__ = ("_data", "deferred", "is_function")
 
     def __init__(
         self, data: dict[str, Any], *, is_function: bool, deferred: tuple[str, ...] = ()
     ) -> None:
-        self.data = data
+        self._data = data
         self.is_function = is_function
         self.deferred = deferred
         """Fields holding detached plain data, snapshotted (bounded, redacted) at export."""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's fields (a subclass may build them when read, see ``ProviderRecord``)."""
+        return self._data
 
     def as_record(self) -> ModelRow:
         """This event padded to a record's width, for the buffer."""

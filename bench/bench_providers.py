@@ -262,7 +262,7 @@ def isolated_call_cost(rounds: int, repeats: int) -> dict[str, float]:
 
     from aiobs import observer
     from aiobs.exporters import InMemoryExporter
-    from aiobs.providers.openai import CHAT_CREATE, sync_call
+    from aiobs.providers.openai import CHAT_CREATE, recorded
 
     observer.instrument("openai")  # loads the SDK types the wrapper checks results against
     completion = ChatCompletion.model_validate_json(_completion_body())
@@ -270,7 +270,7 @@ def isolated_call_cost(rounds: int, repeats: int) -> dict[str, float]:
     def sdk_method(self: object, **kwargs: Any) -> ChatCompletion:
         return completion
 
-    wrapped = sync_call(CHAT_CREATE)(sdk_method)
+    wrapped = recorded(CHAT_CREATE).wrap_sync(sdk_method)
 
     def bare() -> None:
         sdk_method(None, model="gpt-4o-mini", messages=MESSAGES)

@@ -7,6 +7,7 @@ distribution metadata), so that the import hook, version checks and patching run
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from aiobs import observer, providers
 from aiobs.providers import Patch, Provider, ProviderUnavailable, _hooks
-from aiobs.providers.call import LLMCall
+from aiobs.providers.call import LLMCall, library_modules
 from tests.helpers import flush_document
 
 SDK = "aiobs_test_fake_sdk"
@@ -177,3 +178,35 @@ def test_the_real_registry_names_the_three_providers() -> None:
         integration = getattr(importlib.import_module(module_name), class_name)
         assert integration.name == name
         assert providers.SDK_MODULES[name] == integration.module
+
+
+def test_a_provider_declares_its_sdk_module_unless_it_names_more() -> None:
+    assert FakeProvider.sdk_modules == (SDK,)
+    openai_provider = providers.provider("openai")
+    assert openai_provider.module in openai_provider.sdk_modules
+    assert "httpx2" in openai_provider.sdk_modules
+
+
+def test_the_callsite_skips_every_registered_provider_sdk_modules() -> None:
+    names, prefixes = library_modules()
+    for target in providers.REGISTRY.values():
+        module_name, _, class_name = target.partition(":")
+        integration = getattr(importlib.import_module(module_name), class_name)
+        for module in integration.sdk_modules:
+            assert module in names
+            assert f"{module}." in prefixes
+    assert "aiobs" in names
+
+
+def test_provider_modules_and_the_callsite_filter_import_no_sdk() -> None:
+    code = (
+        "import sys\n"
+        "from aiobs.providers.call import library_modules\n"
+        "library_modules()\n"
+        "import aiobs.providers.openai, aiobs.providers.gemini, aiobs.providers.anthropic\n"
+        "print(','.join(m for m in ('openai', 'anthropic', 'google.genai') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""

@@ -10,7 +10,6 @@ it quietly.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import threading
 from collections.abc import Iterable
@@ -20,14 +19,8 @@ from .._context import suppress_instrumentation
 from .._guard import report_internal_error
 from . import _hooks
 from .base import Patch, Provider, ProviderUnavailable
-from .call import LLMCall
-
-REGISTRY: dict[str, str] = {
-    "openai": "aiobs.providers.openai:OpenAIProvider",
-    "gemini": "aiobs.providers.gemini:GeminiProvider",
-    "anthropic": "aiobs.providers.anthropic:AnthropicProvider",
-}
-"""Provider name -> ``module:Class`` of its integration (imported only when used)."""
+from .call import LLMCall, library_modules
+from .registry import REGISTRY, SDK_MODULES, provider_class
 
 _instances: dict[str, Provider] = {}
 _waiting: set[str] = set()  # providers whose SDK import is awaited
@@ -49,8 +42,7 @@ def provider(name: str) -> Provider:
             raise ValueError(
                 f"Unknown provider {name!r}; known providers are: {', '.join(sorted(REGISTRY))}"
             )
-        module_name, _, class_name = REGISTRY[name].partition(":")
-        instance: Provider = getattr(importlib.import_module(module_name), class_name)()
+        instance = provider_class(REGISTRY[name])()
         _instances[name] = instance
         return instance
 
@@ -86,6 +78,8 @@ def instrument(names: Iterable[str] | str | None = None) -> list[str]:
                 raise
             continue
         installed.append(name)
+    if installed:
+        _read_callsite_filter()
     return installed
 
 
@@ -108,10 +102,6 @@ def uninstrument(names: Iterable[str] | str | None = None) -> None:
             if name in _instances:
                 _instances[name].uninstall()
             _hooks.cancel(SDK_MODULES[name])
-
-
-SDK_MODULES = {"openai": "openai", "gemini": "google.genai", "anthropic": "anthropic"}
-"""Provider name -> the SDK module whose import triggers its automatic installation."""
 
 
 def install_available() -> None:
@@ -150,6 +140,20 @@ class _AutoInstall:
             return
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the import
             report_internal_error(f"instrumenting {self.name}", exc)
+            return
+        _read_callsite_filter()
+
+
+def _read_callsite_filter() -> None:
+    """Read the providers' SDK modules now, next to an SDK import, rather than in the first call.
+
+    That imports the other provider modules (never their SDKs): milliseconds, once, where the
+    SDK import that just happened took far longer.
+    """
+    try:
+        library_modules()
+    except Exception as exc:  # noqa: BLE001 - telemetry must not break the import
+        report_internal_error("reading the providers' SDK modules", exc)
 
 
 def _sdk_present(module: str) -> bool:

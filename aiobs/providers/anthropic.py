@@ -25,18 +25,17 @@ A stream's event completes when the stream is read to the end, fails, or is clos
 
 from __future__ import annotations
 
-import functools
 import json
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from .._guard import report_internal_error
 from ..usage import Usage, add, count
 from .base import Patch, Provider
 from .call import LLMCall
 from .streams import CLOSED, Outcome, finish_stream, record_async_iterator, record_iterator
+from .wrappers import Around, RecordedMethod, Start
 
 PROVIDER = "anthropic"
 
@@ -44,9 +43,6 @@ TRANSPORT_ARGUMENTS = frozenset({"extra_headers", "extra_query", "timeout"})
 """Keyword arguments that shape the HTTP request, not the model's work: left out of ``request``."""
 
 _OMITTED = frozenset({"NotGiven", "Omit"})  # the SDK's "argument not given" sentinels
-
-Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
-"""Makes the wrapper of an SDK method from the original (what :class:`Patch` applies)."""
 
 _open_streams: weakref.WeakKeyDictionary[Any, tuple[LLMCall, MessageAccumulator]] = (
     weakref.WeakKeyDictionary()
@@ -62,58 +58,49 @@ class AnthropicProvider(Provider):
 
     name = "anthropic"
     module = "anthropic"
+    sdk_modules = ("anthropic", "httpx", "httpx2", "httpcore", "anyio")
     distribution = "anthropic"
     min_version = "0.40.0"
     extra = "anthropic"
 
     def patches(self) -> list[Patch]:
         """``create``, ``parse`` and ``stream`` of the messages resources, and the streams."""
-        sdk = SdkTypes.load()
+        _Sdk.load()
         resources = "anthropic.resources.messages"
         helpers = "anthropic.lib.streaming"
         return [
-            Patch(f"{resources}:Messages", "create", sync_call_wrapper("messages.create", sdk)),
-            Patch(
-                f"{resources}:AsyncMessages", "create", async_call_wrapper("messages.create", sdk)
-            ),
-            Patch(
-                f"{resources}:Messages",
-                "parse",
-                sync_call_wrapper("messages.parse", sdk),
-                optional=True,
-            ),
-            Patch(
-                f"{resources}:AsyncMessages",
-                "parse",
-                async_call_wrapper("messages.parse", sdk),
-                optional=True,
-            ),
-            Patch(f"{resources}:Messages", "stream", wrap_stream_helper),
-            Patch(f"{resources}:AsyncMessages", "stream", wrap_stream_helper),
-            Patch(f"{helpers}:MessageStreamManager", "__enter__", wrap_manager_enter),
-            Patch(f"{helpers}:AsyncMessageStreamManager", "__aenter__", wrap_manager_aenter),
-            Patch("anthropic:Stream", "close", wrap_close),
-            Patch("anthropic:AsyncStream", "close", wrap_async_close),
-            Patch(f"{helpers}:MessageStream", "close", wrap_close),
-            Patch(f"{helpers}:AsyncMessageStream", "close", wrap_async_close),
+            Patch(f"{resources}:Messages", "create", CREATE.wrap_sync),
+            Patch(f"{resources}:AsyncMessages", "create", CREATE.wrap_async),
+            Patch(f"{resources}:Messages", "parse", PARSE.wrap_sync, optional=True),
+            Patch(f"{resources}:AsyncMessages", "parse", PARSE.wrap_async, optional=True),
+            # stream() is synchronous on both resources: the managers make the request
+            Patch(f"{resources}:Messages", "stream", STREAM_HELPER.wrap_sync),
+            Patch(f"{resources}:AsyncMessages", "stream", STREAM_HELPER.wrap_sync),
+            Patch(f"{helpers}:MessageStreamManager", "__enter__", MANAGER_ENTER.wrap_sync),
+            Patch(f"{helpers}:AsyncMessageStreamManager", "__aenter__", MANAGER_ENTER.wrap_async),
+            Patch("anthropic:Stream", "close", CLOSE.wrap_sync),
+            Patch("anthropic:AsyncStream", "close", CLOSE.wrap_async),
+            Patch(f"{helpers}:MessageStream", "close", CLOSE.wrap_sync),
+            Patch(f"{helpers}:AsyncMessageStream", "close", CLOSE.wrap_async),
         ]
 
 
-@dataclass(frozen=True)
-class SdkTypes:
-    """The SDK classes a wrapper tells results apart with."""
+class _Sdk:
+    """The SDK classes that results are told apart with, looked up when the provider installs."""
 
-    message: type
-    stream: type
-    async_stream: type
+    messages: ClassVar[tuple[type, ...]] = ()
+    streams: ClassVar[tuple[type, ...]] = ()
+    async_streams: ClassVar[tuple[type, ...]] = ()
 
     @classmethod
-    def load(cls) -> SdkTypes:
-        """The installed SDK's ``Message``, ``Stream`` and ``AsyncStream``."""
+    def load(cls) -> None:
+        """Import the installed SDK's ``Message``, ``Stream`` and ``AsyncStream``."""
         import anthropic
         from anthropic.types import Message
 
-        return cls(message=Message, stream=anthropic.Stream, async_stream=anthropic.AsyncStream)
+        cls.messages = (Message,)
+        cls.streams = (anthropic.Stream, anthropic.AsyncStream)
+        cls.async_streams = (anthropic.AsyncStream,)
 
 
 # -- requests and responses ------------------------------------------------------------------------
@@ -273,175 +260,87 @@ class MessageAccumulator:
         return usage
 
 
-# -- wrappers --------------------------------------------------------------------------------------
+# -- recording -------------------------------------------------------------------------------------
 
 
-def sync_call_wrapper(api: str, sdk: SdkTypes) -> Wrapper:
-    """A wrapper maker for a synchronous ``create`` / ``parse``."""
+def _starter(api: str) -> Start:
+    """How a call to ``api`` starts: from its keyword arguments (the SDK takes no others)."""
 
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = LLMCall.start(PROVIDER, api, request_of(kwargs), model=kwargs.get("model"))
-            if call is None:
-                return original(self, *args, **kwargs)
-            result = call.run(original, self, *args, **kwargs)
-            record_result(call, result, sdk)
-            return result
+    def start(_args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
+        return LLMCall.start(PROVIDER, api, request_of(kwargs), model=kwargs.get("model"))
 
-        return wrapper
-
-    return wrap
+    return start
 
 
-def async_call_wrapper(api: str, sdk: SdkTypes) -> Wrapper:
-    """A wrapper maker for an asynchronous ``create`` / ``parse``."""
-
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = LLMCall.start(PROVIDER, api, request_of(kwargs), model=kwargs.get("model"))
-            if call is None:
-                return await original(self, *args, **kwargs)
-            result = await call.run_async(original, self, *args, **kwargs)
-            record_result(call, result, sdk)
-            return result
-
-        return wrapper
-
-    return wrap
-
-
-def record_result(call: LLMCall, result: Any, sdk: SdkTypes) -> None:
+def record_result(
+    call: LLMCall, result: Any, _kwargs: dict[str, Any], _sent: dict[str, Any]
+) -> Any:
     """Finish ``call`` from a ``Message``, or start recording the stream it returned.
 
     Anything else (the raw HTTP response of ``with_raw_response``) finishes the call with its
     request, status and timing only.
     """
-    try:
-        if isinstance(result, sdk.message):
-            outcome = message_outcome(result)
-            call.finish(
-                response=outcome.response,
-                usage=outcome.usage,
-                response_model=outcome.response_model,
-            )
-        elif isinstance(result, sdk.stream):
-            record_stream(call, result)
-        elif isinstance(result, sdk.async_stream):
-            record_async_stream(call, result)
-        else:
-            call.finish()
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-        report_internal_error("recording an anthropic response", exc)
+    if isinstance(result, _Sdk.messages):
+        outcome = message_outcome(result)
+        call.finish(
+            response=outcome.response, usage=outcome.usage, response_model=outcome.response_model
+        )
+    elif isinstance(result, _Sdk.streams):
+        record_stream(call, result)
+    else:
+        call.finish()
+    return result
 
 
 def record_stream(call: LLMCall, stream: Any, *also: Any) -> None:
-    """Make the SDK ``Stream`` feed ``call`` as it is read.
+    """Make the SDK ``Stream`` (or ``AsyncStream``) feed ``call`` as it is read.
 
     ``also``: other objects (the ``MessageStream`` over it) whose ``close()`` completes the call.
     """
     accumulator = MessageAccumulator()
-    stream._iterator = record_iterator(call, stream._iterator, accumulator)
+    chunks = stream._iterator
+    if isinstance(stream, _Sdk.async_streams):
+        chunks = record_async_iterator(call, chunks, accumulator)
+    else:
+        chunks = record_iterator(call, chunks, accumulator)
+    stream._iterator = chunks
     for owner in (stream, *also):
         _open_streams[owner] = (call, accumulator)
 
 
-def record_async_stream(call: LLMCall, stream: Any, *also: Any) -> None:
-    """The asynchronous form of :func:`record_stream`."""
-    accumulator = MessageAccumulator()
-    stream._iterator = record_async_iterator(call, stream._iterator, accumulator)
-    for owner in (stream, *also):
-        _open_streams[owner] = (call, accumulator)
-
-
-def close_recording(stream: Any) -> None:
+def close_recording(stream: Any, _token: None = None) -> None:
     """A recorded stream was closed: complete its call with what it received (if not done)."""
-    try:
-        recording = _open_streams.pop(stream, None)
-        if recording is not None:
-            finish_stream(recording[0], recording[1], CLOSED)
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-        report_internal_error("closing an anthropic stream", exc)
+    recording = _open_streams.pop(stream, None)
+    if recording is not None:
+        finish_stream(recording[0], recording[1], CLOSED)
 
 
-def wrap_close(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``Stream.close`` / ``MessageStream.close``: also completes a recorded stream's call."""
-
-    @functools.wraps(original)
-    def close(self: Any) -> Any:
-        try:
-            return original(self)
-        finally:
-            close_recording(self)
-
-    return close
+def _manager_made(
+    call: LLMCall, manager: Any, _kwargs: dict[str, Any], _sent: dict[str, Any]
+) -> Any:
+    """``messages.stream()`` made its manager: the call waits for the manager to be entered."""
+    _entering[manager] = call
+    return manager
 
 
-def wrap_async_close(original: Callable[..., Any]) -> Callable[..., Any]:
-    """The asynchronous form of :func:`wrap_close`."""
-
-    @functools.wraps(original)
-    async def close(self: Any) -> Any:
-        try:
-            return await original(self)
-        finally:
-            close_recording(self)
-
-    return close
+def _start_entering(args: tuple[Any, ...], _kwargs: dict[str, Any]) -> LLMCall | None:
+    """The call that ``messages.stream()`` opened for this manager, if it did."""
+    return _entering.pop(args[0], None)
 
 
-def wrap_stream_helper(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``messages.stream()``: opens the call; the manager makes the request when entered."""
-
-    @functools.wraps(original)
-    def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = LLMCall.start(
-            PROVIDER, "messages.stream", request_of(kwargs), model=kwargs.get("model")
-        )
-        if call is None:
-            return original(self, *args, **kwargs)
-        manager = call.run(original, self, *args, **kwargs)
-        try:
-            _entering[manager] = call
-        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-            report_internal_error("recording an anthropic stream helper", exc)
-        return manager
-
-    return stream
+def _message_stream_entered(
+    call: LLMCall, message_stream: Any, _kwargs: dict[str, Any], _sent: dict[str, Any]
+) -> Any:
+    """The manager made its request: its ``MessageStream``'s events are recorded as read."""
+    record_stream(call, message_stream._raw_stream, message_stream)
+    return message_stream
 
 
-def wrap_manager_enter(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``MessageStreamManager.__enter__``: the helper's request, then its events, recorded."""
-
-    @functools.wraps(original)
-    def enter(self: Any) -> Any:
-        call = _entering.pop(self, None)
-        if call is None:
-            return original(self)
-        message_stream = call.run(original, self)
-        try:
-            record_stream(call, message_stream._raw_stream, message_stream)
-        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-            report_internal_error("recording an anthropic message stream", exc)
-        return message_stream
-
-    return enter
-
-
-def wrap_manager_aenter(original: Callable[..., Any]) -> Callable[..., Any]:
-    """The asynchronous form of :func:`wrap_manager_enter`."""
-
-    @functools.wraps(original)
-    async def aenter(self: Any) -> Any:
-        call = _entering.pop(self, None)
-        if call is None:
-            return await original(self)
-        message_stream = await call.run_async(original, self)
-        try:
-            record_async_stream(call, message_stream._raw_stream, message_stream)
-        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-            report_internal_error("recording an anthropic message stream", exc)
-        return message_stream
-
-    return aenter
+CREATE = RecordedMethod(PROVIDER, start=_starter("messages.create"), record=record_result)
+PARSE = RecordedMethod(PROVIDER, start=_starter("messages.parse"), record=record_result)
+STREAM_HELPER = RecordedMethod(PROVIDER, start=_starter("messages.stream"), record=_manager_made)
+"""``messages.stream()`` opens the call (parented where it is called); it only makes a manager."""
+MANAGER_ENTER = RecordedMethod(PROVIDER, start=_start_entering, record=_message_stream_entered)
+"""A stream manager's ``__enter__`` / ``__aenter__``: the helper's request, then its events."""
+CLOSE = Around("closing an anthropic stream", after=close_recording)
+"""``Stream.close`` / ``MessageStream.close``: also completes a recorded stream's call."""

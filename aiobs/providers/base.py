@@ -5,9 +5,9 @@ A :class:`Provider` names its SDK (import name, distribution, oldest supported v
 imports the SDK's modules and applies the patches; uninstalling puts every original back. Patches
 go on the SDK's resource *classes*, so clients created before or after installing are all covered.
 
-A wrapper must call the original directly when :meth:`LLMCall.start
-<aiobs.providers.call.LLMCall.start>` returns ``None`` (nothing is recording), and must leave the
-user's arguments, return value and exceptions exactly as the SDK gives them.
+Wrappers are made by :mod:`aiobs.providers.wrappers` from a description of the call: they call
+the original directly when nothing records, and leave the user's arguments, return value and
+exceptions exactly as the SDK gives them.
 """
 
 from __future__ import annotations
@@ -105,6 +105,16 @@ class Provider:
 
     extra: ClassVar[str]
     """The aiobs extra that installs the SDK."""
+
+    sdk_modules: ClassVar[tuple[str, ...]]
+    """Modules whose frames are the SDK's, not the program's: the SDK and the HTTP stack it
+    sends requests with. A call's ``callsite`` is the innermost frame outside these (and aiobs).
+    Defaults to ``(module,)``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "sdk_modules" not in cls.__dict__ and "module" in cls.__dict__:
+            cls.sdk_modules = (cls.module,)
 
     def __init__(self) -> None:
         self._patches: list[Patch] | None = None

@@ -1,6 +1,7 @@
 """One provider call being recorded: opened when the SDK method is called, finished once.
 
-A provider wrapper does three things around the SDK's own method::
+A provider wrapper (made by :mod:`aiobs.providers.wrappers`) does three things around the SDK's
+own method::
 
     call = LLMCall.start("openai", "chat.completions.create", request, model=model)
     if call is None:                      # nothing records here, or a wrapper is already inside
@@ -16,6 +17,7 @@ logged (raised under the test suite), never passed into the user's call.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -33,6 +35,7 @@ from .._guard import report_internal_error
 from .._records import ErrorInfo, ModelRecord
 from .._session import current_session
 from ..usage import Usage
+from .registry import sdk_modules
 
 if TYPE_CHECKING:
     from .._capture import Capturer
@@ -44,13 +47,18 @@ inside_call_var: ContextVar[bool] = ContextVar("aiobs_inside_provider_call", def
 """True while a recorded provider call runs: SDK calls made inside it (helpers calling
 ``create``) pass through unrecorded, so one user call gives one event."""
 
-_SDK_MODULES = ("openai", "anthropic", "google.genai", "httpx", "httpx2", "httpcore", "anyio")
+_USER_CODE_IN_AIOBS = "aiobs.examples"
 
 
-def _is_library_frame(module: str) -> bool:
-    if module == "aiobs" or module.startswith("aiobs."):
-        return not module.startswith("aiobs.examples")
-    return any(module == name or module.startswith(name + ".") for name in _SDK_MODULES)
+@functools.cache
+def library_modules() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The modules whose frames are not the program's, and the prefixes of their submodules.
+
+    That is aiobs and the ``sdk_modules`` of every registered provider, read from the registry
+    once (which imports the provider modules, never an SDK).
+    """
+    names = ("aiobs", *sdk_modules())
+    return frozenset(names), tuple(f"{name}." for name in names)
 
 
 def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
@@ -62,9 +70,14 @@ def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
         frame: FrameType | None = sys._getframe(depth)
     except ValueError:
         return None
+    names, prefixes = library_modules()
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not isinstance(module, str) or not _is_library_frame(module):
+        if (
+            not isinstance(module, str)
+            or not (module in names or module.startswith(prefixes))
+            or module.startswith(_USER_CODE_IN_AIOBS)
+        ):
             code = frame.f_code
             return (code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
@@ -288,7 +301,7 @@ class ProviderRecord(ModelRecord):
         self.deferred = _DEFERRED
 
     @property
-    def data(self) -> dict[str, Any]:  # type: ignore[override]  # computed, not stored
+    def data(self) -> dict[str, Any]:
         """The event in the export's shape (``request`` and ``response`` not yet snapshotted)."""
         (
             provider,

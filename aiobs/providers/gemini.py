@@ -21,21 +21,17 @@ counts are the call's.
 
 from __future__ import annotations
 
-import functools
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from .._guard import report_internal_error
 from ..usage import Usage, add, count
 from .base import Patch, Provider
 from .call import LLMCall
 from .streams import CLOSED, Outcome, finish_stream, record_async_iterator, record_iterator
+from .wrappers import RecordedMethod, Start
 
 PROVIDER = "gemini"
-GENERATE = "models.generate_content"
-GENERATE_STREAM = "models.generate_content_stream"
-EMBED = "models.embed_content"
 
 _SYNC_MODELS = "google.genai.models:Models"
 _ASYNC_MODELS = "google.genai.models:AsyncModels"
@@ -48,6 +44,7 @@ class GeminiProvider(Provider):
 
     name = PROVIDER
     module = "google.genai"
+    sdk_modules = ("google.genai", "httpx", "httpx2", "aiohttp", "anyio", "google.auth")
     distribution = "google-genai"
     min_version = "1.0.0"
     extra = "gemini"
@@ -55,12 +52,12 @@ class GeminiProvider(Provider):
     def patches(self) -> list[Patch]:
         """``generate_content``, ``generate_content_stream`` and ``embed_content``, both APIs."""
         return [
-            Patch(_SYNC_MODELS, "generate_content", wrap_generate_content),
-            Patch(_SYNC_MODELS, "generate_content_stream", wrap_generate_content_stream),
-            Patch(_SYNC_MODELS, "embed_content", wrap_embed_content),
-            Patch(_ASYNC_MODELS, "generate_content", wrap_async_generate_content),
-            Patch(_ASYNC_MODELS, "generate_content_stream", wrap_async_generate_content_stream),
-            Patch(_ASYNC_MODELS, "embed_content", wrap_async_embed_content),
+            Patch(_SYNC_MODELS, "generate_content", GENERATE.wrap_sync),
+            Patch(_SYNC_MODELS, "generate_content_stream", GENERATE_STREAM.wrap_sync),
+            Patch(_SYNC_MODELS, "embed_content", EMBED.wrap_sync),
+            Patch(_ASYNC_MODELS, "generate_content", GENERATE.wrap_async),
+            Patch(_ASYNC_MODELS, "generate_content_stream", GENERATE_STREAM.wrap_async),
+            Patch(_ASYNC_MODELS, "embed_content", EMBED.wrap_async),
         ]
 
 
@@ -92,9 +89,14 @@ def _config_without_transport(config: Any) -> Any:
     }
 
 
-def _start(api: str, kwargs: dict[str, Any], operation: str) -> LLMCall | None:
-    model = kwargs.get("model")
-    return LLMCall.start(PROVIDER, api, request_of(kwargs), model=model, operation=operation)
+def _starter(api: str, operation: str) -> Start:
+    """How a call to ``api`` starts: from the keyword arguments (the SDK takes no others)."""
+
+    def start(_args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
+        model = kwargs.get("model")
+        return LLMCall.start(PROVIDER, api, request_of(kwargs), model=model, operation=operation)
+
+    return start
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -273,20 +275,40 @@ def _embedding_usage(metadata: Any, embeddings: list[Any]) -> Usage | None:
     return Usage(input_tokens=sum(tokens for tokens in counts if tokens is not None))
 
 
-def _finish(call: LLMCall, build: Callable[[], Outcome]) -> None:
-    """Record a successful call; aiobs's own failures never reach the program."""
-    try:
-        outcome = build()
-        call.finish(
-            response=outcome.response, usage=outcome.usage, response_model=outcome.response_model
-        )
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-        report_internal_error("recording a gemini response", exc)
-
-
-# -- wrappers --------------------------------------------------------------------------------------
+# -- recording -------------------------------------------------------------------------------------
 
 _Stream = TypeVar("_Stream")
+
+
+def _finish(call: LLMCall, outcome: Outcome) -> None:
+    call.finish(
+        response=outcome.response, usage=outcome.usage, response_model=outcome.response_model
+    )
+
+
+def _record_generation(
+    call: LLMCall, response: Any, _kwargs: dict[str, Any], _sent: dict[str, Any]
+) -> Any:
+    _finish(call, generation_outcome(response))
+    return response
+
+
+def _record_embedding(
+    call: LLMCall, response: Any, kwargs: dict[str, Any], _sent: dict[str, Any]
+) -> Any:
+    _finish(call, embedding_outcome(kwargs.get("model"), response))
+    return response
+
+
+def _record_stream(
+    call: LLMCall, chunks: Any, _kwargs: dict[str, Any], _sent: dict[str, Any]
+) -> Any:
+    """The program gets a recording iterator (async from ``client.aio``) over the SDK's chunks."""
+    if hasattr(chunks, "__aiter__"):
+        recorded: Any = record_async_iterator(call, chunks, StreamAccumulator())
+    else:
+        recorded = record_iterator(call, chunks, StreamAccumulator())
+    return _closed_when_dropped(recorded, call)
 
 
 def _closed_when_dropped(stream: _Stream, call: LLMCall) -> _Stream:
@@ -305,96 +327,17 @@ def _close_unread(call: LLMCall) -> None:
         finish_stream(call, StreamAccumulator(), CLOSED)
 
 
-def wrap_generate_content(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``Models.generate_content``, recorded."""
-
-    @functools.wraps(original)
-    def generate_content(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(GENERATE, kwargs, "generate_content")
-        if call is None:
-            return original(self, *args, **kwargs)
-        response = call.run(original, self, *args, **kwargs)
-        _finish(call, lambda: generation_outcome(response))
-        return response
-
-    return generate_content
-
-
-def wrap_generate_content_stream(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``Models.generate_content_stream``, recorded as the program reads the chunks."""
-
-    @functools.wraps(original)
-    def generate_content_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(GENERATE_STREAM, kwargs, "generate_content")
-        if call is None:
-            return original(self, *args, **kwargs)
-        chunks = call.run(original, self, *args, **kwargs)
-        return _closed_when_dropped(record_iterator(call, chunks, StreamAccumulator()), call)
-
-    return generate_content_stream
-
-
-def wrap_embed_content(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``Models.embed_content``, recorded."""
-
-    @functools.wraps(original)
-    def embed_content(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(EMBED, kwargs, "embeddings")
-        if call is None:
-            return original(self, *args, **kwargs)
-        response = call.run(original, self, *args, **kwargs)
-        _finish(call, lambda: embedding_outcome(kwargs.get("model"), response))
-        return response
-
-    return embed_content
-
-
-def wrap_async_generate_content(
-    original: Callable[..., Awaitable[Any]],
-) -> Callable[..., Awaitable[Any]]:
-    """``AsyncModels.generate_content``, recorded."""
-
-    @functools.wraps(original)
-    async def generate_content(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(GENERATE, kwargs, "generate_content")
-        if call is None:
-            return await original(self, *args, **kwargs)
-        response = await call.run_async(original, self, *args, **kwargs)
-        _finish(call, lambda: generation_outcome(response))
-        return response
-
-    return generate_content
-
-
-def wrap_async_generate_content_stream(
-    original: Callable[..., Awaitable[Any]],
-) -> Callable[..., Awaitable[Any]]:
-    """``AsyncModels.generate_content_stream``: a coroutine giving a recorded async iterator."""
-
-    @functools.wraps(original)
-    async def generate_content_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(GENERATE_STREAM, kwargs, "generate_content")
-        if call is None:
-            return await original(self, *args, **kwargs)
-        chunks = await call.run_async(original, self, *args, **kwargs)
-        recorded = record_async_iterator(call, chunks, StreamAccumulator())
-        return _closed_when_dropped(recorded, call)
-
-    return generate_content_stream
-
-
-def wrap_async_embed_content(
-    original: Callable[..., Awaitable[Any]],
-) -> Callable[..., Awaitable[Any]]:
-    """``AsyncModels.embed_content``, recorded."""
-
-    @functools.wraps(original)
-    async def embed_content(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(EMBED, kwargs, "embeddings")
-        if call is None:
-            return await original(self, *args, **kwargs)
-        response = await call.run_async(original, self, *args, **kwargs)
-        _finish(call, lambda: embedding_outcome(kwargs.get("model"), response))
-        return response
-
-    return embed_content
+GENERATE = RecordedMethod(
+    PROVIDER,
+    start=_starter("models.generate_content", "generate_content"),
+    record=_record_generation,
+)
+GENERATE_STREAM = RecordedMethod(
+    PROVIDER,
+    start=_starter("models.generate_content_stream", "generate_content"),
+    record=_record_stream,
+)
+"""``generate_content_stream``: the program reads the chunks through a recording iterator."""
+EMBED = RecordedMethod(
+    PROVIDER, start=_starter("models.embed_content", "embeddings"), record=_record_embedding
+)

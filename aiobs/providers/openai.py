@@ -44,13 +44,11 @@ response or usage, since the body is left for the program to read.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .._guard import report_internal_error
 from .base import Patch, Provider
 from .call import LLMCall
 from .openai_streams import (
@@ -65,6 +63,7 @@ from .openai_streams import (
     stream_closed,
 )
 from .streams import Outcome
+from .wrappers import Around, RecordedMethod
 
 PROVIDER = "openai"
 
@@ -73,8 +72,6 @@ TRANSPORT_ARGUMENTS = frozenset({"extra_headers", "extra_query", "timeout"})
 
 helper_api_var: ContextVar[str | None] = ContextVar("aiobs_openai_helper_api", default=None)
 """The helper (``chat.completions.stream``...) whose stream manager is being entered."""
-
-Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class _Sdk:
@@ -112,6 +109,44 @@ class Api:
     prompt: str = "messages"
     """The argument that holds the prompt (for usage estimates)."""
 
+    def start(self, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
+        """Open the call (named after the stream helper being entered, if any)."""
+        return LLMCall.start(
+            PROVIDER,
+            helper_api_var.get() or self.name,
+            request_of(kwargs),
+            model=kwargs.get("model"),
+            operation=self.operation,
+        )
+
+    def prepare(self, call: LLMCall, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments to send: with ``include_usage`` when aiobs asks for a stream's usage."""
+        if _asks_stream_usage(call, self, kwargs):
+            return {**kwargs, "stream_options": {"include_usage": True}}
+        return kwargs
+
+    def record(
+        self, call: LLMCall, result: Any, kwargs: dict[str, Any], sent: dict[str, Any]
+    ) -> Any:
+        """Finish ``call`` from what the SDK returned, or start recording the stream it returned.
+
+        A stream for which :meth:`prepare` asked for usage hides the usage-only chunk it adds.
+        """
+        if isinstance(result, _Sdk.unread_responses):
+            call.finish()  # with_streaming_response: the body is the program's to read
+            return result
+        value = _parse_raw(result) if isinstance(result, _Sdk.raw_responses) else result
+        if isinstance(value, _Sdk.streams):
+            hide = None if sent is kwargs else chat_usage_only
+            asynchronous = isinstance(value, _Sdk.async_streams)
+            record_stream(value, call, self.accumulator(call, kwargs), hide, asynchronous)
+            return result
+        outcome = self.read(value)
+        call.finish(
+            response=outcome.response, usage=outcome.usage, response_model=outcome.response_model
+        )
+        return result
+
     def accumulator(
         self, call: LLMCall, kwargs: Mapping[str, Any]
     ) -> ChatAccumulator | ResponsesAccumulator:
@@ -127,6 +162,12 @@ CHAT_PARSE = Api("chat.completions.parse", "chat", chat_outcome)
 RESPONSES_CREATE = Api("responses.create", "responses", responses_outcome, "input")
 RESPONSES_PARSE = Api("responses.parse", "responses", responses_outcome, "input")
 EMBEDDINGS_CREATE = Api("embeddings.create", "embeddings", embeddings_outcome, "input")
+
+
+def recorded(api: Api) -> RecordedMethod:
+    """How calls to ``api`` are recorded: its sync and async wrappers come from this."""
+    prepare = api.prepare if api.operation == "chat" else None  # include_usage: chat streams
+    return RecordedMethod(PROVIDER, start=api.start, record=api.record, prepare=prepare)
 
 
 # -- building the event ----------------------------------------------------------------------------
@@ -145,16 +186,6 @@ def request_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _start(api: Api, kwargs: Mapping[str, Any]) -> LLMCall | None:
-    return LLMCall.start(
-        PROVIDER,
-        helper_api_var.get() or api.name,
-        request_of(kwargs),
-        model=kwargs.get("model"),
-        operation=api.operation,
-    )
-
-
 def _asks_stream_usage(call: LLMCall, api: Api, kwargs: Mapping[str, Any]) -> bool:
     """Whether aiobs should add ``include_usage`` to this chat stream request."""
     if api.operation != "chat" or kwargs.get("stream") is not True:
@@ -162,18 +193,6 @@ def _asks_stream_usage(call: LLMCall, api: Api, kwargs: Mapping[str, Any]) -> bo
     if not call.session.settings.openai_stream_usage:
         return False
     return "stream_options" not in kwargs or type(kwargs["stream_options"]) in _Sdk.sentinels
-
-
-def _arguments_to_send(
-    call: LLMCall, api: Api, kwargs: dict[str, Any]
-) -> tuple[dict[str, Any], Callable[[Any], bool] | None]:
-    """The arguments to call the SDK with, and which chunks to hide from the program."""
-    try:
-        if _asks_stream_usage(call, api, kwargs):
-            return {**kwargs, "stream_options": {"include_usage": True}}, chat_usage_only
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-        report_internal_error("preparing an openai request", exc)
-    return kwargs, None
 
 
 def _parse_raw(response: Any) -> Any:
@@ -185,139 +204,27 @@ def _parse_raw(response: Any) -> Any:
     return response.parse()
 
 
-def _record_result(
-    call: LLMCall,
-    api: Api,
-    result: Any,
-    kwargs: Mapping[str, Any],
-    hide: Callable[[Any], bool] | None,
-) -> None:
-    """Finish ``call`` from what the SDK returned, or start recording the stream it returned."""
-    try:
-        if isinstance(result, _Sdk.unread_responses):
-            call.finish()  # with_streaming_response: the body is the program's to read
-            return
-        if isinstance(result, _Sdk.raw_responses):
-            result = _parse_raw(result)
-        if isinstance(result, _Sdk.streams):
-            asynchronous = isinstance(result, _Sdk.async_streams)
-            record_stream(result, call, api.accumulator(call, kwargs), hide, asynchronous)
-            return
-        outcome = api.read(result)
-        call.finish(
-            response=outcome.response, usage=outcome.usage, response_model=outcome.response_model
-        )
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-        report_internal_error("recording an openai response", exc)
-        call.finish()
+# -- stream helpers and closing --------------------------------------------------------------------
 
 
-# -- wrappers ------------------------------------------------------------------------------------
+def _helper_entered(helper: str) -> Around:
+    """A stream manager's ``__enter__`` / ``__aenter__``: the ``create`` it makes is ``helper``."""
+
+    def before(_manager: Any) -> Token[str | None]:
+        return helper_api_var.set(helper)
+
+    def after(_manager: Any, token: Token[str | None]) -> None:
+        helper_api_var.reset(token)
+
+    return Around(f"entering an openai {helper} manager", after=after, before=before)
 
 
-def sync_call(api: Api) -> Wrap:
-    """A wrapper maker for a synchronous SDK method recorded as ``api``."""
-
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            call = _start(api, kwargs)
-            if call is None:
-                return original(*args, **kwargs)
-            sent, hide = _arguments_to_send(call, api, kwargs)
-            result = call.run(original, *args, **sent)
-            _record_result(call, api, result, kwargs, hide)
-            return result
-
-        return wrapper
-
-    return wrap
+def _stream_closed(stream: Any, _token: None) -> None:
+    stream_closed(stream)
 
 
-def async_call(api: Api) -> Wrap:
-    """A wrapper maker for an asynchronous SDK method recorded as ``api``."""
-
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            call = _start(api, kwargs)
-            if call is None:
-                return await original(*args, **kwargs)
-            sent, hide = _arguments_to_send(call, api, kwargs)
-            result = await call.run_async(original, *args, **sent)
-            _record_result(call, api, result, kwargs, hide)
-            return result
-
-        return wrapper
-
-    return wrap
-
-
-def sync_helper_enter(helper: str) -> Wrap:
-    """Wraps a stream manager's ``__enter__``: the ``create`` it makes is recorded as ``helper``."""
-
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def __enter__(self: Any) -> Any:  # noqa: N807 - it replaces the SDK's __enter__
-            token = helper_api_var.set(helper)
-            try:
-                return original(self)
-            finally:
-                helper_api_var.reset(token)
-
-        return __enter__
-
-    return wrap
-
-
-def async_helper_enter(helper: str) -> Wrap:
-    """Wraps a stream manager's ``__aenter__``, as :func:`sync_helper_enter` does."""
-
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        async def __aenter__(self: Any) -> Any:  # noqa: N807 - it replaces the SDK's __aenter__
-            token = helper_api_var.set(helper)
-            try:
-                return await original(self)
-            finally:
-                helper_api_var.reset(token)
-
-        return __aenter__
-
-    return wrap
-
-
-def sync_close(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Wraps a stream's ``close``: closing a recorded stream completes its event."""
-
-    @functools.wraps(original)
-    def close(self: Any) -> Any:
-        try:
-            return original(self)
-        finally:
-            _closed(self)
-
-    return close
-
-
-def async_close(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Wraps an async stream's ``close``, as :func:`sync_close` does."""
-
-    @functools.wraps(original)
-    async def close(self: Any) -> Any:
-        try:
-            return await original(self)
-        finally:
-            _closed(self)
-
-    return close
-
-
-def _closed(stream: Any) -> None:
-    try:
-        stream_closed(stream)
-    except Exception as exc:  # noqa: BLE001 - telemetry must not break the program's close()
-        report_internal_error("closing an openai stream", exc)
+CLOSE = Around("closing an openai stream", after=_stream_closed)
+"""A stream's ``close``: closing a recorded stream completes its event."""
 
 
 # -- the provider ---------------------------------------------------------------------------------
@@ -332,9 +239,10 @@ _RESPONSE_HELPERS = "openai.lib.streaming.responses"
 def _method_patches(
     module: str, sync_class: str, method: str, api: Api, optional: bool
 ) -> list[Patch]:
+    method_recorded = recorded(api)
     return [
-        Patch(f"{module}:{sync_class}", method, sync_call(api), optional=optional),
-        Patch(f"{module}:Async{sync_class}", method, async_call(api), optional=optional),
+        Patch(f"{module}:{sync_class}", method, method_recorded.wrap_sync, optional=optional),
+        Patch(f"{module}:Async{sync_class}", method, method_recorded.wrap_async, optional=optional),
     ]
 
 
@@ -344,16 +252,12 @@ def _helper_patches() -> list[Patch]:
         (_CHAT_HELPERS, "ChatCompletion", "chat.completions.stream"),
         (_RESPONSE_HELPERS, "Response", "responses.stream"),
     ):
+        entered = _helper_entered(helper)
         patches += [
-            Patch(f"{module}:{prefix}StreamManager", "__enter__", sync_helper_enter(helper), True),
-            Patch(
-                f"{module}:Async{prefix}StreamManager",
-                "__aenter__",
-                async_helper_enter(helper),
-                True,
-            ),
-            Patch(f"{module}:{prefix}Stream", "close", sync_close, optional=True),
-            Patch(f"{module}:Async{prefix}Stream", "close", async_close, optional=True),
+            Patch(f"{module}:{prefix}StreamManager", "__enter__", entered.wrap_sync, True),
+            Patch(f"{module}:Async{prefix}StreamManager", "__aenter__", entered.wrap_async, True),
+            Patch(f"{module}:{prefix}Stream", "close", CLOSE.wrap_sync, optional=True),
+            Patch(f"{module}:Async{prefix}Stream", "close", CLOSE.wrap_async, optional=True),
         ]
     return patches
 
@@ -363,6 +267,7 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     module = "openai"
+    sdk_modules = ("openai", "httpx", "httpx2", "httpcore", "anyio")
     distribution = "openai"
     min_version = "1.40.0"
     extra = "openai"
@@ -380,6 +285,6 @@ class OpenAIProvider(Provider):
                 "openai.resources.embeddings", "Embeddings", "create", EMBEDDINGS_CREATE, False
             ),
             *_helper_patches(),
-            Patch("openai._streaming:Stream", "close", sync_close),
-            Patch("openai._streaming:AsyncStream", "close", async_close),
+            Patch("openai._streaming:Stream", "close", CLOSE.wrap_sync),
+            Patch("openai._streaming:AsyncStream", "close", CLOSE.wrap_async),
         ]
