@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pydantic_core
 from pydantic import BaseModel
 
+from .. import _format as fmt
 from .. import _ids
 from .._context import span_var, suppressed_var
 from .._guard import report_internal_error
@@ -211,7 +212,7 @@ class LLMCall:
         ttft = None
         if self.first_chunk_ns is not None:
             ttft = round((self.first_chunk_ns - self.start_ns) / 1e6, 3)
-        return {"ttft_ms": ttft, "chunks": self.chunks, "status": status}
+        return {fmt.STREAM_TTFT_MS: ttft, fmt.STREAM_CHUNKS: self.chunks, fmt.STREAM_STATUS: status}
 
     # -- the end ---------------------------------------------------------------------------------
 
@@ -324,36 +325,38 @@ class ProviderRecord(ModelRecord):
             stream,
         ) = self._fields
         data: dict[str, Any] = {
-            "provider": provider,
-            "api": api,
-            "request": thaw(request),
-            "response": thaw(response),
-            "error": None,
-            "started_at": started_at,
-            "ended_at": started_at + duration_ms / 1e3,
-            "duration_ms": round(duration_ms, 3),
-            "callsite": None
+            fmt.EVENT_PROVIDER: provider,
+            fmt.EVENT_API: api,
+            fmt.LLM_REQUEST: thaw(request),
+            fmt.LLM_RESPONSE: thaw(response),
+            fmt.EVENT_ERROR: None,
+            fmt.EVENT_STARTED_AT: started_at,
+            fmt.EVENT_ENDED_AT: started_at + duration_ms / 1e3,
+            fmt.EVENT_DURATION_MS: round(duration_ms, 3),
+            fmt.EVENT_CALLSITE: None
             if callsite is None
-            else dict(zip(("file", "line", "function"), callsite, strict=True)),
-            "span_id": f"{span_id:016x}",
-            "parent_span_id": None if parent_id is None else f"{parent_id:016x}",
-            "trace_id": f"{trace_id:032x}",
-            "operation": operation,
-            "request_model": request_model,
-            "response_model": response_model,
-            "status": status,
-            "usage": None if usage is None else Usage(*usage).as_dict(),
-            "cost": None if cost is None else dict(cost),
+            else dict(zip(_CALLSITE_FIELDS, callsite, strict=True)),
+            fmt.EVENT_SPAN_ID: f"{span_id:016x}",
+            fmt.EVENT_PARENT_SPAN_ID: None if parent_id is None else f"{parent_id:016x}",
+            fmt.EVENT_TRACE_ID: f"{trace_id:032x}",
+            fmt.LLM_OPERATION: operation,
+            fmt.LLM_REQUEST_MODEL: request_model,
+            fmt.LLM_RESPONSE_MODEL: response_model,
+            fmt.EVENT_STATUS: status,
+            fmt.LLM_USAGE: None if usage is None else Usage(*usage).as_dict(),
+            fmt.LLM_COST: None if cost is None else dict(cost),
         }
         if exception is not None:
-            data["error"] = f"{exception['type'].rpartition('.')[2]}: {exception['message']}"
-            data["exception"] = exception
+            short_type = exception[fmt.EXCEPTION_TYPE].rpartition(".")[2]
+            data[fmt.EVENT_ERROR] = f"{short_type}: {exception[fmt.EXCEPTION_MESSAGE]}"
+            data[fmt.EVENT_EXCEPTION] = exception
         if stream is not None:
-            data["stream"] = dict(stream)
+            data[fmt.LLM_STREAM] = dict(stream)
         return data
 
 
-_DEFERRED = ("request", "response")
+_DEFERRED = (fmt.LLM_REQUEST, fmt.LLM_RESPONSE)
+_CALLSITE_FIELDS = (fmt.CALLSITE_FILE, fmt.CALLSITE_LINE, fmt.CALLSITE_FUNCTION)
 
 
 def freeze(value: Any, capturer: Capturer) -> Any:
@@ -416,9 +419,9 @@ def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:
     """An SDK exception as an event's ``exception``: type, message, HTTP status, traceback."""
     info = ErrorInfo(error)
     detail: dict[str, Any] = {
-        "type": info.type_name,
-        "message": redact(info.message),
-        "traceback": "".join(
+        fmt.EXCEPTION_TYPE: info.type_name,
+        fmt.EXCEPTION_MESSAGE: redact(info.message),
+        fmt.EXCEPTION_TRACEBACK: "".join(
             f'  File "{file}", line {line}, in {name}\n' for file, line, name in info.frames
         )
         or None,
@@ -429,5 +432,5 @@ def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:
     if status_code is None:
         status_code = getattr(error, "code", None)  # google-genai's APIError
     if isinstance(status_code, int) and not isinstance(status_code, bool):
-        detail["status_code"] = status_code
+        detail[fmt.EXCEPTION_STATUS_CODE] = status_code
     return detail
