@@ -16,6 +16,7 @@ from typing import Any
 from . import _ids
 from ._capture import Capturer
 from ._context import SpanContext, span_var
+from ._format import FUNCTION_ENH_PROMPT_ID
 from ._guard import report_internal_error
 from ._records import ErrorInfo, FunctionInfo, SpanRecord
 from ._session import RecordingSession
@@ -172,7 +173,7 @@ class OpenSpan:
                 session.buffer.settings.capturer, info, args, kwargs or {}
             )
         self.extra: dict[str, Any] | None = (
-            {"enh_prompt_id": _ids.new_enh_prompt_id()} if info.enh_prompt else None
+            {FUNCTION_ENH_PROMPT_ID: _ids.new_enh_prompt_id()} if info.enh_prompt else None
         )
         self.start_ns = _ids.monotonic_ns()
 

@@ -17,15 +17,17 @@ from collections.abc import Callable, Iterable
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from . import _format as fmt
+
 if TYPE_CHECKING:
     from ._capture import Capturer
 
-KIND_FUNCTION: Final = "function"
-KIND_GENERATOR: Final = "generator"
-KIND_SPAN: Final = "span"
-KIND_EVENT: Final = "event"
+KIND_FUNCTION: Final = fmt.KIND_FUNCTION
+KIND_GENERATOR: Final = fmt.KIND_GENERATOR
+KIND_SPAN: Final = fmt.KIND_SPAN
+KIND_EVENT: Final = fmt.KIND_EVENT
 
-CLOSED: Final = "closed"
+CLOSED: Final = fmt.STATUS_CLOSED
 """Outcome of a generator that its consumer closed before exhaustion."""
 
 TRACEBACK_FRAMES = 5

@@ -8,6 +8,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from ._context import SpanContext, span_var
+from ._format import FUNCTION_ATTRIBUTES
 from ._guard import report_internal_error
 from ._recording import OpenSpan
 from ._records import KIND_EVENT, KIND_SPAN, FunctionInfo
@@ -72,8 +73,8 @@ class Span:
             return  # not recording, or already closed
         try:
             snap = span.session.settings.capturer.mapping({key: value})
-            attributes = (span.extra or {}).get("attributes") or {}
-            span.set_extra("attributes", {**attributes, **snap})
+            attributes = (span.extra or {}).get(FUNCTION_ATTRIBUTES) or {}
+            span.set_extra(FUNCTION_ATTRIBUTES, {**attributes, **snap})
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the caller
             report_internal_error("setting a span attribute", exc)
 
@@ -86,7 +87,9 @@ class Span:
         try:
             span = OpenSpan(session, _info(KIND_SPAN, self._name), frame)
             if self._attributes:
-                span.set_extra("attributes", session.settings.capturer.mapping(self._attributes))
+                span.set_extra(
+                    FUNCTION_ATTRIBUTES, session.settings.capturer.mapping(self._attributes)
+                )
             self._token = span.activate()
             self._open = span
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the caller
@@ -133,7 +136,7 @@ def point_event(name: str, data: dict[str, Any], frame: FrameType | None) -> str
     try:
         span = OpenSpan(session, _info(KIND_EVENT, name), frame)
         if data:
-            span.set_extra("attributes", session.settings.capturer.mapping(data))
+            span.set_extra(FUNCTION_ATTRIBUTES, session.settings.capturer.mapping(data))
         span.finish(instant=True)
     except Exception as exc:  # noqa: BLE001 - telemetry must not break the caller
         report_internal_error("recording a point event", exc)

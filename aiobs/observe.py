@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from . import _ids
 from ._context import span_var
+from ._format import FUNCTION_ENH_PROMPT_ID, FUNCTION_YIELDED
 from ._guard import report_internal_error
 from ._recording import (
     _BIG_INT,
@@ -174,7 +175,7 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                 cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
             else:
                 cargs = ckwargs = None
-            extra = {"enh_prompt_id": _ids.new_enh_prompt_id()} if enh_prompt else None
+            extra = {FUNCTION_ENH_PROMPT_ID: _ids.new_enh_prompt_id()} if enh_prompt else None
             token = _span_set((span_id, trace_id))
             start = _ids.monotonic_ns()
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
@@ -280,7 +281,7 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                 cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
             else:
                 cargs = ckwargs = None
-            extra = {"enh_prompt_id": _ids.new_enh_prompt_id()} if enh_prompt else None
+            extra = {FUNCTION_ENH_PROMPT_ID: _ids.new_enh_prompt_id()} if enh_prompt else None
             token = _span_set((span_id, trace_id))
             start = _ids.monotonic_ns()
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
@@ -387,12 +388,12 @@ def _drive(inner: Generator[Any, Any, Any], span: OpenSpan) -> Generator[Any, An
                 item = inner.throw(pending)
         except StopIteration as stop:
             _span_reset(token)
-            span.set_extra("yielded", produced)
+            span.set_extra(FUNCTION_YIELDED, produced)
             span.finish(stop.value)
             return stop.value
         except BaseException as error:
             _span_reset(token)
-            span.set_extra("yielded", produced)
+            span.set_extra(FUNCTION_YIELDED, produced)
             span.finish(error=error)
             raise
         _span_reset(token)
@@ -405,7 +406,7 @@ def _drive(inner: Generator[Any, Any, Any], span: OpenSpan) -> Generator[Any, An
                 inner.close()
             finally:
                 _span_reset(token)
-                span.set_extra("yielded", produced)
+                span.set_extra(FUNCTION_YIELDED, produced)
                 span.finish(outcome=CLOSED)
             raise
         except BaseException as thrown:  # noqa: BLE001 - passed into the inner generator next step
@@ -442,13 +443,13 @@ def _wrap_async_generator(  # noqa: PLR0915 - one faithful proxy of the async ge
             except StopAsyncIteration:
                 if span is not None and token is not None:
                     _span_reset(token)
-                    span.set_extra("yielded", produced)
+                    span.set_extra(FUNCTION_YIELDED, produced)
                     span.finish()
                 return
             except BaseException as error:
                 if span is not None and token is not None:
                     _span_reset(token)
-                    span.set_extra("yielded", produced)
+                    span.set_extra(FUNCTION_YIELDED, produced)
                     span.finish(error=error)
                 raise
             if token is not None:
@@ -463,7 +464,7 @@ def _wrap_async_generator(  # noqa: PLR0915 - one faithful proxy of the async ge
                 finally:
                     if span is not None and token is not None:
                         _span_reset(token)
-                        span.set_extra("yielded", produced)
+                        span.set_extra(FUNCTION_YIELDED, produced)
                         span.finish(outcome=CLOSED)
                 raise
             except BaseException as thrown:  # noqa: BLE001 - passed into the inner generator
