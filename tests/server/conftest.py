@@ -21,7 +21,7 @@ from aiobs import _ids, observe, observer
 from aiobs.exporters import InMemoryExporter
 from aiobs.server.storage import SQLStorage, open_storage
 from aiobs.server.storage.base import Quotas
-from bench.temp_postgres import temporary_postgres
+from tests.postgres import temporary_postgres
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the benchmarks and the storage tests.
+"""A throwaway PostgreSQL server for the storage tests and the server benchmark.
 
 Starts the Debian PostgreSQL binaries (``make postgres`` installs them) on 127.0.0.1 and a free
 port, with a data directory in a temporary folder that is removed afterwards. As root, the
