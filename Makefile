@@ -6,22 +6,43 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest lint typecheck unit postgres bench bench-observe bench-providers bench-flush bench-server schema clean
+.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres bench bench-observe bench-providers bench-flush bench-server schema clean
 
-# The oldest SDK releases aiobs supports; `make test-oldest` runs the provider tests against them
-# (`make test` runs everything against the newest).
-# openai 1.40 predates httpx 0.28 (which dropped an argument it passes), hence the httpx bound.
-OLDEST_SDKS := openai==1.40.0 anthropic==0.40.0 google-genai==1.0.0 'httpx<0.28'
-OLD_VENV := .venv-oldest
-OLD_STAMP := $(OLD_VENV)/.installed
+# The development environment is installed from a lock: every package at the exact version (and
+# file hashes) the suite last passed with, for Python 3.10 to 3.13, so that a fresh machine tests
+# what the last person tested. `make lock` refreshes the locks to the newest releases (after
+# `make test-newest` has passed); `make lock LOCK_FLAGS=` only brings them in line with a changed
+# pyproject.toml, keeping every other version.
+LOCK := requirements/dev.lock
+BENCH_LOCK := requirements/bench.lock
+OLD_LOCK := requirements/oldest.lock
+# The oldest SDK releases aiobs supports, pinned in OLD_LOCK; `make test-oldest` runs the provider
+# tests against them.
+OLDEST_SDKS := requirements/oldest-sdks.txt
+LOCK_FLAGS ?= --upgrade
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+COMPILE = $(UV) pip compile --quiet --universal --python-version 3.10 --generate-hashes \
+	--custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+# $(call locked-venv,DIR,LOCK): a new virtual environment in DIR with exactly what LOCK lists.
+define locked-venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet --require-hashes -r $(2)
+endef
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# A new lock gets a new environment, so that nothing from the previous one is left over; aiobs
+# itself is installed without resolving its dependencies again (they are all in the lock).
+$(VENV)/.installed-lock: $(LOCK)
+	$(call locked-venv,$(VENV),$(LOCK))
+	touch $@
+
+$(STAMP): $(VENV)/.installed-lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
@@ -39,24 +60,67 @@ unit: $(STAMP) postgres
 	$(BIN)/python -m pytest
 
 # The flush server's storage tests start their own PostgreSQL server from the Debian binaries.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# They are installed with apt-get as root or with sudo that needs no password. Where that cannot
+# be done, the PostgreSQL tests are skipped with one line saying how to enable them, unless
+# AIOBS_REQUIRE_POSTGRES=1 (as in CI), which makes a missing PostgreSQL an error.
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	@found() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; }; \
+	if found; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else sudo=none; fi; \
+	if [ "$$sudo" != none ] && command -v apt-get >/dev/null; then \
 		echo "installing PostgreSQL (apt-get) for the flush server tests"; \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi; \
+	if ! found && [ "$$AIOBS_REQUIRE_POSTGRES" = 1 ]; then \
+		echo "AIOBS_REQUIRE_POSTGRES=1 but PostgreSQL is not installed" \
+			"(make installs it with apt-get as root or with sudo)" >&2; \
+		exit 1; \
+	fi
 
-$(OLD_STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(OLD_VENV)
-	$(OLD_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(OLD_VENV)/bin/python -m pip install --quiet -e '.[dev]' $(OLDEST_SDKS)
-	touch $(OLD_STAMP)
+# The oldest SDKs, in an environment of their own.
+OLD_VENV := .venv-oldest
+OLD_STAMP := $(OLD_VENV)/.installed
+
+$(OLD_STAMP): $(OLD_LOCK) pyproject.toml
+	$(call locked-venv,$(OLD_VENV),$(OLD_LOCK))
+	$(OLD_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
 
 test-oldest: $(OLD_STAMP)
 	$(OLD_VENV)/bin/python -m pytest -q tests/providers tests/test_provider_registry.py
 
-$(VENV)/.installed-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+# The newest release of everything pyproject.toml allows, in a new environment each time, through
+# lint, type checks and the whole suite: run it before `make lock` moves the lock to them.
+NEW_VENV := .venv-newest
+
+test-newest: postgres
+	rm -rf $(NEW_VENV)
+	$(PYTHON) -m venv $(NEW_VENV)
+	$(NEW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEW_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(NEW_VENV)/bin/ruff check aiobs tests bench examples
+	$(NEW_VENV)/bin/ruff format --check aiobs tests bench examples
+	$(NEW_VENV)/bin/mypy
+	$(NEW_VENV)/bin/python -m pytest
+
+# uv, which writes the locks, lives in an environment of its own: the project does not need it.
+$(LOCK_VENV)/.uv-$(UV_VERSION):
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	touch $@
+
+# The bench lock is the dev lock (its versions as constraints) plus what the benchmarks add.
+lock: $(LOCK_VENV)/.uv-$(UV_VERSION)
+	$(COMPILE) --extra dev -o $(LOCK) pyproject.toml
+	$(COMPILE) --extra dev --extra bench -c $(LOCK) -o $(BENCH_LOCK) pyproject.toml
+	$(COMPILE) --extra dev -c $(OLDEST_SDKS) -o $(OLD_LOCK) pyproject.toml
+
+$(VENV)/.installed-bench: $(STAMP) $(BENCH_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(BENCH_LOCK)
 	touch $@
 
 bench: bench-observe bench-providers bench-flush bench-server
@@ -77,4 +141,4 @@ schema: $(STAMP)
 	$(BIN)/python -c 'import json, aiobs.models as m; print(json.dumps(m.json_schema(), indent=2, sort_keys=True))' > docs/schema/export.schema.json
 
 clean:
-	rm -rf $(VENV) $(OLD_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(OLD_VENV) $(NEW_VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info

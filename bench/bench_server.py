@@ -9,7 +9,7 @@ events stored per second over the whole run, and the latency of one upload (p50,
 Measured in one run: the *HTTP floor* (the same uvicorn + FastAPI stack with an endpoint that
 gunzips and parses the body and stores nothing: what any Python ingest server pays), then
 ``aiobs server`` itself (the command, in its own processes) on SQLite with one worker process and
-with ``--workers`` of them, and on PostgreSQL (a throwaway local server, see ``temp_postgres.py``;
+with ``--workers`` of them, and on PostgreSQL (a throwaway local server, see ``tests/postgres.py``;
 skipped with ``--no-postgres``) with ``--workers`` of them. The budget applies to SQLite with
 ``--workers`` processes.
 
@@ -39,9 +39,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
-from temp_postgres import free_port, temporary_postgres
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, for tests/
+from tests.postgres import free_port, temporary_postgres
 
 EVENTS_PER_UPLOAD = 100
 BUDGET_EVENTS_PER_SECOND = 20_000  # into SQLite

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,7 +127,11 @@ class TestFunctions:
         traceback = event["exception"]["traceback"]
         assert traceback.startswith("Traceback (most recent call last):")
         assert "raise BoomError(message)" in traceback
-        assert "aiobs" not in traceback.replace("test_observe", "")
+        # Only the program's own frames: the function that raised, none of aiobs's wrapper.
+        frames = re.findall(r'^  File "(.+)", line \d+, in (\S+)$', traceback, re.MULTILINE)
+        assert [(Path(file).resolve(), name) for file, name in frames] == [
+            (Path(__file__).resolve(), "explode")
+        ]
 
     def test_base_exceptions_pass_through(self) -> None:
         @observe

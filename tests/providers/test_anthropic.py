@@ -439,8 +439,9 @@ class TestErrors:
         assert event["cost"] is None
         assert event["exception"]["type"] == f"{type(caught.value).__module__}.{name}"
         assert event["exception"]["status_code"] == status
+        assert event["exception"]["message"] == str(caught.value)
         assert "stand-in says no" in event["exception"]["message"]
-        assert event["error"].startswith(f"{name}: Error code: {status}")
+        assert event["error"] == f"{name}: {caught.value}"
         assert event["callsite"]["line"] == line + 1
 
     def test_a_rate_limit_says_when_to_retry(self, client: Any, standin: StandinServer) -> None:
@@ -469,7 +470,7 @@ class TestErrors:
         event = only_event()
         assert event["status"] == "error"
         assert event["exception"]["type"] == f"anthropic.{type(caught.value).__name__}"
-        assert event["error"].startswith(type(caught.value).__name__)
+        assert event["error"] == f"{type(caught.value).__name__}: {caught.value}"
 
     def test_async_http_error(self, standin: StandinServer) -> None:
         standin.fail_next(error_reply(529, "overloaded"))

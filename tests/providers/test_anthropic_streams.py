@@ -432,7 +432,9 @@ class TestStreamErrors:
         assert event["stream"]["chunks"] == len(received) == 4  # the ping is not yielded
         assert event["response"]["text"] == "".join(pieces(answer_for("breaks off"))[:2])
         assert event["exception"]["type"] == f"{type(caught.value).__module__}.{name}"
+        assert event["exception"]["message"] == str(caught.value)
         assert "Overloaded" in event["exception"]["message"]
+        assert event["error"] == f"{name}: {caught.value}"
 
     def test_a_connection_dropped_mid_stream(self, client: Any, standin: StandinServer) -> None:
         standin.fail_next(Reply.sse(stand_in_events("dropped"), reset_after_events=4))
@@ -447,6 +449,7 @@ class TestStreamErrors:
         assert event["status"] == "error"
         assert event["stream"]["status"] == "error"
         assert event["exception"]["type"].endswith(type(raised.value).__name__)
+        assert event["error"] == f"{type(raised.value).__name__}: {raised.value}"
         assert event["stream"]["chunks"] == len(received) == 3  # (the ping is not yielded)
         assert event["response"]["text"] == pieces(answer_for("dropped"))[0]
         assert "finish_reasons" not in event["response"]  # no message_delta arrived

@@ -316,7 +316,7 @@ class TestErrors:
         event = only_event()
         assert caught.value.status_code == status
         assert event["status"] == "error"
-        assert event["error"].startswith(f"{exception}: ")
+        assert event["error"] == f"{exception}: {caught.value}"
         assert f"failure {status}" in event["error"]
         assert event["exception"]["type"] == f"openai.{exception}"
         assert event["exception"]["status_code"] == status

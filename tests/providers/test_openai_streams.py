@@ -275,7 +275,7 @@ class TestChatStream:
             )
             received.extend(stream)
 
-        with pytest.raises(openai.APIError, match="the model crashed"):
+        with pytest.raises(openai.APIError, match="the model crashed") as caught:
             read_all()
         event = only_event()
         assert len(received) == 3
@@ -283,6 +283,7 @@ class TestChatStream:
         assert event["stream"]["status"] == "error"
         assert event["stream"]["chunks"] == 3
         assert event["exception"]["type"] == "openai.APIError"
+        assert event["error"] == f"APIError: {caught.value}"
         text = "".join(chunk.choices[0].delta.content or "" for chunk in received)
         assert event["response"]["text"] == text
 

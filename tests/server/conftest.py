@@ -2,6 +2,8 @@
 
 PostgreSQL comes from Debian's binaries (``make postgres`` installs them): a cluster is created in
 a temporary directory, started on a free loopback port with ``fsync=off`` and stopped at the end.
+Where they are missing, the PostgreSQL tests are skipped with one line that says how to install
+them, unless ``AIOBS_REQUIRE_POSTGRES=1`` (set by CI), which makes that an error.
 Documents are recorded with the real SDK (:func:`record_document`), so that the server is tested
 against what clients really send.
 """
@@ -21,7 +23,7 @@ from aiobs import _ids, observe, observer
 from aiobs.exporters import InMemoryExporter
 from aiobs.server.storage import SQLStorage, open_storage
 from aiobs.server.storage.base import Quotas
-from bench.temp_postgres import temporary_postgres
+from tests import postgres
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -50,8 +52,25 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server on a free loopback port, for the whole test session."""
-    with temporary_postgres() as url:
+    reason = postgres.missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres.temporary_postgres() as url:
         yield PostgresServer(url)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """One summary line for the tests skipped for want of PostgreSQL, instead of one per test.
+
+    pytest reports a skip raised by a fixture at each test's own location, so identical reasons
+    would still be listed file by file and line by line; one location folds them together.
+    """
+    report: pytest.TestReport = yield
+    reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+    if "PostgreSQL tests skipped" in reason:
+        report.longrepr = (postgres.__file__, None, reason)
+    return report
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server for the benchmarks and the storage tests.
+"""A throwaway PostgreSQL server for the storage tests and the server benchmark.
 
-Starts the Debian PostgreSQL binaries (``make postgres`` installs them) on 127.0.0.1 and a free
-port, with a data directory in a temporary folder that is removed afterwards. As root, the
-server runs as the ``postgres`` user, since ``initdb`` refuses root. fsync is off: the data is
-thrown away, and durability is not what is being measured or tested.
+Starts PostgreSQL's server binaries (Debian's, which ``make postgres`` installs, or ``initdb``
+on ``PATH``) on 127.0.0.1 and a free port, with a data directory in a temporary folder that is
+removed afterwards. As root, the server runs as the ``postgres`` user, since ``initdb`` refuses
+root. fsync is off: the data is thrown away, and durability is not what is being measured or
+tested.
 """
 
 from __future__ import annotations
@@ -17,19 +18,44 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+INSTALL_HINT = "install postgresql (sudo apt-get install postgresql) or run `make test` as root"
+REQUIRE_VARIABLE = "AIOBS_REQUIRE_POSTGRES"
+
+
+class PostgresNotInstalledError(RuntimeError):
+    """PostgreSQL's server binaries are not on this machine."""
+
 
 def binaries() -> str:
     """The directory of ``initdb`` and ``pg_ctl``.
 
     Raises:
-        RuntimeError: PostgreSQL is not installed (says how to install it).
+        PostgresNotInstalledError: neither Debian's binaries nor ``initdb`` on ``PATH`` were found
+            (the message says how to install them).
     """
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found: run `make postgres` (apt-get install postgresql)"
-        )
-    return os.path.dirname(found[-1])
+    if found:
+        return os.path.dirname(found[-1])
+    on_path = shutil.which("initdb")
+    if on_path:
+        return os.path.dirname(on_path)
+    raise PostgresNotInstalledError(f"initdb (PostgreSQL's server) not found; {INSTALL_HINT}")
+
+
+def missing() -> str | None:
+    """Why the tests that need PostgreSQL cannot run here, or ``None`` when they can.
+
+    Raises:
+        PostgresNotInstalledError: PostgreSQL is missing and ``AIOBS_REQUIRE_POSTGRES=1`` (as in
+            CI), where its tests must fail rather than be skipped.
+    """
+    try:
+        binaries()
+    except PostgresNotInstalledError as error:
+        if os.environ.get(REQUIRE_VARIABLE) == "1":
+            raise PostgresNotInstalledError(f"{error} ({REQUIRE_VARIABLE}=1)") from None
+        return f"PostgreSQL tests skipped: {error}"
+    return None
 
 
 def free_port() -> int:
