@@ -52,6 +52,7 @@ test: lint typecheck unit
 lint: $(STAMP)
 	$(BIN)/ruff check aiobs tests bench examples
 	$(BIN)/ruff format --check aiobs tests bench examples
+	$(BIN)/lint-imports  # the layer contracts in pyproject.toml ([tool.importlinter])
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -103,6 +104,7 @@ test-newest: postgres
 	$(NEW_VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	$(NEW_VENV)/bin/ruff check aiobs tests bench examples
 	$(NEW_VENV)/bin/ruff format --check aiobs tests bench examples
+	$(NEW_VENV)/bin/lint-imports
 	$(NEW_VENV)/bin/mypy
 	$(NEW_VENV)/bin/python -m pytest
 
