@@ -8,12 +8,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.vendor.pretty import pretty
 
 from aiobs._capture import CaptureLimits, Capturer
 from aiobs.redaction import BUILTIN_PATTERNS, REDACTED
-from tests.capture.values import BUDGET_SUFFIX, TRUNCATED_KEY, Unprintable, nesting
+from tests.capture.values import BUDGET_SUFFIX, HERE, TRUNCATED_KEY, Unprintable, nesting
 
 
 def assert_json_compatible(value: Any) -> None:
@@ -214,3 +216,24 @@ class TestSnapshotProperties:
         limited = Capturer(limits)
         snapshot = limited.snapshot(value)
         assert limited.finalize(snapshot) == snapshot
+
+
+class TestUnprintableInFailureReports:
+    """Hypothesis can print an Unprintable in a failure report; capture still meets its repr()."""
+
+    def test_failing_example_holding_one_is_reported(self) -> None:
+        @settings(max_examples=10, database=None)
+        @given(value=st.lists(st.builds(Unprintable), min_size=1))
+        def never_passes(value: list[Unprintable]) -> None:
+            raise AssertionError("the real failure")
+
+        with pytest.raises(AssertionError, match="the real failure"):
+            never_passes()
+        assert pretty([Unprintable()]) == "[Unprintable()]"
+
+    def test_capture_still_gets_the_failure_marker(self) -> None:
+        with pytest.raises(RuntimeError, match="repr exploded"):
+            repr(Unprintable())
+        marker = f"<{HERE}.Unprintable (repr failed)>"
+        value = [Unprintable(), {Unprintable(): Unprintable()}]
+        assert Capturer().snapshot(value) == [marker, {marker: marker}]

@@ -159,8 +159,15 @@ class LongRepr:
 
 
 class Unprintable:
+    """repr() raises, so that capture must survive it; Hypothesis prints it without repr()."""
+
     def __repr__(self) -> str:
         raise RuntimeError("repr exploded")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis's pretty printer prefers this hook to repr(): without it, a falsifying
+        # example holding an Unprintable is reported as "repr exploded" instead of its failure.
+        printer.text("Unprintable()")
 
 
 class Plain:
