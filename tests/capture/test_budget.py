@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
+import pytest
+
+from aiobs._capture import Capturer
+from aiobs.redaction import BUILTIN_PATTERNS
 from tests.capture.values import BUDGET, BUDGET_SUFFIX, TRUNCATED_KEY, capturer
 
 
@@ -58,3 +64,47 @@ class TestEventBudget:
     def test_budget_holds_for_non_ascii_text(self) -> None:
         result = capturer(max_event_bytes=1000).snapshot("数据" * 1000)
         assert len(json.dumps(result, ensure_ascii=False).encode()) <= 1000
+
+
+AWS_LOOKALIKE = "AKIA" + "Z3Q7XK2M9PLV4TRB" + "X"
+"""Not an AWS access key id (the pattern needs a word boundary after 16 characters), so it is
+kept as it is; cut after "AKIA" and 16 characters, it matches the pattern."""
+
+BUDGET_CUT_COMPLETES_A_CREDENTIAL = (
+    "a cut made by the event budget is not searched for credentials again (a cut made by "
+    "max_string_length is), so a cut after AKIA and 16 characters exports a string that "
+    "matches the AWS key pattern"
+)
+
+
+def credential_patterns_in(value: Any) -> list[str]:
+    """The built-in patterns that match a string anywhere in a snapshot."""
+    if isinstance(value, str):
+        return [pattern for pattern in BUILTIN_PATTERNS if re.search(pattern, value)]
+    children = value.values() if isinstance(value, dict) else value
+    if isinstance(value, (list, dict)):
+        return [pattern for child in children for pattern in credential_patterns_in(child)]
+    return []
+
+
+class TestBudgetCutsAndCredentials:
+    """A budget cut never leaves text that a built-in credential pattern matches."""
+
+    def test_lookalike_is_kept_whole_when_it_fits(self) -> None:
+        assert capturer(max_event_bytes=100).snapshot(AWS_LOOKALIKE) == AWS_LOOKALIKE
+
+    @pytest.mark.xfail(strict=True, reason=BUDGET_CUT_COMPLETES_A_CREDENTIAL)
+    def test_cut_string(self) -> None:
+        limited = capturer(max_event_bytes=44)  # 22 per snapshot: 20 characters are kept
+        result = limited.snapshot(AWS_LOOKALIKE)
+        assert result.endswith(BUDGET_SUFFIX)
+        assert credential_patterns_in(result) == []
+        assert limited.finalize(result) == result
+
+    @pytest.mark.xfail(strict=True, reason=BUDGET_CUT_COMPLETES_A_CREDENTIAL)
+    def test_cut_item_under_the_default_limits(self) -> None:
+        # Four strings of 8000 characters and one of 734 leave 22 of the 32768 per snapshot.
+        value = [*["x" * 8000] * 4, "x" * 734, AWS_LOOKALIKE]
+        result = Capturer().snapshot(value)
+        assert result[-1].endswith(BUDGET_SUFFIX)
+        assert credential_patterns_in(result) == []
