@@ -33,6 +33,18 @@ from aiobs.exporters.gcs import GCSExporter
 BUCKET = "aiobs-traces"
 
 
+@pytest.fixture(autouse=True)
+def _no_bucket_metadata_fetches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storage clients start no background fetch of bucket metadata.
+
+    google-cloud-storage 3 fetches each bucket's metadata in a daemon thread. Once the emulator
+    or proxy of a test is gone, that thread retries for up to two minutes and draws its jitter
+    from the global ``random`` module, so a Hypothesis test that runs meanwhile in a later
+    module fails with "Do not use the `random` module inside strategies".
+    """
+    monkeypatch.setenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "1")
+
+
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A GCS emulator on a free port; ``STORAGE_EMULATOR_HOST`` points at it."""
@@ -232,6 +244,25 @@ class TestUpload:
         assert flush(GCSExporter(BUCKET, client=gcs)).success
         assert seen == [True]
         assert suppressed_var.get() is False
+
+    def test_starts_no_thread_of_the_storage_client(
+        self, proxied: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A client that did not create the bucket would fetch its metadata in a daemon thread
+        # that outlives the proxy: see _no_bucket_metadata_fetches.
+        targets: list[Any] = []
+        start = threading.Thread.start
+
+        def recording_start(thread: threading.Thread) -> None:
+            targets.append(getattr(thread, "_target", None))
+            start(thread)
+
+        monkeypatch.setattr(threading.Thread, "start", recording_start)
+        record_calls()
+        result = flush(GCSExporter(BUCKET, client=proxied))
+        assert result.success, result
+        modules = [getattr(target, "__module__", None) or "" for target in targets]
+        assert [module for module in modules if module.startswith("google.")] == []
 
 
 class TestConfiguration:

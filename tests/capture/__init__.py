@@ -1,0 +1,1 @@
+"""Snapshots of arbitrary values: bounded, JSON-compatible, redacted, and never raising."""
