@@ -222,9 +222,8 @@ class Collector(CurrentContext):
     def usage(self) -> RemoteUsage:
         """The API key's tier and trace quota as the flush server reports them.
 
-        Returns:
-            :class:`aiobs.exporters.remote.RemoteUsage`: ``tier``, ``used``, ``limit``,
-            ``remaining``, ``is_rate_limited``.
+        Returns a :class:`aiobs.exporters.remote.RemoteUsage` (``tier``, ``used``, ``limit``,
+        ``remaining``, ``is_rate_limited``).
 
         Raises:
             ValueError: no API key or no flush server URL is configured.
@@ -236,8 +235,8 @@ class Collector(CurrentContext):
     def deliver_pending(self) -> None:
         """Offer the documents waiting in the spool to the flush server now (never raises).
 
-        This also happens by itself: at every flush, in the background after a failed delivery
-        (see ``delivery_retry_interval``), and when a process starts its first session.
+        This also happens at every flush, in the background after a failed delivery (see
+        ``delivery_retry_interval``), and when a process starts its first session.
         """
         self._delivery.deliver_pending()
 
@@ -368,10 +367,7 @@ class Collector(CurrentContext):
         return self.flush()
 
     def wait_for_background_flushes(self, timeout: float | None = None) -> bool:
-        """Wait until the flushes handed to the background thread are done.
-
-        Returns ``False`` if ``timeout`` seconds passed first.
-        """
+        """Wait until the background flushes asked for are done; ``False`` after ``timeout`` s."""
         return self._delivery.wait(timeout)
 
     # -- lifecycle ---------------------------------------------------------------------------------
