@@ -12,6 +12,7 @@ HTTP protocols with three additions:
   (HTTP 408, then the connection is closed);
 * headers larger than :attr:`Guard.max_header_bytes` are refused (HTTP 431; uvicorn's httptools
   parser has no such limit);
+* a response sent before its request's body was all read (a refusal) closes the connection;
 * at most :attr:`Guard.max_connections` connections are open in one process: a new connection
   beyond that closes the connection that has been idle (waiting for a request) the longest, or
   itself when every connection is busy with a request. Clients that send their request at once
@@ -169,13 +170,20 @@ class _Guarded:
                 self._answer_and_close(_TOO_LARGE_ANSWER)
 
     def on_response_complete(self) -> None:
-        """The response is sent: the connection waits for the next request.
+        """The response is sent: the connection waits for the next request, or is closed.
 
         uvicorn's keep-alive timeout applies until the next request's first byte, the header
-        timeout from then on.
+        timeout from then on. A response sent before its request's body was all read (a 401,
+        413 or 503) closes the connection: the rest of the body is not wanted, and a client
+        could otherwise send it a byte at a time with no deadline at all.
         """
         super().on_response_complete()  # type: ignore[misc]
-        if not self.transport.is_closing() and self._between_requests():
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.more_body:
+            self._guard.closed(self)
+            self.transport.close()
+        elif self._between_requests():
             self._header_bytes = 0
             self._guard.idle(self)
 

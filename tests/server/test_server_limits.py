@@ -281,6 +281,25 @@ class TestConnections:
             assert b"did not arrive within 1 seconds" in received
             assert time.monotonic() - started < 4
 
+    def test_the_rest_of_a_refused_body_cannot_hold_the_connection(self, tmp_path: Path) -> None:
+        with aiobs_server(tmp_path, "--timeout-headers", "1", "--timeout-body", "1") as server:
+            with _connect(server.url) as slow:
+                host = server.url.removeprefix("http://")
+                slow.sendall(
+                    f"POST /v1/traces HTTP/1.1\r\nHost: {host}\r\n"
+                    "Content-Length: 100000000\r\n\r\n{".encode()  # no key: refused at once
+                )
+                answer = slow.recv(65536)
+                assert answer.startswith(b"HTTP/1.1 401")
+                try:
+                    for _ in range(15):  # the rest of the body, a byte every 0.2 s
+                        time.sleep(0.2)
+                        slow.sendall(b" ")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                closed, _ = _closed_within(slow, 1)
+            assert closed
+
 
 class TestTenants:
     """One tenant's large uploads do not hold up another tenant's small one."""

@@ -64,12 +64,14 @@ from ..._format import (
 )
 from .base import InvalidDocument
 from .values import (
+    MAX_ID_LENGTH,
+    MAX_INTEGER,
+    MIN_INTEGER,
     check_id,
     check_optional_id,
     check_text,
     finite_number,
     integer,
-    is_id,
     is_number,
     shown,
 )
@@ -114,8 +116,6 @@ _TEXT_FIELDS = (
 )
 _NUMBER_FIELDS = (EVENT_STARTED_AT, EVENT_ENDED_AT, EVENT_DURATION_MS)
 _TOKEN_FIELDS = (USAGE_INPUT_TOKENS, USAGE_OUTPUT_TOKENS, USAGE_TOTAL_TOKENS)
-_NOT_FINITE = ("Infinity", "NaN")
-"""How ``pydantic_core.to_json`` writes numbers that are not finite, found in an event's text."""
 
 KNOWN_FIELDS = frozenset(
     {
@@ -179,7 +179,33 @@ def parse_document(document: object) -> ParsedDocument:
             if row[0] not in known:
                 parsed.event_sessions.setdefault(row[0], path)
             parsed.events.append(row)
+    _check_event_texts(parsed.events, events, function_events)
     return parsed
+
+
+def _check_event_texts(
+    rows: list[EventRow], events: list[dict[str, Any]], function_events: list[dict[str, Any]]
+) -> None:
+    r"""Refuse events holding a number that is not finite, or NUL in a column.
+
+    Both show in the events' JSON text (``Infinity``, ``NaN``, ``\u0000``), which is searched
+    once for the whole document; only when one of them is there (a recorded argument may hold
+    NUL, a text may say NaN) is each event looked at.
+    """
+    texts = "".join([row[-1] for row in rows])
+    if "\\u0000" not in texts and "Infinity" not in texts and "NaN" not in texts:
+        return
+    paths = [f"{DOC_EVENTS}[{index}]" for index in range(len(events))]
+    paths += [f"{DOC_FUNCTION_EVENTS}[{index}]" for index in range(len(function_events))]
+    for row, path in zip(rows, paths, strict=True):
+        text = row[-1]
+        if ("Infinity" in text or "NaN" in text) and not _all_finite(text):
+            raise InvalidDocument(f"{path} holds a number that is not finite (NaN or infinity)")
+        if "\\u0000" in text:
+            api = FUNCTION_NAME if row[1] == "function" else EVENT_API
+            columns = zip((EVENT_PROVIDER, api, "model", LLM_REQUEST_MODEL), row[6:10], strict=True)
+            for name, value in columns:
+                check_text(value, f"{path}.{name}")
 
 
 def _check_unknown_fields(document: Mapping[str, Any], unknown: list[str]) -> None:
@@ -264,12 +290,17 @@ def _event_row(
     get = event.get
     for key in _ID_FIELDS:
         value = get(key)
-        if value is not None and (type(value) is not str or not is_id(value)):
-            check_optional_id(value, f"{path}.{key}")
+        if value is not None and not (
+            type(value) is str
+            and len(value) <= MAX_ID_LENGTH
+            and value.isascii()
+            and value.isalnum()  # hexadecimal span and trace ids: no need of a pattern
+        ):
+            check_optional_id(value, f"{path}.{key}")  # other forms of ids, or refused
     for key in _TEXT_FIELDS:
         value = get(key)
-        if value is not None and (type(value) is not str or "\x00" in value):
-            check_text(value, f"{path}.{key}")
+        if value is not None and type(value) is not str:
+            check_text(value, f"{path}.{key}")  # NUL: see _check_event_texts
     started_at, ended_at, duration_ms = (
         get(EVENT_STARTED_AT),
         get(EVENT_ENDED_AT),
@@ -324,14 +355,11 @@ def _model_in(payload: object, path: str, where: str) -> str | None:
 
 
 def _event_text(body: dict[str, Any], path: str) -> str:
-    """The event as JSON text; refused if it holds a number that is not finite."""
+    """The event as JSON text, numbers that are not finite written ``Infinity`` and ``NaN``."""
     try:
-        text = pydantic_core.to_json(body, inf_nan_mode="constants").decode("utf-8")
+        return pydantic_core.to_json(body, inf_nan_mode="constants").decode("utf-8")
     except (pydantic_core.PydanticSerializationError, ValueError) as exc:
         raise InvalidDocument(f"{path} cannot be stored as JSON: {exc}") from None
-    if any(word in text for word in _NOT_FINITE) and not _all_finite(text):
-        raise InvalidDocument(f"{path} holds a number that is not finite (NaN or infinity)")
-    return text
 
 
 def _all_finite(text: str) -> bool:
@@ -366,7 +394,13 @@ def _tokens(event: dict[str, Any], path: str) -> tuple[int | None, int | None, i
         return (prompt, completion, total)
     if not isinstance(usage, dict):
         raise InvalidDocument(f"{path}.{LLM_USAGE} must be an object")
-    values = [integer(usage.get(key), f"{path}.{LLM_USAGE}.{key}") for key in _TOKEN_FIELDS]
+    values: list[int | None] = []
+    for key in _TOKEN_FIELDS:
+        value = usage.get(key)
+        if value is None or (type(value) is int and MIN_INTEGER <= value <= MAX_INTEGER):
+            values.append(value)
+        else:
+            values.append(integer(value, f"{path}.{LLM_USAGE}.{key}"))
     return (values[0], values[1], values[2])
 
 
