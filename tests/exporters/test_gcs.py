@@ -26,9 +26,10 @@ from google.cloud import storage
 
 from aiobs import observe, observer
 from aiobs._context import suppressed_var
-from aiobs.exporters import ExportResult
+from aiobs.exporters import ExportError, ExportResult
 from aiobs.exporters.document import ExportDocument
 from aiobs.exporters.gcs import GCSExporter
+from aiobs.models import ObservabilityExport
 
 BUCKET = "aiobs-traces"
 
@@ -192,8 +193,7 @@ class TestUpload:
         assert result.success, result
         document = json.loads(exporter.sent)
         name = result.metadata["object"]
-        session_id = re.escape(document["sessions"][0]["id"])
-        assert re.fullmatch(rf"{session_id}-\d{{8}}T\d{{6}}Z-[0-9a-f]{{32}}\.json", name), name
+        assert name == f"{document['sessions'][0]['id']}.json"  # aiobs 0.2's default template
         assert result.destination == f"gs://{BUCKET}/{name}"
         blob = read_object(gcs, name)
         assert blob.content_type == "application/json"
@@ -219,8 +219,9 @@ class TestUpload:
         second = flush(exporter)
         names = [first.metadata["object"], second.metadata["object"]]
         session_id = re.escape(json.loads(exporter.sent)["sessions"][0]["id"])
-        stamp = r"\d{4}-\d\d-\d\d/\d{8}T\d{6}Z"
-        pattern = rf"runs/a/{stamp}-{session_id}-{os.getpid()}-[0-9a-f]{{32}}\.json"
+        stamp = r"\d{4}-\d\d-\d\d/\d{10}"  # local date, Unix seconds (as in aiobs 0.2)
+        # The prefix is kept as given, its leading "/" included, as in aiobs 0.2.
+        pattern = rf"/runs/a/{stamp}-{session_id}-{os.getpid()}-[0-9a-f]{{32}}\.json"
         assert all(re.fullmatch(pattern, name) for name in names), names
         assert names[0] != names[1]
         stored = sorted(blob.name for blob in gcs.list_blobs(BUCKET))
@@ -276,7 +277,7 @@ class TestConfiguration:
         exporter = GCSExporter.from_env()
         assert (exporter.bucket, exporter.prefix, exporter.project) == (
             BUCKET,
-            "env-prefix",
+            "env-prefix/",  # with the "/" that aiobs 0.2 adds
             "test",
         )
         assert exporter.credentials_path is None
@@ -324,11 +325,13 @@ class TestConfiguration:
         assert exporter._client is None
 
     def test_missing_library(self) -> None:
-        with (
-            mock.patch.dict(sys.modules, {"google.cloud.storage": None}),
-            pytest.raises(ImportError, match=r"aiobs\[gcs\]"),
-        ):
-            GCSExporter(BUCKET)
+        """As in aiobs 0.2 the exporter is made, and its exports fail saying what to install."""
+        with mock.patch.dict(sys.modules, {"google.cloud.storage": None}):
+            exporter = GCSExporter(BUCKET)
+            with pytest.raises(ExportError, match=r"pip install google-cloud-storage") as raised:
+                exporter.export(ObservabilityExport(sessions=[], events=[], generated_at=0.0))
+        assert "pip install 'aiobs[gcs]'" in str(raised.value)
+        assert isinstance(raised.value.cause, ImportError)
 
 
 class TestFailures:

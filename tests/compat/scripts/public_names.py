@@ -66,7 +66,7 @@ def describe(value: Any) -> dict[str, Any]:
         return describe_class(value)
     if isinstance(value, types.ModuleType):
         return {"what": "module"}
-    if callable(value) and not _is_typing(value):
+    if callable(value) and not _is_typing(value) and typing.get_origin(value) is None:
         return {"what": "callable", "parameters": parameters(value)}
     return {"what": "value", "type": type(value).__name__}
 
