@@ -348,7 +348,12 @@ class TestGCSExporter:
         assert {"ExportError", "ValueError"} <= set(ours["from_env"]["nothing"]["raised"]["types"])
 
     def test_uploads(self, run_both: RunBoth) -> None:
+        """The same objects and results; rows "GCSExporter objects" and "result and errors"."""
         reference, ours = _gcs_reports(run_both)
+        mine, theirs = ours["export"]["returned"], reference["export"]["returned"]
+        assert mine["bytes_written"] < theirs["bytes_written"]  # compact JSON
+        assert set(mine["metadata"]) - set(theirs["metadata"]) == set(GCS_ADDITIONS)
+        assert mine["metadata"]["attempts"] == 1
         for case in self.EXPORTS:
             assert _comparable_export(ours[case], reference[case]) == _comparable_reference(
                 reference[case]

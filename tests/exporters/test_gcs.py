@@ -299,6 +299,10 @@ class TestUpload:
         assert body.startswith(b'{\n  "')
         assert result.bytes_written == len(body)
 
+    def test_an_empty_bucket_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="needs a bucket name"):
+            GCSExporter("")
+
     def test_unknown_placeholder_is_refused(self) -> None:
         with pytest.raises(ValueError, match=r"\{host\}.*\{session_id\}.*\{uuid\}"):
             GCSExporter(BUCKET, filename_template="{host}.json")
