@@ -254,11 +254,10 @@ class Writer:
             suspects = [row for row, text in enumerate(texts) if len(text) >= threshold]
         else:
             blob = b"\0".join(texts)
-            if not any(marker in blob for marker in markers):
+            holds_marker = self._redaction.holds_marker  # one pass, however many markers
+            if not holds_marker(blob):
                 return texts
-            suspects = [
-                row for row, text in enumerate(texts) if any(marker in text for marker in markers)
-            ]
+            suspects = [row for row, text in enumerate(texts) if holds_marker(text)]
         for row in suspects:
             if values[row] is not None:
                 texts[row] = to_json_safe(fix(row))
