@@ -20,9 +20,11 @@ which no retry can change). The API key never appears in logs, results or except
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import email.utils
+import gc
 import gzip
 import hashlib
 import importlib
@@ -33,8 +35,11 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+import pydantic_core
 
 from .. import _env
 from .._context import suppress_instrumentation
@@ -490,7 +495,12 @@ def split_document(document: ExportDocument, max_events: int) -> list[ExportDocu
     """
     if document.event_count <= max_events:
         return [document]
-    data = document.data
+    with _collection_paused():  # the parse makes many containers, none of them cyclic
+        return _split(_parsed(document), max_events)
+
+
+def _split(data: dict[str, Any], max_events: int) -> list[ExportDocument]:
+    """The parts of a parsed document (see :func:`split_document`)."""
     sessions: list[Any] = list(data.get(DOC_SESSIONS) or [])
     position: dict[Any, int] = {}
     for index, session in enumerate(sessions):
@@ -519,6 +529,30 @@ def split_document(document: ExportDocument, max_events: int) -> list[ExportDocu
         }
         parts.append(ExportDocument(data=part))
     return parts
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, which would otherwise run again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parsed(document: ExportDocument) -> dict[str, Any]:
+    """The document's data, parsed with pydantic-core (about twice as fast as ``json``)."""
+    payload = document.to_json()
+    try:
+        data = pydantic_core.from_json(payload, cache_strings="keys")
+    except ValueError:  # what pydantic-core refuses (a lone surrogate escape), json takes
+        data = json.loads(payload)
+    if not isinstance(data, dict):
+        raise ExportError("not an aiobs export document: not a JSON object")
+    return data
 
 
 def _cut_short(attempts: int) -> dict[str, Any]:
