@@ -282,9 +282,10 @@ def _write(target: Path, payload: bytes) -> None:
 
 
 def _names(directory: Path) -> list[str]:
+    """The names in ``directory``; none if it is missing or cannot be read."""
     try:
         return [entry.name for entry in os.scandir(directory)]
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:
         return []
 
 
@@ -324,8 +325,11 @@ def _remove_stale_temporaries(directory: Path) -> None:
             if now - path.stat().st_mtime >= STALE_TEMP_SECONDS:
                 path.unlink()
                 logger.info("aiobs: removed %s, left in the spool by an interrupted write", path)
-        except FileNotFoundError:
+        except FileNotFoundError:  # another process removed it first
             continue
+        except OSError as exc:
+            logger.warning("aiobs: cannot remove %s, left by an interrupted write: %s", path, exc)
+            return
 
 
 def _set_aside_unbound(root: Path) -> None:

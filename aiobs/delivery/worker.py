@@ -168,11 +168,6 @@ class DeliveryThread:
                 self._due = at
             self._wake.notify_all()
 
-    @property
-    def planned(self) -> bool:
-        """Whether an offer is planned."""
-        return self._due is not None
-
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until no offer runs and none is due now; ``False`` if ``timeout`` ran out.
 

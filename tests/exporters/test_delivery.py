@@ -596,3 +596,23 @@ def test_a_large_flush_is_delivered_in_parts_each_spooled_on_its_own(
     observer.deliver_pending()
     assert _stored_function_events(server) == list(range(10))
     assert delivery.spool.pending() == []
+
+
+def test_without_a_writable_spool_documents_are_delivered_from_memory(
+    server: FlushServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    monkeypatch.setenv("AIOBS_SPOOL_DIR", str(tmp_path / "a-file" / "spool"))
+    monkeypatch.setenv("AIOBS_API_KEY", KEY)
+    monkeypatch.setenv("AIOBS_FLUSH_SERVER_URL", server.url)
+    observer.observe("no spool")
+    work(1)
+    started = time.perf_counter()
+    assert observer.flush("run.json") == "run.json"
+    assert time.perf_counter() - started < FLUSH_BOUND
+    assert observer.wait_for_background_flushes(timeout=10)
+    assert _stored_function_events(server) == [1]
+    assert any("is not writable" in message for message in caplog.messages)
