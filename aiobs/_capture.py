@@ -312,7 +312,8 @@ class Capturer:
         if (len(text) + 2) * width > budget.left:
             keep = max(0, budget.left // width - 2)
             budget.left = 0
-            return f"{text[:keep]}...[aiobs: event size limit reached]"
+            # As above: the kept head can look like a credential of its own; search it again.
+            return f"{redact(text[:keep])[:keep]}...[aiobs: event size limit reached]"
         budget.left -= (len(text) + 2) * width
         return text
 
