@@ -11,6 +11,11 @@ Small immutable values (numbers, ``None``, booleans, short strings) are not copi
 the decorator keeps them by reference (they cannot change) and :meth:`Capturer.finalize` makes them
 safe at export, redaction included. Everything else is snapshotted at capture time, before the
 traced code can mutate it.
+
+Text that UTF-8 cannot encode (lone surrogates, which ``os.fsdecode`` makes of the undecodable
+bytes of a file name) is repaired at export, where the JSON encoder finds it, rather than searched
+for in every string on the hot path: :func:`valid_text` and :func:`repaired` replace each such
+character by U+FFFD and mark the string.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import dataclasses
 import datetime
 import enum
 import math
+import re
 import uuid
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -46,6 +52,8 @@ _SCALAR_COST = 24
 _REDACTION_OVERLAP = 4096
 """Characters past a cut that are still searched for credentials, so that one straddling the cut
 (a long token, a JSON Web Token) is recognised and removed whole."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +98,44 @@ def type_name(value: object) -> str:
     if module in (None, "builtins"):
         return str(qualname)
     return f"{module}.{qualname}"
+
+
+def valid_text(text: str) -> str:
+    """``text`` as UTF-8 can hold it: itself, or with every surrogate replaced by U+FFFD.
+
+    A replaced string ends with the marker ``[aiobs: N invalid characters replaced]``. Python
+    strings may hold lone surrogates (``os.fsdecode`` makes one of each byte of a file name that
+    is not UTF-8); JSON encoders refuse them, so one would stop a whole document being written.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # only surrogates cannot be encoded
+        fixed, count = _SURROGATE.subn("\ufffd", text)
+        return f"{fixed}[aiobs: {count} invalid character{'' if count == 1 else 's'} replaced]"
+    return text
+
+
+def repaired(value: Any, redact: Callable[[str], str]) -> Any:
+    """A copy of the JSON-like ``value`` in which every string (keys too) encodes as UTF-8.
+
+    Strings that :func:`valid_text` changes are redacted again with ``redact``; tuples become
+    lists; anything else is returned as it is. This runs only for a record that the JSON encoder
+    refused, so it favours coverage over speed.
+    """
+    if isinstance(value, str):
+        text = str.__str__(value)
+        fixed = valid_text(text)
+        return text if fixed is text else redact(fixed)
+    if isinstance(value, Mapping):
+        return {
+            (repaired(key, redact) if isinstance(key, str) else key): repaired(item, redact)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [repaired(item, redact) for item in value]
+    return value
 
 
 class _Budget:
@@ -171,12 +217,12 @@ class Capturer:
     def finalize(self, value: Any) -> JSONValue:
         """Make a value kept by reference safe to export.
 
-        Strings are redacted and numbers made JSON-safe. Containers are snapshots already and
-        pass through, so this is idempotent.
+        Strings are redacted (and repaired, see :func:`valid_text`) and numbers made JSON-safe.
+        Containers are snapshots already and pass through, so this is idempotent.
         """
         kind = type(value)
         if kind is str:
-            return self.redaction.redact_text(value)
+            return self.redaction.redact_text(value if value.isascii() else valid_text(value))
         if kind is float and value - value != 0.0:
             return self._float(value, _Budget(64))
         if kind is int and not -_BIG_INT < value < _BIG_INT:
@@ -204,7 +250,9 @@ class Capturer:
         is_secret_key = self.redaction.is_secret_key
         finalize = self.finalize
         return {
-            key: REDACTED if key in secret_names or is_secret_key(key) else finalize(value)
+            (key if key.isascii() else valid_text(key)): REDACTED
+            if key in secret_names or is_secret_key(key)
+            else finalize(value)
             for key, value in kwargs.items()
         }
 
