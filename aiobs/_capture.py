@@ -16,6 +16,12 @@ Text that UTF-8 cannot encode (lone surrogates, which ``os.fsdecode`` makes of t
 bytes of a file name) is repaired at export, where the JSON encoder finds it, rather than searched
 for in every string on the hot path: :func:`valid_text` and :func:`repaired` replace each such
 character by U+FFFD and mark the string.
+
+A ``__repr__`` runs on the caller's thread and cannot be interrupted. When the repr of a type's
+values has taken longer than :data:`SLOW_REPR_NS` twice in a row, the type is remembered and its
+later values are recorded as a marker instead: a slow repr costs its time at most twice per type
+and process, and a one-off pause (the scheduler, the garbage collector) during a fast repr does
+not silence it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import datetime
 import enum
 import math
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
@@ -54,6 +61,17 @@ _REDACTION_OVERLAP = 4096
 (a long token, a JSON Web Token) is recognised and removed whole."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+SLOW_REPR_NS = 10_000_000
+"""A repr (or an exception's str) slower than this (10 ms) twice in a row for values of one type
+is not called again for that type: its values are recorded as ``<module.Type (repr skipped:
+slow)>``."""
+
+_SLOW_TYPES_LIMIT = 1024
+_slow_types: dict[tuple[type, str], None] = {}
+"""``(type, "repr" | "str")`` known to be slow in this process (bounded: emptied when full)."""
+_suspect_types: dict[tuple[type, str], None] = {}
+"""``(type, "repr" | "str")`` whose last call was slow: one more, and it is known to be slow."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,7 +349,7 @@ class Capturer:
         if isinstance(value, BaseException):
             return {
                 "type": type_name(value),
-                "message": self._string(_safe_str(value), budget),
+                "message": self._string(_timed(value, "str"), budget),
             }
         if isinstance(value, BaseModel):
             fields = type(value).model_fields
@@ -396,7 +414,7 @@ class Capturer:
         elif key is None or isinstance(key, (bool, int, float, enum.Enum)):
             text = _safe_str(key)
         else:
-            text = _safe_repr(key)
+            text = _timed(key, "repr")
         limit = self.limits.max_string_length
         if len(text) > limit:
             text = f"{text[:limit]}...[aiobs: truncated {len(text) - limit} chars]"
@@ -446,7 +464,7 @@ class Capturer:
     def _object(self, value: object, depth: int, budget: _Budget, seen: set[int]) -> JSONValue:
         cls = type(value)
         if cls.__repr__ is not object.__repr__:
-            return self._string(_safe_repr(value), budget)
+            return self._string(_timed(value, "repr"), budget)
         attributes = getattr(value, "__dict__", None)
         if isinstance(attributes, dict) and attributes:
             out = self._items(attributes.items(), len(attributes), depth, budget, seen)
@@ -473,6 +491,30 @@ def _safe_repr(value: object) -> str:
         return repr(value)
     except Exception:  # noqa: BLE001 - user __repr__ may raise anything
         return f"<{_safe_type_name(value)} (repr failed)>"
+
+
+def _timed(value: object, how: str) -> str:
+    """``repr(value)`` (``how="repr"``) or ``str(value)``, unless that is known to be slow.
+
+    Python cannot interrupt a ``__repr__`` running on this thread, so a slow call is paid in
+    full; after two slow calls in a row for one type, the type is not asked again.
+    """
+    key = (type(value), how)
+    if key in _slow_types:
+        return f"<{_safe_type_name(value)} ({how} skipped: slow)>"
+    started = time.perf_counter_ns()
+    text = _safe_repr(value) if how == "repr" else _safe_str(value)
+    # No lock below: dict operations are atomic, and a race only repeats or skips a strike.
+    if time.perf_counter_ns() - started > SLOW_REPR_NS:
+        if key in _suspect_types:
+            if len(_slow_types) >= _SLOW_TYPES_LIMIT:
+                _slow_types.clear()
+            _slow_types[key] = None
+        elif len(_suspect_types) < _SLOW_TYPES_LIMIT:
+            _suspect_types[key] = None
+    elif _suspect_types:
+        _suspect_types.pop(key, None)
+    return text
 
 
 DEFAULT_CAPTURER = Capturer()
