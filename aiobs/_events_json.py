@@ -523,19 +523,19 @@ class Output:
         """Records left out because they could not be written even repaired, by session id."""
 
     def model_event(self, record: ModelRecord, session_id: str, capturer: Capturer) -> None:
-        data = {**record.data, EVENT_SESSION_ID: session_id}
-        for field in record.deferred:
-            if data.get(field) is not None:
-                data[field] = capturer.mapping(data[field])
         try:
-            encoded = to_json_safe(data)
-        except Exception:  # noqa: BLE001 - text to repair (see aiobs._capture.valid_text)
+            data = {**record.data, EVENT_SESSION_ID: session_id}
+            for field in record.deferred:
+                if data.get(field) is not None:
+                    data[field] = capturer.mapping(data[field])
             try:
+                encoded = to_json_safe(data)
+            except Exception:  # noqa: BLE001 - text to repair (see aiobs._capture.valid_text)
                 encoded = to_json_safe(repaired(data, capturer.redaction.redact_text))
-            except Exception as exc:  # noqa: BLE001 - this event only is lost, and counted
-                logger.warning("aiobs: an event could not be written and is left out: %r", exc)
-                self.unwritable[session_id] = self.unwritable.get(session_id, 0) + 1
-                return
+        except Exception as exc:  # noqa: BLE001 - this event only is lost, and counted
+            logger.warning("aiobs: an event could not be written and is left out: %r", exc)
+            self.unwritable[session_id] = self.unwritable.get(session_id, 0) + 1
+            return
         text = encoded[:-1]  # open, like the other event texts
         if record.is_function:
             self.function_json.append(text)

@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 
 from aiobs import observe, observer
 from aiobs._current import current_session
-from aiobs._records import FunctionInfo
+from aiobs._records import FunctionInfo, ModelRecord
 from aiobs.exporters import ExportResult, FileExporter, InMemoryExporter
 from aiobs.models import ObservabilityExport
+from aiobs.providers.call import ProviderRecord
 
 BAD = os.fsdecode(b"report-\xff.txt")
 """``'report-\\udcff.txt'``: a file name whose last-but-four byte is not UTF-8."""
@@ -404,6 +405,21 @@ class TestUnwritableRecords:
         later = flush_ok()
         assert [e["result"] for e in later["function_events"]] == [3]
         assert later["sessions"][0]["dropped_events"] == 1  # counted once, and kept
+
+    def test_an_event_handed_over_whole(self) -> None:
+        observer.observe("defence")
+        session = current_session()
+        assert session is not None
+        fine(1)
+        forged = ModelRecord({"provider": "custom", "api": Opaque()}, is_function=False)
+        session.buffer.admit(session, forged.as_record())
+        broken = ProviderRecord(("openai", "chat"))  # its fields cannot even be read
+        session.buffer.admit(session, broken.as_record())
+        observer._record_event({"provider": "custom", "api": "kept"})
+        document = flush_ok()
+        assert [e["api"] for e in document["events"]] == ["kept"]
+        assert [e["result"] for e in document["function_events"]] == [1]
+        assert document["sessions"][0]["dropped_events"] == 2
 
     def test_a_failed_export_does_not_count_it_twice(self) -> None:
         observer.observe("defence")
