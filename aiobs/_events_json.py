@@ -324,7 +324,7 @@ class Writer:
             ]
         for row in suspects:
             if values[row] is not None:
-                texts[row] = to_json_safe(fix(row))
+                texts[row] = self._json(row, fix)
         return texts
 
     def spans(  # noqa: PLR0912, PLR0915 - one pass per column, kept together (see docstring)

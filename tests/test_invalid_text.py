@@ -132,6 +132,9 @@ CASES: dict[str, Callable[[], Any]] = {
     "short argument (kept by reference)": lambda: echo(BAD),
     "long argument (snapshot)": lambda: echo(BAD * 100),
     "argument inside a list": lambda: echo([BAD]),
+    "argument that looks like it may hold a credential": lambda: echo([f"task-{BAD}"]),
+    "keyword that looks like it may hold a credential": lambda: echo(value=f"task-{BAD}"),
+    "result that looks like it may hold a credential": lambda: echo(f"Bearer {BAD}"),
     "keyword value": lambda: echo(value=BAD),
     "keyword name (kept by reference)": lambda: keywords(**{BAD: 1}),
     "keyword name (snapshot)": lambda: keywords(**{BAD: [1]}),
@@ -234,7 +237,8 @@ class TestWhereTheReplacementGoes:
 
 
 surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"])
-texts = st.lists(st.one_of(st.characters(), surrogates), max_size=40).map("".join)
+markers = st.sampled_from(["sk-", "Bearer ", "AKIA", "eyJ"])  # text searched for credentials
+texts = st.lists(st.one_of(st.characters(), surrogates, markers), max_size=40).map("".join)
 values = st.recursive(
     st.one_of(st.none(), st.integers(), texts),
     lambda children: st.one_of(
