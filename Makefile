@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres bench bench-observe bench-providers bench-flush bench-server schema clean
+.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres reference bench bench-observe bench-providers bench-flush bench-server schema clean
 
 # The development environment is installed from a lock: every package at the exact version (and
 # file hashes) the suite last passed with, for Python 3.10 to 3.13, so that a fresh machine tests
@@ -20,6 +20,14 @@ OLD_LOCK := requirements/oldest.lock
 # tests against them.
 OLDEST_SDKS := requirements/oldest-sdks.txt
 LOCK_FLAGS ?= --upgrade
+# aiobs 0.2.0, the release this package succeeds, in an environment of its own (it has the same
+# import name, so it never goes into .venv): tests/compat runs the same scripts under it and under
+# .venv and compares what they report. `make unit` builds it first and sets AIOBS_REQUIRE_AIOBS02=1,
+# which makes a missing reference environment an error rather than a skip.
+REF_VENV := .venv-aiobs02
+REF_IN := requirements/aiobs02.in
+REF_LOCK := requirements/aiobs02.lock
+REF_STAMP := $(REF_VENV)/.installed
 UV_VERSION := 0.13.9
 LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
@@ -57,8 +65,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) postgres
-	$(BIN)/python -m pytest
+unit: $(STAMP) postgres $(REF_STAMP)
+	AIOBS_REQUIRE_AIOBS02=1 $(BIN)/python -m pytest
+
+# The reference environment for tests/compat (see REF_VENV above).
+$(REF_STAMP): $(REF_LOCK)
+	$(call locked-venv,$(REF_VENV),$(REF_LOCK))
+	touch $@
+
+reference: $(REF_STAMP)
 
 # The flush server's storage tests start their own PostgreSQL server from the Debian binaries.
 # They are installed with apt-get as root or with sudo that needs no password. Where that cannot
@@ -97,7 +112,7 @@ test-oldest: $(OLD_STAMP)
 # lint, type checks and the whole suite: run it before `make lock` moves the lock to them.
 NEW_VENV := .venv-newest
 
-test-newest: postgres
+test-newest: postgres $(REF_STAMP)
 	rm -rf $(NEW_VENV)
 	$(PYTHON) -m venv $(NEW_VENV)
 	$(NEW_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -106,7 +121,7 @@ test-newest: postgres
 	$(NEW_VENV)/bin/ruff format --check aiobs tests bench examples
 	$(NEW_VENV)/bin/lint-imports
 	$(NEW_VENV)/bin/mypy
-	$(NEW_VENV)/bin/python -m pytest
+	AIOBS_REQUIRE_AIOBS02=1 $(NEW_VENV)/bin/python -m pytest
 
 # uv, which writes the locks, lives in an environment of its own: the project does not need it.
 $(LOCK_VENV)/.uv-$(UV_VERSION):
@@ -120,6 +135,7 @@ lock: $(LOCK_VENV)/.uv-$(UV_VERSION)
 	$(COMPILE) --extra dev -o $(LOCK) pyproject.toml
 	$(COMPILE) --extra dev --extra bench -c $(LOCK) -o $(BENCH_LOCK) pyproject.toml
 	$(COMPILE) --extra dev -c $(OLDEST_SDKS) -o $(OLD_LOCK) pyproject.toml
+	$(COMPILE) -c $(LOCK) -o $(REF_LOCK) $(REF_IN)
 
 $(VENV)/.installed-bench: $(STAMP) $(BENCH_LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(BENCH_LOCK)
@@ -143,4 +159,4 @@ schema: $(STAMP)
 	$(BIN)/python -c 'import json, aiobs.models as m; print(json.dumps(m.json_schema(), indent=2, sort_keys=True))' > docs/schema/export.schema.json
 
 clean:
-	rm -rf $(VENV) $(OLD_VENV) $(NEW_VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(OLD_VENV) $(NEW_VENV) $(LOCK_VENV) $(REF_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info

@@ -11,6 +11,17 @@ Small immutable values (numbers, ``None``, booleans, short strings) are not copi
 the decorator keeps them by reference (they cannot change) and :meth:`Capturer.finalize` makes them
 safe at export, redaction included. Everything else is snapshotted at capture time, before the
 traced code can mutate it.
+
+Text that UTF-8 cannot encode (lone surrogates, which ``os.fsdecode`` makes of the undecodable
+bytes of a file name) is repaired at export, where the JSON encoder finds it, rather than searched
+for in every string on the hot path: :func:`valid_text` and :func:`repaired` replace each such
+character by U+FFFD and mark the string.
+
+A ``__repr__`` runs on the caller's thread and cannot be interrupted. When the repr of a type's
+values has taken longer than :data:`SLOW_REPR_NS` twice in a row, the type is remembered and its
+later values are recorded as a marker instead: a slow repr costs its time at most twice per type
+and process, and a one-off pause (the scheduler, the garbage collector) during a fast repr does
+not silence it.
 """
 
 from __future__ import annotations
@@ -19,9 +30,11 @@ import dataclasses
 import datetime
 import enum
 import math
+import re
+import time
 import uuid
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -46,6 +59,19 @@ _SCALAR_COST = 24
 _REDACTION_OVERLAP = 4096
 """Characters past a cut that are still searched for credentials, so that one straddling the cut
 (a long token, a JSON Web Token) is recognised and removed whole."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+SLOW_REPR_NS = 10_000_000
+"""A repr (or an exception's str) slower than this (10 ms) twice in a row for values of one type
+is not called again for that type: its values are recorded as ``<module.Type (repr skipped:
+slow)>``."""
+
+_SLOW_TYPES_LIMIT = 1024
+_slow_types: dict[tuple[type, str], None] = {}
+"""``(type, "repr" | "str")`` known to be slow in this process (bounded: emptied when full)."""
+_suspect_types: dict[tuple[type, str], None] = {}
+"""``(type, "repr" | "str")`` whose last call was slow: one more, and it is known to be slow."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +116,44 @@ def type_name(value: object) -> str:
     if module in (None, "builtins"):
         return str(qualname)
     return f"{module}.{qualname}"
+
+
+def valid_text(text: str) -> str:
+    """``text`` as UTF-8 can hold it: itself, or with every surrogate replaced by U+FFFD.
+
+    A replaced string ends with the marker ``[aiobs: N invalid characters replaced]``. Python
+    strings may hold lone surrogates (``os.fsdecode`` makes one of each byte of a file name that
+    is not UTF-8); JSON encoders refuse them, so one would stop a whole document being written.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # only surrogates cannot be encoded
+        fixed, count = _SURROGATE.subn("\ufffd", text)
+        return f"{fixed}[aiobs: {count} invalid character{'' if count == 1 else 's'} replaced]"
+    return text
+
+
+def repaired(value: Any, redact: Callable[[str], str]) -> Any:
+    """A copy of the JSON-like ``value`` in which every string (keys too) encodes as UTF-8.
+
+    Strings that :func:`valid_text` changes are redacted again with ``redact``; tuples become
+    lists; anything else is returned as it is. This runs only for a record that the JSON encoder
+    refused, so it favours coverage over speed.
+    """
+    if isinstance(value, str):
+        text = str.__str__(value)
+        fixed = valid_text(text)
+        return text if fixed is text else redact(fixed)
+    if isinstance(value, Mapping):
+        return {
+            (repaired(key, redact) if isinstance(key, str) else key): repaired(item, redact)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [repaired(item, redact) for item in value]
+    return value
 
 
 class _Budget:
@@ -171,12 +235,12 @@ class Capturer:
     def finalize(self, value: Any) -> JSONValue:
         """Make a value kept by reference safe to export.
 
-        Strings are redacted and numbers made JSON-safe. Containers are snapshots already and
-        pass through, so this is idempotent.
+        Strings are redacted (and repaired, see :func:`valid_text`) and numbers made JSON-safe.
+        Containers are snapshots already and pass through, so this is idempotent.
         """
         kind = type(value)
         if kind is str:
-            return self.redaction.redact_text(value)
+            return self.redaction.redact_text(value if value.isascii() else valid_text(value))
         if kind is float and value - value != 0.0:
             return self._float(value, _Budget(64))
         if kind is int and not -_BIG_INT < value < _BIG_INT:
@@ -204,7 +268,9 @@ class Capturer:
         is_secret_key = self.redaction.is_secret_key
         finalize = self.finalize
         return {
-            key: REDACTED if key in secret_names or is_secret_key(key) else finalize(value)
+            (key if key.isascii() else valid_text(key)): REDACTED
+            if key in secret_names or is_secret_key(key)
+            else finalize(value)
             for key, value in kwargs.items()
         }
 
@@ -283,7 +349,7 @@ class Capturer:
         if isinstance(value, BaseException):
             return {
                 "type": type_name(value),
-                "message": self._string(_safe_str(value), budget),
+                "message": self._string(_timed(value, "str"), budget),
             }
         if isinstance(value, BaseModel):
             fields = type(value).model_fields
@@ -312,7 +378,8 @@ class Capturer:
         if (len(text) + 2) * width > budget.left:
             keep = max(0, budget.left // width - 2)
             budget.left = 0
-            return f"{text[:keep]}...[aiobs: event size limit reached]"
+            # As above: the kept head can look like a credential of its own; search it again.
+            return f"{redact(text[:keep])[:keep]}...[aiobs: event size limit reached]"
         budget.left -= (len(text) + 2) * width
         return text
 
@@ -347,7 +414,7 @@ class Capturer:
         elif key is None or isinstance(key, (bool, int, float, enum.Enum)):
             text = _safe_str(key)
         else:
-            text = _safe_repr(key)
+            text = _timed(key, "repr")
         limit = self.limits.max_string_length
         if len(text) > limit:
             text = f"{text[:limit]}...[aiobs: truncated {len(text) - limit} chars]"
@@ -397,7 +464,7 @@ class Capturer:
     def _object(self, value: object, depth: int, budget: _Budget, seen: set[int]) -> JSONValue:
         cls = type(value)
         if cls.__repr__ is not object.__repr__:
-            return self._string(_safe_repr(value), budget)
+            return self._string(_timed(value, "repr"), budget)
         attributes = getattr(value, "__dict__", None)
         if isinstance(attributes, dict) and attributes:
             out = self._items(attributes.items(), len(attributes), depth, budget, seen)
@@ -424,6 +491,30 @@ def _safe_repr(value: object) -> str:
         return repr(value)
     except Exception:  # noqa: BLE001 - user __repr__ may raise anything
         return f"<{_safe_type_name(value)} (repr failed)>"
+
+
+def _timed(value: object, how: str) -> str:
+    """``repr(value)`` (``how="repr"``) or ``str(value)``, unless that is known to be slow.
+
+    Python cannot interrupt a ``__repr__`` running on this thread, so a slow call is paid in
+    full; after two slow calls in a row for one type, the type is not asked again.
+    """
+    key = (type(value), how)
+    if key in _slow_types:
+        return f"<{_safe_type_name(value)} ({how} skipped: slow)>"
+    started = time.perf_counter_ns()
+    text = _safe_repr(value) if how == "repr" else _safe_str(value)
+    # No lock below: dict operations are atomic, and a race only repeats or skips a strike.
+    if time.perf_counter_ns() - started > SLOW_REPR_NS:
+        if key in _suspect_types:
+            if len(_slow_types) >= _SLOW_TYPES_LIMIT:
+                _slow_types.clear()
+            _slow_types[key] = None
+        elif len(_suspect_types) < _SLOW_TYPES_LIMIT:
+            _suspect_types[key] = None
+    elif _suspect_types:
+        _suspect_types.pop(key, None)
+    return text
 
 
 DEFAULT_CAPTURER = Capturer()

@@ -4,6 +4,10 @@ The records of each session are written as event JSON (:mod:`aiobs._events_json`
 joins those texts into its event lists and, reusing the same bytes, into the trace tree, so the
 document costs one pass however the events nest. The result is an :class:`ExportDocument`, which
 exporters take as bytes, as a dict or as :class:`~aiobs.models.ObservabilityExport` models.
+
+Session names and label values are redacted like captured values, and all the text of a session
+made valid UTF-8 (:func:`aiobs._capture.valid_text`). A record that cannot be written at all is
+left out and counted in its session's ``dropped_events``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ._capture import Capturer
+from ._capture import Capturer, repaired, valid_text
 from ._events_json import Output, Writer, to_json_safe
 from ._format import (
     DOC_ENH_PROMPT_TRACES,
@@ -96,6 +100,21 @@ def session_dict(
     }
 
 
+def exported_session(session: Mapping[str, Any], capturer: Capturer) -> dict[str, Any]:
+    """A session dict as written: name and label values redacted, all its text valid UTF-8."""
+    redact = capturer.redaction.redact_text
+    exported = {**session, SESSION_NAME: redact(valid_text(session[SESSION_NAME]))}
+    labels = session.get(SESSION_LABELS)
+    if labels:
+        exported[SESSION_LABELS] = {
+            valid_text(key): redact(valid_text(value)) for key, value in labels.items()
+        }
+    meta = session.get(SESSION_META)
+    if meta and isinstance(meta.get(META_CWD), str):
+        exported[SESSION_META] = {**meta, META_CWD: valid_text(meta[META_CWD])}
+    return exported
+
+
 def build_document(
     sessions: Sequence[dict[str, Any]],
     records: Iterable[tuple[str, tuple[float, int], list[Any], int]],
@@ -103,12 +122,16 @@ def build_document(
     capturer: Capturer,
     include_trace_tree: bool,
     generated_at: float,
+    unwritable: dict[str, int] | None = None,
 ) -> ExportDocument:
     """Write a document from session dicts and each session's buffer.
 
     ``records`` gives, per session, ``(session_id, clock_anchor, buffer, entries)``: the first
-    ``entries`` entries of the buffer are exported.
+    ``entries`` entries of the buffer are exported. Records that cannot be written are left out
+    and counted in their session's ``dropped_events`` in this document, and in ``unwritable``
+    (by session id) for the caller to keep count of once the export succeeded.
     """
+    sessions = [exported_session(session, capturer) for session in sessions]
     writer = Writer(capturer)
     out = Output()
     width = RECORD_WIDTH
@@ -121,7 +144,17 @@ def build_document(
             for record in whole:
                 out.model_event(record, session_id, capturer)
             writer.spans(columns, session_id, anchor, out)
-    sessions_json = to_json_safe(list(sessions))
+    if out.unwritable:
+        for session in sessions:
+            lost = out.unwritable.get(session[SESSION_ID], 0)
+            session[SESSION_DROPPED_EVENTS] = (session.get(SESSION_DROPPED_EVENTS) or 0) + lost
+        if unwritable is not None:
+            unwritable.update(out.unwritable)
+    try:
+        sessions_json = to_json_safe(sessions)
+    except Exception:  # noqa: BLE001 - text that the session's own cleaning missed
+        sessions = repaired(sessions, capturer.redaction.redact_text)
+        sessions_json = to_json_safe(sessions)
     shape = link(out.starts, out.span_ids, out.parent_ids) if include_trace_tree else None
     enh_traces: list[str] = []
     if shape is not None and any(out.enh_ids):

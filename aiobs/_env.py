@@ -48,6 +48,9 @@ SPOOL_DIR = "AIOBS_SPOOL_DIR"
 FLUSH_SERVER_URL = "AIOBS_FLUSH_SERVER_URL"
 """Base URL of an aiobs flush server; with an API key, ``flush()`` also delivers there."""
 
+MAX_EVENTS_PER_UPLOAD = "AIOBS_MAX_EVENTS_PER_UPLOAD"
+"""Events per upload to a flush server above which a document is split (default 5,000)."""
+
 SERVER_DB = "AIOBS_SERVER_DB"
 """Database URL of ``aiobs server`` and ``aiobs keys`` when ``--db`` is not given."""
 

@@ -5,6 +5,12 @@ callsites, errors into the aiobs 0.2 ``error`` string plus an ``exception`` deta
 traceback, and values kept by reference are finalized (redacted, made JSON-safe). Each event is
 serialized exactly once, into an *open* text (without its closing brace) that the document's event
 lists and its trace tree both reuse (:mod:`aiobs._document`).
+
+Names (of functions, spans and point events) are redacted like values, once per function and
+flush. A column that the JSON encoder refuses (text that UTF-8 cannot encode, see
+:func:`aiobs._capture.valid_text`) is encoded again row by row, repairing the rows that need it;
+a record that still cannot be written is left out of the document and counted in
+:attr:`Output.unwritable`, so that it never takes the rest of the buffer with it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
+import logging
 import operator
 import os
 from collections.abc import Callable, Sequence
@@ -20,7 +27,7 @@ from typing import Any, NamedTuple
 
 import pydantic_core
 
-from ._capture import Capturer
+from ._capture import Capturer, repaired, valid_text
 from ._format import (
     CALLSITE_FILE,
     CALLSITE_FUNCTION,
@@ -67,6 +74,8 @@ from ._records import (
     StaticInfo,
     static_secret_positions,
 )
+
+logger = logging.getLogger("aiobs")
 
 
 def line_of(code: CodeType, lasti: int | None) -> int | None:
@@ -147,6 +156,49 @@ class Writer:
         self._paths: dict[str, str] = {}
         self._callsites: dict[tuple[int, int | None], bytes] = {}
         self._statics: dict[int, _StaticParts] = {}
+        self._unwritable: set[int] = set()
+        """Rows of the batch being written that could not be encoded, even repaired."""
+
+    def _text(self, text: str) -> str:
+        """A name or message as written: valid UTF-8, credentials removed."""
+        return self._redaction.redact_text(valid_text(text))
+
+    def _encoded(self, values: Sequence[Any], fix: Callable[[int], Any]) -> list[bytes]:
+        """The JSON of each value, a column at a time; row by row if the encoder refuses one.
+
+        ``fix(row)`` gives a row's value as exported (finalized); it is used, repaired, only for
+        the rows that the encoder refused as they were.
+        """
+        try:
+            return list(map(_to_json_plain, values))
+        except Exception:  # noqa: BLE001 - a bad row: find it, without losing the others
+            return [self._row_json(row, value, fix) for row, value in enumerate(values)]
+
+    def _row_json(self, row: int, value: Any, fix: Callable[[int], Any]) -> bytes:
+        try:
+            return _to_json_plain(value)
+        except Exception:  # noqa: BLE001 - repaired, or left out and counted
+            return self._repaired_json(row, fix)
+
+    def _json(self, row: int, fix: Callable[[int], Any]) -> bytes:
+        """The JSON of ``fix(row)``, repaired if the encoder refuses it as it is."""
+        try:
+            return to_json_safe(fix(row))
+        except Exception:  # noqa: BLE001 - repaired, or left out and counted
+            return self._repaired_json(row, fix)
+
+    def _repaired_json(self, row: int, fix: Callable[[int], Any]) -> bytes:
+        """The JSON of ``fix(row)`` with its text repaired, or ``null`` and the row marked."""
+        try:
+            return to_json_safe(repaired(fix(row), self._redaction.redact_text))
+        except Exception as exc:  # noqa: BLE001 - this record only is lost, and counted
+            self._lose(row, exc)
+            return b"null"
+
+    def _lose(self, row: int, exc: Exception) -> None:
+        if not self._unwritable:
+            logger.warning("aiobs: an event could not be written and is left out: %r", exc)
+        self._unwritable.add(row)
 
     def relative_path(self, filename: str) -> str:
         cached = self._paths.get(filename)
@@ -166,22 +218,32 @@ class Writer:
         Callers cache it by ``id(code)``: hashing a code object hashes its bytecode, and the
         records being written keep the code objects alive.
         """
-        return to_json_safe(
-            {
-                CALLSITE_FILE: self.relative_path(code.co_filename),
-                CALLSITE_LINE: line_of(code, lasti),
-                CALLSITE_FUNCTION: code.co_name,
-            }
-        )
+        try:
+            return to_json_safe(
+                {
+                    CALLSITE_FILE: valid_text(self.relative_path(code.co_filename)),
+                    CALLSITE_LINE: line_of(code, lasti),
+                    CALLSITE_FUNCTION: valid_text(code.co_name),
+                }
+            )
+        except Exception:  # noqa: BLE001 - a callsite is worth less than its event
+            return b"null"
 
     def static_parts(self, static: StaticInfo) -> _StaticParts:
+        """A function's fragments, made once per flush: its names redacted and valid UTF-8."""
         kind, name, api, module, enh_prompt, auto_enhance_after = static[:6]
         after = _AUTO_ENHANCE_AFTER_FIELD + to_json_safe(auto_enhance_after)
         if kind != KIND_FUNCTION:
-            after += _KIND_FIELD + to_json_safe(kind)
+            after += _KIND_FIELD + to_json_safe(valid_text(kind))
+        text = self._text
         parts = _StaticParts(
             static,
-            _FUNCTION_HEAD % (to_json_safe(api), to_json_safe(name), to_json_safe(module)),
+            _FUNCTION_HEAD
+            % (
+                to_json_safe(text(api)),
+                to_json_safe(text(name)),
+                to_json_safe(None if module is None else text(module)),
+            ),
             _ENH_PROMPT_FIELD % to_json_safe(enh_prompt),
             after,
             static_secret_positions(static, self._capturer),
@@ -209,13 +271,14 @@ class Writer:
         """``(error, enh_prompt_id, added fields)`` of a record that failed or carries extras."""
         error, enh_json, more = b"null", b"null", b""
         if isinstance(outcome, ErrorInfo):
-            redact = self._redaction.redact_text
+            text = self._text
+            message = valid_text(outcome.message)
             exception = {
-                EXCEPTION_TYPE: outcome.type_name,
-                EXCEPTION_MESSAGE: redact(outcome.message),
+                EXCEPTION_TYPE: valid_text(outcome.type_name),
+                EXCEPTION_MESSAGE: text(message),
                 EXCEPTION_TRACEBACK: self.traceback(outcome),
             }
-            error = to_json_safe(redact(f"{outcome.short_type}: {outcome.message}"))
+            error = to_json_safe(text(f"{valid_text(outcome.short_type)}: {message}"))
             more += _FAILED_FIELDS + to_json_safe(exception)
         elif outcome == CLOSED:
             more += _CLOSED_FIELDS
@@ -237,7 +300,7 @@ class Writer:
             source = linecache.getline(filename, lineno or 0).strip()
             if source:
                 lines.append(f"    {source}")
-        return self._redaction.redact_text("\n".join(lines))
+        return self._text("\n".join(lines))
 
     def _safe_json(
         self, values: Sequence[Any], texts: list[bytes], fix: Callable[[int], Any]
@@ -254,14 +317,13 @@ class Writer:
             suspects = [row for row, text in enumerate(texts) if len(text) >= threshold]
         else:
             blob = b"\0".join(texts)
-            if not any(marker in blob for marker in markers):
+            holds_marker = self._redaction.holds_marker  # one pass, however many markers
+            if not holds_marker(blob):
                 return texts
-            suspects = [
-                row for row, text in enumerate(texts) if any(marker in text for marker in markers)
-            ]
+            suspects = [row for row, text in enumerate(texts) if holds_marker(text)]
         for row in suspects:
             if values[row] is not None:
-                texts[row] = to_json_safe(fix(row))
+                texts[row] = self._json(row, fix)
         return texts
 
     def spans(  # noqa: PLR0912, PLR0915 - one pass per column, kept together (see docstring)
@@ -304,41 +366,40 @@ class Writer:
                 self.static_parts(static)
         parts = list(map(self._statics.__getitem__, static_ids))
 
-        args_json = list(map(_to_json_plain, args))
+        self._unwritable = set()
+        finalize_args = capturer.finalize_args
+
+        def exported_args(row: int) -> Any:
+            return finalize_args(args[row], parts[row].secret_positions)
+
+        args_json = self._encoded(args, exported_args)
         with_positions = [row for row, p in enumerate(parts) if p.secret_positions]
         for row in with_positions:
             if type(args[row]) is tuple:
-                finalized = capturer.finalize_args(args[row], parts[row].secret_positions)
-                args_json[row] = to_json_safe(finalized)
-        args_json = self._safe_json(
-            args,
-            args_json,
-            lambda row: capturer.finalize_args(args[row], parts[row].secret_positions),
-        )
+                args_json[row] = self._json(row, exported_args)
+        args_json = self._safe_json(args, args_json, exported_args)
 
-        kwargs_json = list(map(_to_json_plain, kwargs))
+        def exported_kwargs(row: int) -> Any:
+            row_kwargs = kwargs[row]
+            if row_kwargs is None:
+                return None
+            return capturer.finalize_kwargs(row_kwargs, parts[row].secret_names)
+
+        kwargs_json = self._encoded(kwargs, exported_kwargs)
         present = [value for value in kwargs if value is not None]
         keys = set(itertools.chain.from_iterable(present))
         secret = {key for key in keys if self._redaction.is_secret_key(key)}
         if secret or any(p.secret_names for p in parts):
             for row, value in enumerate(kwargs):  # only the rows that hold a key to hide
                 if value is not None and (parts[row].secret_names or not secret.isdisjoint(value)):
-                    hidden = capturer.finalize_kwargs(value, parts[row].secret_names)
-                    kwargs_json[row] = to_json_safe(hidden)
-        kwargs_json = self._safe_json(
-            kwargs,
-            kwargs_json,
-            lambda row: (
-                None
-                if (row_kwargs := kwargs[row]) is None
-                else capturer.finalize_kwargs(row_kwargs, parts[row].secret_names)
-            ),
-        )
+                    kwargs_json[row] = self._json(row, exported_kwargs)
+        kwargs_json = self._safe_json(kwargs, kwargs_json, exported_kwargs)
+
+        def exported_result(row: int) -> Any:
+            return capturer.finalize(results[row])
 
         result_json = self._safe_json(
-            results,
-            list(map(_to_json_plain, results)),
-            lambda row: capturer.finalize(results[row]),
+            results, self._encoded(results, exported_result), exported_result
         )
 
         site_keys = list(zip(map(id, codes), lastis, strict=True))
@@ -368,9 +429,40 @@ class Writer:
         if outcomes.count(None) != count or extras.count(None) != count:
             for row, (outcome, extra) in enumerate(zip(outcomes, extras, strict=True)):
                 if outcome is not None or extra:
-                    errors[row], enh_json[row], rare = self.rare_parts(outcome, extra)
+                    try:
+                        errors[row], enh_json[row], rare = self.rare_parts(outcome, extra)
+                    except Exception:  # noqa: BLE001 - text to repair, or a record to leave out
+                        try:
+                            fixed = repaired(extra, self._redaction.redact_text)
+                            errors[row], enh_json[row], rare = self.rare_parts(outcome, fixed)
+                        except Exception as exc:  # noqa: BLE001 - see Writer._lose
+                            self._lose(row, exc)
+                            continue
                     more[row] += rare
                     enh_ids[row] = extra.get(FUNCTION_ENH_PROMPT_ID) if extra else None
+
+        if self._unwritable:  # left out, and counted in their session's dropped events
+            keep = [row for row in range(count) if row not in self._unwritable]
+            out.unwritable[session_id] = out.unwritable.get(session_id, 0) + count - len(keep)
+            numbers = [
+                *_pick(keep, numbers[:count]),
+                *_pick(keep, numbers[count : 2 * count]),
+                *_pick(keep, numbers[2 * count :]),
+            ]
+            count = len(keep)
+            parts = _pick(keep, parts)
+            args_json = _pick(keep, args_json)
+            kwargs_json = _pick(keep, kwargs_json)
+            result_json = _pick(keep, result_json)
+            errors = _pick(keep, errors)
+            callsites = _pick(keep, callsites)
+            span_hex = _pick(keep, span_hex)
+            parent_hex = _pick(keep, parent_hex)
+            trace_hex = _pick(keep, trace_hex)
+            enh_json = _pick(keep, enh_json)
+            more = _pick(keep, more)
+            enh_ids = _pick(keep, enh_ids)
+            started = _pick(keep, started)
 
         out.function_json.extend(
             map(
@@ -403,6 +495,11 @@ class Writer:
         out.enh_ids.extend(enh_ids)
 
 
+def _pick(rows: list[int], column: list[Any]) -> list[Any]:
+    """The entries of ``column`` at ``rows``."""
+    return [column[row] for row in rows]
+
+
 class Output:
     """What the writer produces for one document, before it is joined.
 
@@ -421,13 +518,24 @@ class Output:
         self.types: list[bytes] = []
         self.enh_ids: list[str | None] = []
         self._provider_rows: list[tuple[int, bytes]] = []
+        self.unwritable: dict[str, int] = {}
+        """Records left out because they could not be written even repaired, by session id."""
 
     def model_event(self, record: ModelRecord, session_id: str, capturer: Capturer) -> None:
-        data = {**record.data, EVENT_SESSION_ID: session_id}
-        for field in record.deferred:
-            if data.get(field) is not None:
-                data[field] = capturer.mapping(data[field])
-        text = to_json_safe(data)[:-1]  # open, like the other event texts
+        try:
+            data = {**record.data, EVENT_SESSION_ID: session_id}
+            for field in record.deferred:
+                if data.get(field) is not None:
+                    data[field] = capturer.mapping(data[field])
+            try:
+                encoded = to_json_safe(data)
+            except Exception:  # noqa: BLE001 - text to repair (see aiobs._capture.valid_text)
+                encoded = to_json_safe(repaired(data, capturer.redaction.redact_text))
+        except Exception as exc:  # noqa: BLE001 - this event only is lost, and counted
+            logger.warning("aiobs: an event could not be written and is left out: %r", exc)
+            self.unwritable[session_id] = self.unwritable.get(session_id, 0) + 1
+            return
+        text = encoded[:-1]  # open, like the other event texts
         if record.is_function:
             self.function_json.append(text)
         else:

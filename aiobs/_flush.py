@@ -85,7 +85,7 @@ class FlushPipeline:
         persist: bool,
         options: dict[str, Any],
     ) -> tuple[str | ExportResult | None, ExportDocument | None]:
-        snapshot, document = self._snapshot(include_trace_tree)
+        snapshot, document, unwritable = self._snapshot(include_trace_tree)
         if exporter is None and not persist:
             self.buffer.release(snapshot)
             return None, None
@@ -111,13 +111,17 @@ class FlushPipeline:
             )
             return (None if exporter is None else result), None
         self.buffer.release(snapshot)
+        _count_unwritable(self.buffer, snapshot, unwritable)
         if target is not None:
             self._paths_written.add(os.path.abspath(target))
         self.last_destination = (os.fspath(path) if path is not None else None, exporter, options)
         return (target if exporter is None else result), document
 
-    def _snapshot(self, include_trace_tree: bool) -> tuple[Snapshot, ExportDocument]:
+    def _snapshot(
+        self, include_trace_tree: bool
+    ) -> tuple[Snapshot, ExportDocument, dict[str, int]]:
         snapshot: Snapshot = []
+        unwritable: dict[str, int] = {}
         session_dicts: list[dict[str, Any]] = []
         batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
         for session in self.buffer.to_export():
@@ -147,11 +151,12 @@ class FlushPipeline:
                     capturer=self.buffer.settings.capturer,
                     include_trace_tree=include_trace_tree,
                     generated_at=_ids.wall_clock(),
+                    unwritable=unwritable,
                 )
         except BaseException:
             _mark_changed(snapshot)  # nothing was exported: export these sessions next time
             raise
-        return snapshot, document
+        return snapshot, document, unwritable
 
     def default_path(self, path: str | os.PathLike[str] | None, snapshot: Snapshot) -> str:
         """The file a flush without an exporter writes (see ``Collector.flush``)."""
@@ -224,6 +229,19 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _count_unwritable(
+    buffer: RecordBuffer[RecordingSession], snapshot: Snapshot, unwritable: dict[str, int]
+) -> None:
+    """Count the records left out of an exported document as dropped events of their session.
+
+    Only once the export succeeded: the records go with the exported prefix, whereas after a
+    failed export they are left out again (and counted in that document) at the next flush.
+    """
+    for session, _ in snapshot:
+        for _ in range(unwritable.get(session.id, 0)):
+            buffer.reject(session)
 
 
 def _mark_changed(snapshot: Snapshot) -> None:

@@ -129,7 +129,8 @@ class Collector(CurrentContext):
                 buffered (``0`` turns it off; default off).
             flush_every: flush in the background as soon as this many events are buffered
                 (``0`` turns it off; default off).
-            exit_timeout: seconds the exit flush waits for a background flush (default 5).
+            exit_timeout: seconds the exit flush waits for a background flush, and then
+                for the flush server to take what waits (default 5).
             delivery_retry_interval: seconds before documents the flush server did not take
                 are offered again in the background; the wait doubles while it keeps refusing,
                 up to 10 minutes (default 30).
@@ -367,7 +368,11 @@ class Collector(CurrentContext):
         return self.flush()
 
     def wait_for_background_flushes(self, timeout: float | None = None) -> bool:
-        """Wait until the background flushes asked for are done; ``False`` after ``timeout`` s."""
+        """Wait until the background flushes asked for are done; ``False`` after ``timeout`` s.
+
+        Also waits for the flush server deliveries they and earlier flushes started (not for
+        retries planned later, after a failure: :meth:`deliver_pending` offers those at once).
+        """
         return self._delivery.wait(timeout)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -385,6 +390,12 @@ class Collector(CurrentContext):
         _threads.enabled = propagate_to_threads_from_env()
 
     def _flush_at_exit(self) -> None:
+        try:
+            self._flush_left_at_exit()
+        finally:  # then the flush server gets what waits, within exit_timeout
+            self._delivery.finish(self.settings.exit_timeout)
+
+    def _flush_left_at_exit(self) -> None:
         stopped, left = self._delivery.stop(self.settings.exit_timeout)
         if not stopped:
             logger.warning(

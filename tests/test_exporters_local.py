@@ -155,7 +155,8 @@ class TestCustomExporter:
         result = observer.flush(exporter=exporter, b=3)
         assert isinstance(result, ExportResult)
         assert result.success
-        assert result.destination == "mine"
+        assert result.destination is None  # as in aiobs 0.2: the handler returned None
+        assert result.metadata == {"handler": "mine"}
         [(data, options)] = received
         assert isinstance(data, ObservabilityExport)
         assert [e.result for e in data.function_events] == [0, 2]
@@ -177,7 +178,7 @@ class TestCustomExporter:
         result = observer.flush(exporter=CustomExporter(handler, name="queue"))
         assert isinstance(result, ExportResult)
         assert not result.success
-        assert result.error == "exporter 'queue': ConnectionError: queue down"
+        assert result.error == "Custom export handler failed: queue down"  # aiobs 0.2's words
         memory = InMemoryExporter()
         observer.flush(exporter=memory)
         assert len(memory.function_events) == 1
@@ -232,11 +233,13 @@ class TestCompositeExporter:
         _record(1)
         result = observer.flush(exporter=CompositeExporter([failing, memory], stop_on_error=True))
         assert isinstance(result, ExportResult)
-        assert "1 later exporter(s) skipped" in (result.error or "")
+        # As in aiobs 0.2 the composite raises the ExportError itself; flush() reports it.
+        assert not result.success
+        assert result.error == "disk full"
         assert memory.documents == []
 
     def test_it_needs_exporters(self) -> None:
-        with pytest.raises(ValueError, match="at least one"):
+        with pytest.raises(ValueError, match=r"^At least one exporter is required$"):
             CompositeExporter([])
         with pytest.raises(TypeError, match="aiobs exporters"):
             CompositeExporter([object()])  # type: ignore[list-item]
@@ -265,3 +268,88 @@ def test_exporters_run_with_instrumentation_suppressed() -> None:
     observer.flush(exporter=CustomExporter(lambda data, **_: states.append(suppressed_var.get())))
     assert states == [True]
     assert suppressed_var.get() is False
+
+
+class TestAiobs02Forms:
+    """Exporters written for aiobs 0.2 work unchanged; this package's own forms still work."""
+
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda seen: lambda data, options: seen.append(options),
+            lambda seen: lambda data, options=None, **rest: seen.append(options),
+            lambda seen: lambda *args: seen.append(args[1]),
+            lambda seen: lambda data, **options: seen.append(options),
+            lambda seen: lambda data, *, topic: seen.append({"topic": topic}),
+        ],
+        ids=["dict", "dict-default", "var-positional", "keywords", "keyword-only"],
+    )
+    def test_how_the_handler_is_called(self, make: Any) -> None:
+        """``handler(data, options)`` when it can take that, else ``handler(data, **options)``."""
+        seen: list[Any] = []
+        exporter = CustomExporter(make(seen), default_options={"topic": "t"})
+        observer.observe("s")
+        result = observer.flush(exporter=exporter)
+        assert isinstance(result, ExportResult)
+        assert result.success, result
+        assert seen == [{"topic": "t"}]
+
+    def test_an_exporter_implementing_nothing_cannot_be_made(self) -> None:
+        class Nothing(BaseExporter):
+            pass
+
+        class Intermediate(BaseExporter):
+            """An abstract base of the program's own exporters: defining it is fine."""
+
+            def describe(self) -> str:
+                return self.name
+
+        class Concrete(Intermediate):
+            def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:
+                return ExportResult(True)
+
+        for abstract in (Nothing, Intermediate, BaseExporter):
+            with pytest.raises(TypeError, match="abstract method export"):
+                abstract()
+        assert Concrete().describe() == "base"
+
+    def test_a_composite_subclass_overriding_export_is_used_by_flush(self) -> None:
+        seen: list[str] = []
+        memory = InMemoryExporter()
+
+        class Counting(CompositeExporter):
+            def export(self, data: ObservabilityExport, **kwargs: Any) -> ExportResult:
+                seen.append(type(data).__name__)
+                return super().export(data, **kwargs)
+
+        observer.observe("s")
+        _record(1)
+        result = observer.flush(exporter=Counting([memory]))
+        assert isinstance(result, ExportResult)
+        assert result.success
+        assert seen == ["ObservabilityExport"]
+        assert len(memory.function_events) == 1
+
+    def test_composite_results_read_as_dicts_and_as_attributes(self) -> None:
+        observer.observe("s")
+        _record(1)
+        result = observer.flush(exporter=CompositeExporter([InMemoryExporter(), _Failing()]))
+        assert isinstance(result, ExportResult)
+        done, failed = result.metadata["results"]
+        assert done["destination"] == done.destination == "memory"
+        assert done.metadata == {"events": 1}
+        assert failed == {"exporter": "failing", "success": False, "error": "disk full"}
+        assert (failed.metadata, failed.destination, failed.bytes_written) == ({}, None, None)
+        with pytest.raises(AttributeError):
+            _ = failed.nothing
+
+    def test_lazy_exporters(self) -> None:
+        from aiobs import exporters
+        from aiobs.exporters.gcs import GCSExporter
+        from aiobs.exporters.otlp import OTLPExporter
+
+        assert exporters.GCSExporter is GCSExporter
+        assert exporters.OTLPExporter is OTLPExporter
+        assert {"GCSExporter", "OTLPExporter"} <= set(dir(exporters))
+        with pytest.raises(AttributeError, match="no attribute 'S3Exporter'"):
+            _ = exporters.S3Exporter

@@ -62,7 +62,9 @@ class TestSurface:
             "ExportError",
             "ExportResult",
             "FileExporter",
+            "GCSExporter",
             "InMemoryExporter",
+            "OTLPExporter",
         ]
 
     def test_observer_is_a_collector(self) -> None:

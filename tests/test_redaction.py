@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import string
 import sys
@@ -46,13 +47,13 @@ CREDENTIALS = [
 
 
 class TestConstants:
-    """The replacement text, the eight built-in rules and the default rules."""
+    """The replacement text, the 29 built-in rules and the default rules."""
 
     def test_redacted(self) -> None:
         assert REDACTED == "[REDACTED]"
 
     def test_builtin_rules(self) -> None:
-        assert len(BUILTIN_RULES) == 8
+        assert len(BUILTIN_RULES) == 29
         assert tuple(pattern for _, pattern in BUILTIN_RULES) == BUILTIN_PATTERNS
         for pattern in BUILTIN_PATTERNS:
             re.compile(pattern)
@@ -63,8 +64,7 @@ class TestConstants:
         assert DEFAULT_REDACTION.markers == (
             b"sk-",
             b"_sk_",
-            b"earer",
-            b"EARER",
+            b"Bearer",
             b"AIza",
             b"ghp_",
             b"gho_",
@@ -72,8 +72,32 @@ class TestConstants:
             b"ghs_",
             b"ghr_",
             b"xox",
+            b"xapp-",
             b"AKIA",
+            b"ASIA",
             b"eyJ",
+            b"bearer",
+            b"BEARER",
+            b"github_pat_",
+            b"glpat-",
+            b"hooks.slack.com",
+            b"k_live_",
+            b"k_test_",
+            b"ecret",
+            b"ECRET",
+            b"Key=",
+            b"PRIVATE KEY",
+            b"hf_",
+            b"gsk_",
+            b"r8_",
+            b"tgp_v1_",
+            b"pplx-",
+            b"xai-",
+            b"ya29.",
+            b"@",
+            b"Basic",
+            b"basic",
+            b"BASIC",
         )
 
     def test_repr(self) -> None:
@@ -461,6 +485,36 @@ FRAGMENTS = [
     "xoxb-",
     "AKIA",
     "eyJ",
+    "xsk-proj-",
+    "Basic ",
+    "basic\t",
+    "dXNlcjpwYXNz",
+    "YWRtaW46eA==",
+    "github_pat_",
+    "glpat-",
+    "hooks.slack.com/services/",
+    "sk_live_",
+    "rk_test_",
+    "ASIA",
+    "aws_secret_access_key = ",
+    '"SecretAccessKey": "',
+    "AccountKey=",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "\\n",
+    "hf_",
+    "gsk_",
+    "r8_",
+    "tgp_v1_",
+    "pplx-",
+    "xai-",
+    "ya29.",
+    "xapp-",
+    "postgresql://",
+    "s3://",
+    ":",
+    "@",
+    "/",
     "ABCDEFGHIJKLMNOP",
     "abcdefghijklmnopqrstuvwxyz0123456789",
     REDACTED,
@@ -491,6 +545,22 @@ credentials = st.one_of(
     tokens.map(lambda token: "AIza" + token),
     st.text(alphabet=string.ascii_uppercase + string.digits, min_size=16, max_size=16).map(
         lambda tail: "AKIA" + tail
+    ),
+    st.text(alphabet=string.ascii_uppercase + string.digits, min_size=16, max_size=16).map(
+        lambda tail: "ASIA" + tail
+    ),
+    tokens.map(lambda token: "github_pat_" + token),
+    tokens.map(lambda token: "glpat-" + token),
+    tokens.map(lambda token: "sk_live_" + token),
+    tokens.map(lambda token: "gsk_" + token + token),
+    tokens.map(lambda token: "tgp_v1_" + token),
+    tokens.map(lambda token: "pplx-" + token),
+    tokens.map(lambda token: "xai-" + token + token),
+    tokens.map(lambda token: "ya29." + token),
+    st.text(alphabet=string.ascii_letters, min_size=34, max_size=34).map(lambda tail: "hf_" + tail),
+    st.text(alphabet=ALNUM, min_size=37, max_size=37).map(lambda tail: "r8_" + tail),
+    st.tuples(st.text(ALNUM, min_size=1, max_size=12), st.text(ALNUM, min_size=3, max_size=20)).map(
+        lambda pair: "Basic " + base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode()
     ),
 )
 prose = st.text(alphabet="abcdefghijklmnop ,!?", max_size=30)

@@ -1,16 +1,18 @@
-"""Getting documents out of the process: the flush server, its spool, the background thread.
+"""Getting documents out of the process: the flush server, its spool, the background threads.
 
 :class:`Delivery` is one collector's share of it. With an API key and a flush server URL, every
-flush's document is also delivered to the server after the flush (:mod:`.remote`), and what the
-server does not take waits in a local spool (:mod:`.spool`) to be offered again. The background
-thread (:mod:`.worker`) runs ``flush(block=False)``, periodic and size-based flushes, and the
-later offers of the spool.
+flush's document is also delivered to the server (:mod:`.remote`): the flush writes it to the
+spool of that server and key (:mod:`.spool`) and returns, and the delivery thread
+(:mod:`.worker`) offers it, keeping what the server does not take for later. The flush thread
+(:mod:`.worker`) runs ``flush(block=False)`` and periodic and size-based flushes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +22,21 @@ from .._guard import guard
 from ..exporters.document import ExportDocument
 from .remote import RemoteDelivery
 from .spool import Spool, default_directory
-from .worker import FlushRequest, FlushWorker
+from .worker import DeliveryThread, FlushRequest, FlushWorker
 
 if TYPE_CHECKING:
     from ..exporters.remote import RemoteUsage
 
-__all__ = ["Delivery", "FlushWorker", "RemoteDelivery", "Spool", "default_directory"]
+__all__ = [
+    "Delivery",
+    "DeliveryThread",
+    "FlushWorker",
+    "RemoteDelivery",
+    "Spool",
+    "default_directory",
+]
+
+logger = logging.getLogger("aiobs")
 
 
 class Delivery:
@@ -47,6 +58,8 @@ class Delivery:
         self._buffered = buffered
         self._lock = threading.RLock()
         self._worker: FlushWorker | None = None
+        self._sender: DeliveryThread | None = None
+        self._closing = False  # at exit: the last offer is made by finish(), not the thread
         self._remote: RemoteDelivery | None = None
         self._remote_for: tuple[str, str] | None = None
         self._spool_offered = False  # once per process, at its first session
@@ -67,8 +80,11 @@ class Delivery:
             if self._remote is None or self._remote_for != (url, key):
                 from ..exporters.remote import RemoteExporter
 
-                self._remote = RemoteDelivery(RemoteExporter(url, key), Spool(default_directory()))
+                exporter = RemoteExporter(url, key)
+                spool = Spool.for_destination(default_directory(), exporter.url, key)
+                self._remote = RemoteDelivery(exporter, spool)
                 self._remote_for = (url, key)
+            self._remote.retry_interval = self.settings.delivery_retry_interval
             return self._remote
 
     def usage(self) -> RemoteUsage:
@@ -83,20 +99,25 @@ class Delivery:
         return remote.usage()
 
     def after_flush(self, document: ExportDocument) -> None:
-        """Deliver a flushed document to the flush server, if one is configured; never raises."""
+        """Hand a flushed document to the flush server delivery, if one is configured.
+
+        Writes it to the spool and wakes the delivery thread: the caller never waits on the
+        network. Never raises.
+        """
         with guard("delivering to the flush server"):
             remote = self.remote()
             if remote is None or not (document.event_count + len(document.session_ids)):
                 return
-            remote.deliver(document)
-            self._retry_later(remote)
+            remote.put(document)
+            if not self._closing:
+                self.sender().wake(0.0)
 
     def deliver_pending(self) -> None:
-        """Offer the spooled documents to the flush server now (never raises)."""
+        """Offer the waiting documents to the flush server now, in this thread (never raises)."""
         with guard("delivering spooled documents"):
             remote = self.remote()
             if remote is not None:
-                remote.deliver(None)
+                remote.deliver()
 
     def offer_at_start(self) -> None:
         """Once per process: documents an earlier run could not deliver go out in the background."""
@@ -106,31 +127,55 @@ class Delivery:
         with guard("looking for undelivered documents"):
             remote = self.remote()
             if remote is not None and remote.waiting():
-                self.worker().deliver_later(0.0)
+                self.sender().wake(0.0)
 
-    def _deliver_in_background(self) -> float | None:
-        """The worker's spool offer: deliver, then return the seconds until the next one."""
+    def finish(self, timeout: float) -> None:
+        """At exit, after the last flush: offer what waits, for at most ``timeout`` seconds.
+
+        What the server has not taken by then stays in the spool for the next run. A process
+        that delivered nothing leaves the spool alone (its documents wait for a process that
+        starts a session).
+        """
+        with guard("delivering to the flush server at exit"):
+            self._closing = True
+            sender, self._sender = self._sender, None
+            if sender is not None:
+                sender.stop(0.0)  # it ends after its request in progress
+            remote = self._remote
+            if remote is None or not remote.waiting():
+                return
+            if not remote.deliver(deadline=time.monotonic() + timeout):
+                logger.warning(
+                    "aiobs: documents not delivered to the flush server within %.1f s at exit "
+                    "wait in %s for the next run",
+                    timeout,
+                    remote.spool.directory,
+                )
+
+    def _deliver_in_background(self, stop: threading.Event) -> float | None:
+        """The delivery thread's offer; return the seconds until the next one."""
         remote = self.remote()
         if remote is None:
             return None
-        with guard("delivering spooled documents"):
-            remote.deliver(None)
+        remote.deliver(stop=stop, everything=False)
         return remote.next_retry(self.settings.delivery_retry_interval)
-
-    def _retry_later(self, remote: RemoteDelivery) -> None:
-        delay = remote.next_retry(self.settings.delivery_retry_interval)
-        if delay is not None:
-            self.worker().deliver_later(delay)
 
     # -- the background thread ---------------------------------------------------------------------
 
     def worker(self) -> FlushWorker:
-        """The background thread, started on first need (again in a forked child)."""
+        """The flush thread, started on first need (again in a forked child)."""
         with self._lock:
             if self._worker is None or not self._worker.alive:
-                self._worker = FlushWorker(self._flush, self._buffered, self._deliver_in_background)
+                self._worker = FlushWorker(self._flush, self._buffered)
                 self._worker.schedule(self.settings.flush_interval, self.settings.flush_every)
             return self._worker
+
+    def sender(self) -> DeliveryThread:
+        """The delivery thread, started on first need (again in a forked child)."""
+        with self._lock:
+            if self._sender is None or not self._sender.alive:
+                self._sender = DeliveryThread(self._deliver_in_background)
+            return self._sender
 
     def use(self, settings: Settings) -> None:
         """Apply new settings: start, change or stop periodic and size-based flushing."""
@@ -145,12 +190,25 @@ class Delivery:
         self.worker().submit(args, kwargs)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the flushes handed to the thread are done; ``False`` on timeout."""
+        """Wait until the flushes handed to the flush thread are done; ``False`` on timeout.
+
+        Also waits for the deliveries due now (not those planned for later, after a failure).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         worker = self._worker
-        return True if worker is None else worker.idle(timeout)
+        if worker is not None and not worker.idle(timeout):
+            return False
+        sender = self._sender
+        if sender is None:
+            return True
+        return sender.idle(None if deadline is None else max(deadline - time.monotonic(), 0.0))
 
     def stop(self, timeout: float | None) -> tuple[bool, list[FlushRequest]]:
-        """Stop the thread after its flush in progress (see :meth:`FlushWorker.stop`)."""
+        """Stop the flush thread after its flush in progress (see :meth:`FlushWorker.stop`).
+
+        From now on flushes leave their documents in the spool for :meth:`finish`.
+        """
+        self._closing = True
         worker, self._worker = self._worker, None
         if worker is None:
             return True, []
@@ -159,6 +217,10 @@ class Delivery:
     def reset(self, settings: Settings) -> None:
         """Back to a new collector's state: no thread, no key, the spool not offered yet."""
         self.stop(timeout=1.0)  # requests not started are dropped with the data
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.stop(timeout=1.0)
+        self._closing = False
         self.settings = settings
         self.api_key = None
         self._remote = None
@@ -170,5 +232,6 @@ class Delivery:
         self._lock = threading.RLock()
         self._remote = None
         self._worker = None
+        self._sender = None
         if self.settings.background:
             self.worker()

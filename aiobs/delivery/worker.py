@@ -1,19 +1,23 @@
-"""Flushing in the background, for long-running services.
+"""Flushing and delivering in the background, so that the program never waits for either.
 
-One daemon thread per collector, started on first need, runs flushes so that the program never
-waits for them:
+:class:`FlushWorker`, one daemon thread per collector started on first need, runs flushes:
 
 * ``flush(block=False)`` hands the flush to the thread and returns at once;
 * ``configure(flush_interval=seconds)`` flushes every so many seconds when anything is buffered;
-* ``configure(flush_every=n)`` flushes as soon as ``n`` events are buffered;
-* :meth:`FlushWorker.deliver_later` offers the documents waiting in the spool to the flush server
-  again after a delay.
+* ``configure(flush_every=n)`` flushes as soon as ``n`` events are buffered.
 
-The thread checks the buffer a few times a second (reading one length: recording itself does
-nothing more than without it). Flushes it runs go to the destination of the last explicit flush,
-or to the default file. In a forked child the thread does not exist; the child starts its own
-when it needs one. At exit the collector stops the thread, waiting at most
-``configure(exit_timeout=...)`` seconds for a flush in progress, then flushes what is left.
+It checks the buffer a few times a second (reading one length: recording itself does nothing
+more than without it). Flushes it runs go to the destination of the last explicit flush, or to
+the default file.
+
+:class:`DeliveryThread`, a second daemon thread started when there is something for a flush
+server, offers the spooled documents to it: at once after each flush (:meth:`~DeliveryThread.
+wake`), and later again while documents wait. It is a thread of its own so that a slow or
+unreachable server never holds up a flush.
+
+In a forked child neither thread exists; the child starts its own when it needs one. At exit the
+collector stops both, waiting at most ``configure(exit_timeout=...)`` seconds for a flush in
+progress, flushes what is left, and offers the spool once more within ``exit_timeout``.
 """
 
 from __future__ import annotations
@@ -35,25 +39,16 @@ POLL_SECONDS = 0.1
 
 
 class FlushWorker:
-    """The background thread of one collector.
+    """The flush thread of one collector.
 
     Args:
         flush: the collector's blocking flush (called with a request's arguments).
         buffered: how many events the collector holds now.
-        deliver: offers the spooled documents to the flush server; returns the seconds until
-            the next offer, or ``None`` when nothing waits any more.
     """
 
-    def __init__(
-        self,
-        flush: Callable[..., Any],
-        buffered: Callable[[], int],
-        deliver: Callable[[], float | None] | None = None,
-    ) -> None:
+    def __init__(self, flush: Callable[..., Any], buffered: Callable[[], int]) -> None:
         self._flush = flush
         self._buffered = buffered
-        self._deliver = deliver
-        self._deliver_at: float | None = None
         self._requests: deque[FlushRequest] = deque()
         self._wake = threading.Condition()
         self._stopping = False
@@ -76,19 +71,6 @@ class FlushWorker:
             self.interval = interval
             self.every = every
             self._wake.notify()
-
-    def deliver_later(self, delay: float) -> None:
-        """Offer the spooled documents in ``delay`` seconds (sooner if already planned)."""
-        with self._wake:
-            at = time.monotonic() + delay
-            if self._deliver_at is None or at < self._deliver_at:
-                self._deliver_at = at
-            self._wake.notify()
-
-    @property
-    def delivery_planned(self) -> bool:
-        """Whether an offer of the spooled documents is planned."""
-        return self._deliver_at is not None
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until no request is queued or running; ``False`` if ``timeout`` ran out."""
@@ -133,17 +115,8 @@ class FlushWorker:
                 if self._due():
                     self._busy = True
                     return self._flush
-                now = time.monotonic()
-                if self._deliver_at is not None and now >= self._deliver_at:
-                    self._deliver_at = None
-                    self._busy = True
-                    return self._deliver_spooled
                 periodic = self.interval is not None or self.every is not None
-                wait = POLL_SECONDS if periodic else None
-                if self._deliver_at is not None:
-                    until = self._deliver_at - now
-                    wait = until if wait is None else min(wait, until)
-                self._wake.wait(wait)
+                self._wake.wait(POLL_SECONDS if periodic else None)
 
     def _due(self) -> bool:
         buffered = self._buffered()
@@ -155,13 +128,6 @@ class FlushWorker:
             and time.monotonic() - self._last_flush >= self.interval
         )
 
-    def _deliver_spooled(self) -> None:
-        if self._deliver is None:
-            return
-        delay = self._deliver()
-        if delay is not None:
-            self.deliver_later(delay)
-
     def _run(self) -> None:
         while True:
             job = self._next()
@@ -172,7 +138,86 @@ class FlushWorker:
                     job()
             finally:
                 with self._wake:
-                    if job != self._deliver_spooled:
-                        self._last_flush = time.monotonic()
+                    self._last_flush = time.monotonic()
                     self._busy = False
                     self._wake.notify_all()
+
+
+class DeliveryThread:
+    """The thread that offers a collector's spooled documents to the flush server.
+
+    Args:
+        deliver: makes one offer (ending early once the event it is given is set); returns the
+            seconds until the next one, or ``None`` when nothing waits any more.
+    """
+
+    def __init__(self, deliver: Callable[[threading.Event], float | None]) -> None:
+        self._deliver = deliver
+        self._wake = threading.Condition()
+        self._due: float | None = None
+        self._busy = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aiobs-deliver", daemon=True)
+        self._thread.start()
+
+    def wake(self, delay: float = 0.0) -> None:
+        """Make an offer in ``delay`` seconds (sooner if one is planned sooner)."""
+        with self._wake:
+            at = time.monotonic() + delay
+            if self._due is None or at < self._due:
+                self._due = at
+            self._wake.notify_all()
+
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait until no offer runs and none is due now; ``False`` if ``timeout`` ran out.
+
+        Offers planned for later (after a failure) are not waited for.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._wake:
+            while self._thread.is_alive() and (
+                self._busy or (self._due is not None and self._due <= time.monotonic())
+            ):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._wake.wait(0.1 if remaining is None else min(remaining, 0.1))
+        return True
+
+    def stop(self, timeout: float | None = 0.0) -> bool:
+        """End the thread after the request in progress; whether it ended within ``timeout``."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread runs (it does not survive a fork)."""
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    def _next(self) -> bool:
+        """Block until an offer is due; ``False`` means stop."""
+        with self._wake:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if self._due is not None and now >= self._due:
+                    self._due = None
+                    self._busy = True
+                    return True
+                self._wake.wait(None if self._due is None else self._due - now)
+            return False
+
+    def _run(self) -> None:
+        while self._next():
+            delay = None
+            try:
+                with guard("delivering to the flush server"):
+                    delay = self._deliver(self._stop)
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+            if delay is not None and not self._stop.is_set():
+                self.wake(delay)

@@ -8,9 +8,15 @@
 Every exporter implements :class:`BaseExporter`. :class:`FileExporter` writes JSON or JSON Lines,
 optionally gzipped; :class:`CustomExporter` turns a function into an exporter;
 :class:`CompositeExporter` sends to several; :class:`InMemoryExporter` keeps documents in memory
-for tests. :class:`~aiobs.exporters.gcs.GCSExporter` and :class:`~aiobs.exporters.otlp.OTLPExporter`
-live in their own modules (they need the ``gcs`` and ``otel`` extras).
+for tests. :class:`GCSExporter` and :class:`OTLPExporter` (extras ``gcs`` and ``otel``) are
+imported from their modules on first use, as aiobs 0.2 did for ``GCSExporter``: importing
+``aiobs.exporters`` imports neither.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .base import BaseExporter, ExportError, ExportResult
 from .composite import CompositeExporter
@@ -18,6 +24,13 @@ from .custom import CustomExporter
 from .document import ExportDocument
 from .file import FileExporter
 from .memory import InMemoryExporter
+
+if TYPE_CHECKING:
+    from .gcs import GCSExporter
+    from .otlp import OTLPExporter
+
+_LAZY = {"GCSExporter": ".gcs", "OTLPExporter": ".otlp"}
+"""Exporters imported from their module when first asked for."""
 
 __all__ = [
     "BaseExporter",
@@ -27,5 +40,20 @@ __all__ = [
     "ExportError",
     "ExportResult",
     "FileExporter",
+    "GCSExporter",
     "InMemoryExporter",
+    "OTLPExporter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

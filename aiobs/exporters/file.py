@@ -1,7 +1,10 @@
 """Write the export document to a local file: JSON (atomically) or JSON Lines, optionally gzipped.
 
 JSON: the document is written to a temporary file in the destination directory, flushed to disk,
-and renamed over the destination, so a reader (or a crash) never sees half a file. With
+and renamed over the destination, so a reader (or a crash) never sees half a file. A crash can
+leave that temporary file behind (``.<name>.<pid>.<random>.tmp``); the first write to a path in a
+process removes those of its leftovers that are provably stale: their writer's process is gone,
+or they have not changed for an hour. With
 ``merge=True`` an existing aiobs document at the path is combined with the new one (sessions by
 id, events appended, trace tree rebuilt), which is how repeated flushes to one path within a
 process accumulate instead of overwriting each other. Files are created readable by their owner
@@ -13,11 +16,15 @@ JSON Lines (``format="jsonl"``, or a path ending in ``.jsonl`` / ``.jsonl.gz``):
 the JSON document. Appending costs only what the flush adds, however large the file grows, which
 suits long-running services that flush often. A session appears again in every flush that
 exports it (its latest line is its current state); the trace tree is not written (every event
-carries its ``parent_span_id``). A crash during an append can leave an incomplete last line,
-which readers should skip.
+carries its ``parent_span_id``). A crash during an append can leave an incomplete last line;
+the next append removes it first (under an exclusive ``flock`` that every append holds, so it is
+never a line another process is writing), and readers should skip one until then.
 
 Compression: ``compress=True`` (or a path ending in ``.gz``) gzips the file; JSON Lines appends
-one gzip member per flush, which every gzip reader reads as one stream.
+one gzip member per flush, which every gzip reader reads as one stream. An incomplete last member
+would make the rest of the file unreadable, so the first append of a process to a path reads back
+the file's last member (found by its header, which aiobs writes the same every time) and cuts
+what a crash left of one; a tail that is not a member aiobs wrote is left as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +32,11 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
+import sys
 import tempfile
+import time
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
@@ -46,6 +57,21 @@ if TYPE_CHECKING:
     from ..models import ObservabilityExport
 
 logger = logging.getLogger("aiobs")
+
+if sys.platform != "win32":  # on Windows appends are not locked, and torn tails are not cut
+    import fcntl
+
+STALE_AFTER_SECONDS = 3600
+"""A temporary file of a live (or unknown) writer that has not changed for this long is stale."""
+
+_TAIL_BLOCK = 1 << 16
+_MEMBER_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
+"""How every gzip member aiobs appends starts: magic, deflate, no flags, mtime 0."""
+
+_swept: set[str] = set()
+"""Paths whose stale temporary files this process has removed."""
+_members_checked: set[str] = set()
+"""Gzipped JSON Lines paths whose last member this process has checked."""
 
 
 class FileExporter(BaseExporter):
@@ -112,11 +138,18 @@ class FileExporter(BaseExporter):
     def _append_lines(self, document: ExportDocument) -> int:
         target = Path(self.path)
         lines = b"".join(document.json_lines())
+        payload = gzip.compress(lines, GZIP_LEVEL, mtime=0) if self.compress else lines
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:  # reading too: the tail is checked before appending
+                handle = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+                readable = True
+            except PermissionError:  # a file we may only write to: append as it is
+                handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                readable = False
             with os.fdopen(handle, "ab") as stream:
-                payload = gzip.compress(lines, GZIP_LEVEL, mtime=0) if self.compress else lines
+                if _lock(handle) and readable:  # the lock is released when the file is closed
+                    self._cut_torn_tail(handle)
                 stream.write(payload)
                 stream.flush()
                 if self.fsync:
@@ -124,6 +157,28 @@ class FileExporter(BaseExporter):
         except OSError as exc:
             raise ExportError(f"cannot append to {self.path}: {exc}", cause=exc) from exc
         return len(payload)
+
+    def _cut_torn_tail(self, handle: int) -> None:
+        """Remove what an interrupted append left at the end of the file (see the module)."""
+        size = os.fstat(handle).st_size
+        if not size:
+            return
+        if self.compress:
+            if self.path in _members_checked:
+                return
+            _members_checked.add(self.path)
+            keep = _complete_members_end(handle, size)
+        elif os.pread(handle, 1, size - 1) == b"\n":
+            return
+        else:
+            keep = _last_line_end(handle, size)
+        if keep is not None and keep < size:
+            logger.warning(
+                "aiobs: %s ended with %d bytes of an interrupted append; removed them",
+                self.path,
+                size - keep,
+            )
+            os.ftruncate(handle, keep)
 
     def export(self, data: ObservabilityExport, **kwargs: Any) -> ExportResult:
         """Write a model-shaped document (aiobs 0.2 interface)."""
@@ -133,8 +188,11 @@ class FileExporter(BaseExporter):
         target = Path(self.path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if str(target) not in _swept:
+                _swept.add(str(target))
+                remove_stale_temporaries(target)
             handle, temporary = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+                prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
             )
         except OSError as exc:
             raise ExportError(f"cannot write {self.path}: {exc}", cause=exc) from exc
@@ -182,6 +240,143 @@ class FileExporter(BaseExporter):
             include_trace_tree=new[DOC_TRACE_TREE] is not None,
             generated_at=new[DOC_GENERATED_AT],
         )
+
+
+def remove_stale_temporaries(target: Path) -> list[str]:
+    """Remove the temporary files that interrupted writes of ``target`` left; never raises.
+
+    Only files named as this module names them (``.<name>.<pid>.<random>.tmp``, or
+    ``.<name>.<random>.tmp`` as earlier versions did) are considered, and only stale ones are
+    removed: their writer's process is gone, or they have not changed for
+    :data:`STALE_AFTER_SECONDS` (the process id may have been reused). The process check assumes
+    that no other machine writes to the directory; if one does, the worst case is that its write
+    fails and its data waits for its next flush. Returns the names removed.
+    """
+    pattern = re.compile(
+        re.escape(f".{target.name}.") + r"(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}" + re.escape(".tmp")
+    )
+    removed: list[str] = []
+    now = time.time()
+    try:
+        with os.scandir(target.parent) as found:
+            entries = list(found)
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            pid = match["pid"]
+            writer_gone = pid is not None and int(pid) != os.getpid() and not _alive(int(pid))
+            stale = writer_gone or age > STALE_AFTER_SECONDS
+            if not stale or not entry.is_file(follow_symlinks=False):
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue  # gone already, or not ours to remove
+        removed.append(entry.name)
+    if removed:
+        logger.warning(
+            "aiobs: removed %d temporary files left by interrupted writes of %s: %s",
+            len(removed),
+            target,
+            ", ".join(removed),
+        )
+    return removed
+
+
+LOCK_WAIT_SECONDS = 10.0
+"""How long an append waits for another process's append to the same file to finish."""
+
+
+def _lock(handle: int) -> bool:
+    """Take the exclusive append lock of an open file; ``False`` if that is not possible.
+
+    Every append holds it while it writes, so a tail found incomplete under it is one whose
+    writer died. After :data:`LOCK_WAIT_SECONDS` (a writer stopped mid-append) the append goes
+    ahead unlocked, as it would where ``flock`` does not exist, and leaves the tail alone.
+    """
+    if sys.platform == "win32":
+        return False
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # noqa: PERF203 - a wait, not a hot loop
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        except OSError:  # a file system without locks
+            return False
+        else:
+            return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists here (``True`` when that cannot be known)."""
+    if os.name != "posix":  # os.kill would terminate it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it exists
+        return True
+    return True
+
+
+def _last_line_end(handle: int, size: int) -> int:
+    """The offset just past the file's last newline (0 if it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_BLOCK)
+        found = os.pread(handle, end - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def _complete_members_end(handle: int, size: int) -> int | None:
+    """Where the file's last complete gzip member ends, or ``None`` to leave the file alone.
+
+    The last member aiobs wrote is found by its header, searching back from the end, and read:
+    if it is incomplete, the file is cut where it starts; if bytes follow it (the start of a
+    member whose header was cut), after it. A tail aiobs cannot read as its own is left alone.
+    """
+    start = _last_member_start(handle, size)
+    if start is None:
+        head = os.pread(handle, len(_MEMBER_HEAD), 0)
+        return 0 if size < len(_MEMBER_HEAD) and _MEMBER_HEAD.startswith(head) else None
+    reader = zlib.decompressobj(wbits=31)
+    offset = start
+    try:
+        while offset < size and not reader.eof:
+            block = os.pread(handle, min(_TAIL_BLOCK, size - offset), offset)
+            offset += len(block)
+            while block and not reader.eof:  # bounded output: the member may be large
+                reader.decompress(block, _TAIL_BLOCK)
+                block = reader.unconsumed_tail
+    except zlib.error:
+        return None
+    if not reader.eof:
+        return start
+    return offset - len(reader.unused_data)
+
+
+def _last_member_start(handle: int, size: int) -> int | None:
+    """The offset of the last gzip member header aiobs writes, searching back from the end."""
+    end = size
+    overlap = len(_MEMBER_HEAD) - 1
+    while end > 0:
+        start = max(0, end - _TAIL_BLOCK)
+        found = os.pread(handle, min(size, end + overlap) - start, start).rfind(_MEMBER_HEAD)
+        if found >= 0:
+            return start + found
+        end = start
+    return None
 
 
 def _open_for_reading(path: str, compressed: bool) -> BinaryIO:

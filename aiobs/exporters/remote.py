@@ -8,35 +8,60 @@
 Needs ``pip install 'aiobs[remote]'``. Every request carries ``Authorization: Bearer <key>``.
 A document is posted gzipped to ``/v1/traces`` with an ``Idempotency-Key`` made from the hash of
 its JSON, so every retry of it (by this exporter, or by a later flush that offers the same bytes
-again) is stored and counted once. After a stored upload, the number of sessions is reported to
-``/v1/usage``. Connection errors, timeouts, 429 and 5xx answers are retried with exponential
-backoff and jitter (a ``Retry-After`` is honoured, up to a minute); a used-up quota, a refused key
-and other client errors fail at once. The API key never appears in logs, results or exceptions.
+again) is stored and counted once. A document of more than ``max_events_per_upload`` events
+(default 5,000, or ``AIOBS_MAX_EVENTS_PER_UPLOAD``) is sent as several uploads, each a valid
+document with its own idempotency key (:func:`split_document`). After the uploads, the number of
+sessions is reported to ``/v1/usage``. Connection errors, timeouts, 408, 425, 429 and 5xx answers
+are retried with exponential backoff and jitter (a ``Retry-After`` in seconds or as an HTTP date
+is honoured, up to a minute; any other value is ignored); a used-up quota, a refused key and other
+client errors fail at once (``metadata["permanent"]`` marks the refusals of the document itself,
+which no retry can change). The API key never appears in logs, results or exceptions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
+import email.utils
+import gc
 import gzip
 import hashlib
 import importlib
 import json
 import logging
+import math
+import re
+import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
+
+from .. import _env
 from .._context import suppress_instrumentation
 from .._env import API_KEY
+from .._format import (
+    DOC_ENH_PROMPT_TRACES,
+    DOC_EVENTS,
+    DOC_FUNCTION_EVENTS,
+    DOC_GENERATED_AT,
+    DOC_SESSIONS,
+    DOC_TRACE_TREE,
+    DOC_VERSION,
+    EVENT_SESSION_ID,
+    FORMAT_VERSION,
+    SESSION_ID,
+)
 from ._backoff import backoff_delay
 from .base import BaseExporter, ExportError, ExportResult
-from .document import GZIP_LEVEL
+from .document import GZIP_LEVEL, ExportDocument
 
 if TYPE_CHECKING:
     import requests
-
-    from .document import ExportDocument
 
 logger = logging.getLogger("aiobs")
 
@@ -48,8 +73,13 @@ INVALID_KEY_MESSAGE = (
 """Error text for a refused key (401/403); it never contains the key."""
 MAX_RETRY_AFTER = 60.0
 """Longest ``Retry-After`` wait honoured, in seconds."""
+DEFAULT_MAX_EVENTS_PER_UPLOAD = 5_000
+"""Events per upload above which a document is split (``AIOBS_MAX_EVENTS_PER_UPLOAD``)."""
 _SUCCESS = frozenset({200, 201, 202})
 _TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
+_REFUSED_DOCUMENT = frozenset({400, 409, 413, 422})
+"""Answers that refuse the document itself: sending it again cannot succeed."""
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _MESSAGE_LIMIT = 300
 
 
@@ -141,6 +171,9 @@ class RemoteExporter(BaseExporter):
         timeout: seconds allowed for each HTTP request.
         max_attempts: attempts per request, counting the first one.
         backoff: seconds before the second attempt; doubled (with jitter) for each next one.
+        max_events_per_upload: a document with more events than this is sent as several
+            uploads (default 5,000, or ``AIOBS_MAX_EVENTS_PER_UPLOAD``); keep it below the
+            server's own limit.
         session: a ``requests.Session`` to send with (tests, proxies); one is made otherwise.
 
     Raises:
@@ -160,6 +193,7 @@ class RemoteExporter(BaseExporter):
         timeout: float = 10.0,
         max_attempts: int = 4,
         backoff: float = 0.5,
+        max_events_per_upload: int | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.url = _checked_url(url)
@@ -167,10 +201,18 @@ class RemoteExporter(BaseExporter):
             raise ValueError(f"RemoteExporter needs an API key: set {API_KEY} or pass api_key=...")
         if timeout <= 0 or max_attempts < 1 or backoff < 0:
             raise ValueError("timeout must be positive, max_attempts at least 1, backoff >= 0")
+        if max_events_per_upload is None:
+            max_events_per_upload = _max_events_from_env()
+        elif type(max_events_per_upload) is not int or max_events_per_upload < 1:
+            raise ValueError(
+                "max_events_per_upload must be a positive number of events, got "
+                f"{max_events_per_upload!r}"
+            )
         self._api_key = api_key
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self.max_events_per_upload = max_events_per_upload
         if session is None:
             session = _import_requests().Session()
         self._session: requests.Session = session
@@ -182,39 +224,88 @@ class RemoteExporter(BaseExporter):
 
     def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:  # noqa: ARG002
         """Upload ``document`` and report its sessions; on failure the result says what to fix."""
-        payload = document.to_json()
-        key = idempotency_key(payload)
+        return self.send(document)
+
+    def send(
+        self,
+        document: ExportDocument,
+        *,
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> ExportResult:
+        """Upload ``document`` (in parts when it is large), then report its sessions.
+
+        The parts go in order; the result fails at the first part that fails (the parts before
+        it are stored, and sending the document again stores them once). ``deadline`` (a
+        :func:`time.monotonic` value) and ``stop`` end the retries early: no request is started
+        after either, and none lasts past the deadline.
+        """
+        parts = split_document(document, self.max_events_per_upload)
+        destination = f"{self.url}/v1/traces"
+        keys: list[str] = []
+        attempts = 0
+        written = 0
+        response: requests.Response | None = None
+        with suppress_instrumentation():
+            for part in parts:
+                payload = part.to_json()
+                key = idempotency_key(payload)
+                try:
+                    response, tries, size = self._upload(payload, key, deadline, stop)
+                except _RequestError as exc:
+                    metadata: dict[str, Any] = {
+                        "idempotency_key": key,
+                        **exc.metadata,
+                        "transient": exc.transient,
+                    }
+                    if len(parts) > 1:
+                        metadata |= {"parts": len(parts), "parts_stored": len(keys)}
+                    return ExportResult(
+                        False,
+                        destination=destination,
+                        metadata=metadata,
+                        error=self._scrub(str(exc)),
+                    )
+                keys.append(key)
+                attempts += tries
+                written += size
+            metadata = {"idempotency_key": keys[0], "attempts": attempts}
+            if len(parts) > 1:
+                metadata |= {"parts": len(parts), "idempotency_keys": keys}
+            metadata["response"] = None if response is None else self._body(response)
+            metadata.update(self._report_usage(len(document.session_ids), deadline))
+        return ExportResult(True, destination=destination, bytes_written=written, metadata=metadata)
+
+    def _upload(
+        self, payload: bytes, key: str, deadline: float | None, stop: threading.Event | None
+    ) -> tuple[requests.Response, int, int]:
+        """POST one document; return the answer, the attempts made and the bytes sent."""
         body = gzip.compress(payload, GZIP_LEVEL, mtime=0)
         headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
             "Idempotency-Key": key,
         }
-        destination = f"{self.url}/v1/traces"
-        metadata: dict[str, Any] = {"idempotency_key": key}
-        with suppress_instrumentation():
-            try:
-                response, attempts = self._request("POST", "/v1/traces", data=body, headers=headers)
-            except _RequestError as exc:
-                metadata.update(exc.metadata)
-                return ExportResult(
-                    False, destination=destination, metadata=metadata, error=self._scrub(str(exc))
-                )
-            metadata["attempts"] = attempts
-            metadata["response"] = self._body(response)
-            metadata.update(self._report_usage(len(document.session_ids)))
-        return ExportResult(
-            True, destination=destination, bytes_written=len(body), metadata=metadata
+        response, attempts = self._request(
+            "POST", "/v1/traces", deadline=deadline, stop=stop, data=body, headers=headers
         )
+        return response, attempts, len(body)
 
-    def _report_usage(self, trace_count: int) -> dict[str, Any]:
+    def _report_usage(self, trace_count: int, deadline: float | None = None) -> dict[str, Any]:
         """Tell the server how many sessions were stored; failures are logged, not raised.
 
         Sent once, without retries: the report carries no idempotency key, and a retry of a
         report the server counted but whose answer was lost would count the sessions twice.
         """
+        timeout = self.timeout
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                return {"usage_report_error": "no time left to report the usage"}
         try:
-            response = self._once("POST", "/v1/usage", json={"trace_count": trace_count})
+            response = self._once(
+                "POST", "/v1/usage", timeout=timeout, json={"trace_count": trace_count}
+            )
             return {"usage": RemoteUsage.from_response(self._body(response))}
         except _RequestError as exc:
             if exc.usage is not None:  # counted; the quota is now used up
@@ -250,12 +341,27 @@ class RemoteExporter(BaseExporter):
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> tuple[requests.Response, int]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+        **kwargs: Any,
+    ) -> tuple[requests.Response, int]:
         """Send, retrying transient failures; return the answer and the attempts made."""
         for attempt in range(1, self.max_attempts + 1):
+            timeout = self.timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    raise _RequestError(
+                        "no time left to send", transient=True, metadata=_cut_short(attempt - 1)
+                    )
             try:
-                return self._once(method, path, **kwargs), attempt
-            except _RequestError as exc:  # noqa: PERF203 - a retry loop catches by design
+                return self._once(method, path, timeout=timeout, **kwargs), attempt
+            except _RequestError as exc:
                 if not exc.transient:
                     raise
                 if attempt == self.max_attempts:
@@ -265,6 +371,12 @@ class RemoteExporter(BaseExporter):
                         metadata={**exc.metadata, "attempts": attempt},
                     ) from None
                 delay = self._delay(attempt, exc.retry_after)
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    raise _RequestError(
+                        f"{exc} (no time left for another attempt)",
+                        transient=True,
+                        metadata={**exc.metadata, **_cut_short(attempt)},
+                    ) from None
                 logger.info(
                     "aiobs: %s %s attempt %d failed (%s); retrying in %.2fs",
                     method,
@@ -273,7 +385,14 @@ class RemoteExporter(BaseExporter):
                     self._scrub(str(exc)),
                     delay,
                 )
-                time.sleep(delay)
+                if stop is None:
+                    time.sleep(delay)
+                elif stop.wait(delay):
+                    raise _RequestError(
+                        f"{exc} (delivery stopped)",
+                        transient=True,
+                        metadata={**exc.metadata, **_cut_short(attempt)},
+                    ) from None
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -282,16 +401,19 @@ class RemoteExporter(BaseExporter):
             return min(retry_after, MAX_RETRY_AFTER)
         return backoff_delay(attempt, self.backoff, self.max_backoff)
 
-    def _once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _once(
+        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
+    ) -> requests.Response:
         """One request; a failure becomes :class:`_RequestError`."""
         requests_module = _import_requests()
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._api_key}"}
+        timeout = self.timeout if timeout is None else timeout
         try:
             response = self._session.request(
-                method, self.url + path, headers=headers, timeout=self.timeout, **kwargs
+                method, self.url + path, headers=headers, timeout=timeout, **kwargs
             )
         except requests_module.Timeout as exc:
-            raise _RequestError(f"no answer within {self.timeout}s", transient=True) from exc
+            raise _RequestError(f"no answer within {timeout:.3g}s", transient=True) from exc
         except requests_module.ConnectionError as exc:
             message = f"cannot reach the flush server at {self.url}: {type(exc).__name__}"
             raise _RequestError(message, transient=True) from exc
@@ -311,10 +433,12 @@ class RemoteExporter(BaseExporter):
             )
         if status == 413:
             return _RequestError(
-                "the document is too large for the flush server (HTTP 413): flush more often "
-                "so that each document is smaller",
+                f"the document is too large for the flush server (HTTP 413: "
+                f"{self._server_message(response)}): lower max_events_per_upload "
+                "(AIOBS_MAX_EVENTS_PER_UPLOAD) or flush more often so that each document is "
+                "smaller",
                 transient=False,
-                metadata=meta,
+                metadata={**meta, "permanent": True},
             )
         if status == 429:
             quota = _quota_exhausted(self._body(response))
@@ -327,11 +451,11 @@ class RemoteExporter(BaseExporter):
                     usage=quota,
                 )
         message = f"HTTP {status} from the flush server: {self._server_message(response)}"
+        transient = status in _TRANSIENT or status >= 500
+        if status in _REFUSED_DOCUMENT:
+            meta["permanent"] = True
         return _RequestError(
-            message,
-            transient=status in _TRANSIENT or status >= 500,
-            retry_after=_retry_after(response),
-            metadata=meta,
+            message, transient=transient, retry_after=_retry_after(response), metadata=meta
         )
 
     def _body(self, response: requests.Response) -> Any:
@@ -359,6 +483,93 @@ class RemoteExporter(BaseExporter):
         self._session.close()
 
 
+def split_document(document: ExportDocument, max_events: int) -> list[ExportDocument]:
+    """``document`` as uploads of at most ``max_events`` events each (itself, when it fits).
+
+    Each part is a valid document: its events and the sessions they belong to. A session's
+    events stay together and in order; a session whose events do not fit in one part appears
+    in each part that holds some of them (the server merges uploads of a session). Sessions
+    without events go in the first part. Parts carry no trace tree (the server builds it from
+    the events). The parts depend only on the document's bytes: splitting it again gives the
+    same parts, with the same idempotency keys.
+    """
+    if document.event_count <= max_events:
+        return [document]
+    with _collection_paused():  # the parse makes many containers, none of them cyclic
+        return _split(_parsed(document), max_events)
+
+
+def _split(data: dict[str, Any], max_events: int) -> list[ExportDocument]:
+    """The parts of a parsed document (see :func:`split_document`)."""
+    sessions: list[Any] = list(data.get(DOC_SESSIONS) or [])
+    position: dict[Any, int] = {}
+    for index, session in enumerate(sessions):
+        position.setdefault(session.get(SESSION_ID), index)
+    only = sessions[0].get(SESSION_ID) if len(sessions) == 1 else None
+    unowned = len(sessions)  # events naming no session of the document go last
+    items: list[tuple[int, str, Any]] = []
+    for kind in (DOC_EVENTS, DOC_FUNCTION_EVENTS):
+        for event in data.get(kind) or []:
+            owner = (event.get(EVENT_SESSION_ID) if isinstance(event, dict) else None) or only
+            items.append((position.get(owner, unowned), kind, event))
+    items.sort(key=lambda item: item[0])  # stable: each session's events keep their order
+    chunks = [items[start : start + max_events] for start in range(0, len(items), max_events)]
+    owners = [{owner for owner, _, _ in chunk if owner != unowned} for chunk in chunks]
+    owners[0] |= set(range(len(sessions))) - set().union(*owners)
+    parts = []
+    for chunk, held in zip(chunks, owners, strict=True):
+        part: dict[str, Any] = {
+            DOC_SESSIONS: [sessions[index] for index in sorted(held)],
+            DOC_EVENTS: [event for _, kind, event in chunk if kind == DOC_EVENTS],
+            DOC_FUNCTION_EVENTS: [event for _, kind, event in chunk if kind == DOC_FUNCTION_EVENTS],
+            DOC_TRACE_TREE: None,
+            DOC_ENH_PROMPT_TRACES: None,
+            DOC_GENERATED_AT: data.get(DOC_GENERATED_AT),
+            DOC_VERSION: data.get(DOC_VERSION, FORMAT_VERSION),
+        }
+        parts.append(ExportDocument(data=part))
+    return parts
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, which would otherwise run again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parsed(document: ExportDocument) -> dict[str, Any]:
+    """The document's data, parsed with pydantic-core (about twice as fast as ``json``)."""
+    payload = document.to_json()
+    try:
+        data = pydantic_core.from_json(payload, cache_strings="keys")
+    except ValueError:  # what pydantic-core refuses (a lone surrogate escape), json takes
+        data = json.loads(payload)
+    if not isinstance(data, dict):
+        raise ExportError("not an aiobs export document: not a JSON object")
+    return data
+
+
+def _cut_short(attempts: int) -> dict[str, Any]:
+    """Metadata of an upload ended early by a deadline or a stop, not by the server."""
+    return {"attempts": attempts, "interrupted": True}
+
+
+def _max_events_from_env() -> int:
+    """``AIOBS_MAX_EVENTS_PER_UPLOAD``, else the default (a bad value is logged and ignored)."""
+    name = _env.MAX_EVENTS_PER_UPLOAD
+    try:
+        return _env.get_positive_int(name, DEFAULT_MAX_EVENTS_PER_UPLOAD)
+    except ValueError as exc:
+        logger.error("aiobs: ignoring %s (%s); using %d", name, exc, DEFAULT_MAX_EVENTS_PER_UPLOAD)
+        return DEFAULT_MAX_EVENTS_PER_UPLOAD
+
+
 def _checked_url(url: str) -> str:
     """``url`` without its trailing slash; ValueError unless it is an http(s) URL."""
     parts = urllib.parse.urlsplit(url or "")
@@ -380,15 +591,33 @@ def _quota_exhausted(body: Any) -> RemoteUsage | None:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    """The ``Retry-After`` header in seconds, when it is a number of seconds."""
+    """The ``Retry-After`` header in seconds (see :func:`parse_retry_after`), if any."""
     value = response.headers.get("Retry-After")
-    if value is None:
-        return None
+    return None if value is None else parse_retry_after(value)
+
+
+def parse_retry_after(value: str, now: float | None = None) -> float | None:
+    """A ``Retry-After`` value in seconds: a number of seconds, or an HTTP date (RFC 9110).
+
+    Anything else is ``None`` (and the usual backoff applies): negative or non-finite numbers
+    (``-1``, ``nan``, ``inf``, ``1e999``), text, a date that cannot be read. A date in the past
+    means at once. ``now`` is the current time (``time.time()`` when not given).
+    """
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        seconds = float(text)
+        return seconds if math.isfinite(seconds) else None
     try:
-        seconds = float(value)
-    except ValueError:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(seconds, 0.0)
+    if when.tzinfo is None:  # an HTTP date is in GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    try:
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _short(value: Any) -> str:

@@ -26,9 +26,10 @@ from google.cloud import storage
 
 from aiobs import observe, observer
 from aiobs._context import suppressed_var
-from aiobs.exporters import ExportResult
+from aiobs.exporters import ExportError, ExportResult
 from aiobs.exporters.document import ExportDocument
 from aiobs.exporters.gcs import GCSExporter
+from aiobs.models import ObservabilityExport
 
 BUCKET = "aiobs-traces"
 
@@ -192,8 +193,7 @@ class TestUpload:
         assert result.success, result
         document = json.loads(exporter.sent)
         name = result.metadata["object"]
-        session_id = re.escape(document["sessions"][0]["id"])
-        assert re.fullmatch(rf"{session_id}-\d{{8}}T\d{{6}}Z-[0-9a-f]{{32}}\.json", name), name
+        assert name == f"{document['sessions'][0]['id']}.json"  # aiobs 0.2's default template
         assert result.destination == f"gs://{BUCKET}/{name}"
         blob = read_object(gcs, name)
         assert blob.content_type == "application/json"
@@ -219,12 +219,89 @@ class TestUpload:
         second = flush(exporter)
         names = [first.metadata["object"], second.metadata["object"]]
         session_id = re.escape(json.loads(exporter.sent)["sessions"][0]["id"])
-        stamp = r"\d{4}-\d\d-\d\d/\d{8}T\d{6}Z"
-        pattern = rf"runs/a/{stamp}-{session_id}-{os.getpid()}-[0-9a-f]{{32}}\.json"
+        stamp = r"\d{4}-\d\d-\d\d/\d{10}"  # local date, Unix seconds (as in aiobs 0.2)
+        # The prefix is kept as given, its leading "/" included, as in aiobs 0.2.
+        pattern = rf"/runs/a/{stamp}-{session_id}-{os.getpid()}-[0-9a-f]{{32}}\.json"
         assert all(re.fullmatch(pattern, name) for name in names), names
         assert names[0] != names[1]
         stored = sorted(blob.name for blob in gcs.list_blobs(BUCKET))
         assert stored == sorted(names)
+
+    def test_a_session_flushed_again_is_merged_into_its_object(self, gcs: Any) -> None:
+        """With the default ``{session_id}.json`` a later flush does not replace the first."""
+        exporter = GCSExporter(BUCKET, prefix="traces", client=gcs)
+        record_calls()
+        first = flush(exporter)
+        record_calls()
+        second = flush(exporter)
+        assert first.success, first
+        assert second.success, second
+        name = first.metadata["object"]
+        assert second.metadata["object"] == name
+        document = json.loads(read_object(gcs, name).download_as_bytes())
+        assert name == f"traces/{document['sessions'][0]['id']}.json"
+        assert len(document["sessions"]) == 1
+        assert [e["name"] for e in document["function_events"]] == ["inner", "outer"] * 2
+        assert [node["name"] for node in document["trace_tree"]] == ["outer", "outer"]
+
+    def test_another_session_under_the_same_name_replaces_the_object(self, gcs: Any) -> None:
+        """As in aiobs 0.2: a fixed name is overwritten by a flush of other sessions."""
+        exporter = GCSExporter(BUCKET, client=gcs, filename_template="latest.json")
+        record_calls()
+        observer.end()  # its session is exported whole by this flush
+        flush(exporter)
+        observer.observe(session_name="next")
+        record_calls()
+        flush(exporter)
+        document = json.loads(read_object(gcs, "latest.json").download_as_bytes())
+        assert [session["name"] for session in document["sessions"]] == ["next"]
+        assert len(document["function_events"]) == 2
+
+    def test_filename_and_metadata_options(self, gcs: Any) -> None:
+        record_calls()
+        result = observer.flush(
+            exporter=GCSExporter(BUCKET, prefix="runs/", client=gcs, content_type="text/json"),
+            filename="given.json",
+            metadata={"team": "search"},
+        )
+        assert isinstance(result, ExportResult)
+        assert result.success, result
+        blob = read_object(gcs, "runs/given.json")
+        assert (blob.metadata, blob.content_type) == ({"team": "search"}, "text/json")
+        assert result.metadata["blob_path"] == "runs/given.json"
+        assert result.metadata["content_type"] == "text/json"
+        assert (result.metadata["sessions_count"], result.metadata["function_events_count"]) == (
+            1,
+            2,
+        )
+
+    def test_a_02_subclass_overriding_export_is_used_by_flush(self, gcs: Any) -> None:
+        seen: list[str] = []
+
+        class Scrubbing(GCSExporter):
+            def export(self, data: Any, **kwargs: Any) -> ExportResult:
+                seen.append(type(data).__name__)
+                for event in data.function_events:
+                    event.args = None
+                return super().export(data, **kwargs)
+
+        record_calls()
+        result = flush(Scrubbing(BUCKET, client=gcs))
+        assert result.success, result
+        assert seen == ["ObservabilityExport"]
+        document = json.loads(read_object(gcs, result.metadata["object"]).download_as_bytes())
+        assert [event["args"] for event in document["function_events"]] == [None, None]
+
+    def test_indent(self, gcs: Any) -> None:
+        record_calls()
+        result = flush(GCSExporter(BUCKET, client=gcs, indent=2))
+        body = read_object(gcs, result.metadata["object"]).download_as_bytes()
+        assert body.startswith(b'{\n  "')
+        assert result.bytes_written == len(body)
+
+    def test_an_empty_bucket_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="needs a bucket name"):
+            GCSExporter("")
 
     def test_unknown_placeholder_is_refused(self) -> None:
         with pytest.raises(ValueError, match=r"\{host\}.*\{session_id\}.*\{uuid\}"):
@@ -276,7 +353,7 @@ class TestConfiguration:
         exporter = GCSExporter.from_env()
         assert (exporter.bucket, exporter.prefix, exporter.project) == (
             BUCKET,
-            "env-prefix",
+            "env-prefix/",  # with the "/" that aiobs 0.2 adds
             "test",
         )
         assert exporter.credentials_path is None
@@ -324,11 +401,13 @@ class TestConfiguration:
         assert exporter._client is None
 
     def test_missing_library(self) -> None:
-        with (
-            mock.patch.dict(sys.modules, {"google.cloud.storage": None}),
-            pytest.raises(ImportError, match=r"aiobs\[gcs\]"),
-        ):
-            GCSExporter(BUCKET)
+        """As in aiobs 0.2 the exporter is made, and its exports fail saying what to install."""
+        with mock.patch.dict(sys.modules, {"google.cloud.storage": None}):
+            exporter = GCSExporter(BUCKET)
+            with pytest.raises(ExportError, match=r"pip install google-cloud-storage") as raised:
+                exporter.export(ObservabilityExport(sessions=[], events=[], generated_at=0.0))
+        assert "pip install 'aiobs[gcs]'" in str(raised.value)
+        assert isinstance(raised.value.cause, ImportError)
 
 
 class TestFailures:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import hashlib
 import json
@@ -26,7 +27,13 @@ import requests
 from aiobs import observe, observer
 from aiobs.exporters import CompositeExporter, ExportError, ExportResult, InMemoryExporter
 from aiobs.exporters.document import ExportDocument
-from aiobs.exporters.remote import InvalidAPIKeyError, RemoteExporter, RemoteUsage
+from aiobs.exporters.remote import (
+    InvalidAPIKeyError,
+    RemoteExporter,
+    RemoteUsage,
+    parse_retry_after,
+    split_document,
+)
 
 KEY = "sk-test-0123456789abcdef-secret"
 
@@ -50,7 +57,8 @@ class FlushServer:
 
     ``fail(...)`` scripts the next requests: an HTTP status (with an optional ``Retry-After``),
     a connection reset, or a stall longer than the client's timeout; with ``store=True`` the
-    document is stored first (the server took it, but the client never hears so). ``stop()``
+    document is stored first (the server took it, but the client never hears so). ``refuse(...)``
+    answers every upload of the documents it matches so, until ``rules`` is cleared. ``stop()``
     and ``start()`` take it down and bring it back on the same port, keeping what it stored.
     """
 
@@ -60,6 +68,7 @@ class FlushServer:
         self.used = 10
         self.limit = 1000
         self.script: deque[dict[str, Any]] = deque()
+        self.rules: list[tuple[Callable[[bytes], bool], dict[str, Any]]] = []
         self.lock = threading.Lock()
         self.port = 0
         self.httpd: ThreadingHTTPServer | None = None
@@ -88,6 +97,10 @@ class FlushServer:
         """Answer the next ``times`` requests with ``action`` instead of serving them."""
         self.script.extend(dict(action) for _ in range(times))
 
+    def refuse(self, matches: Callable[[bytes], bool], **action: Any) -> None:
+        """Answer every upload whose (gunzipped) document ``matches`` with ``action``."""
+        self.rules.append((matches, dict(action)))
+
     def posts(self, path: str = "/v1/traces") -> list[dict[str, str]]:
         """Headers of every POST to ``path``, in order."""
         return [
@@ -115,6 +128,8 @@ class FlushServer:
                 with server.lock:
                     server.requests.append((self.command, self.path, dict(self.headers)))
                     action = server.script.popleft() if server.script else None
+                if action is None and server.rules and self.path == "/v1/traces":
+                    action = self._rule()
                 if action is not None:
                     self._misbehave(action)
                     return
@@ -133,6 +148,16 @@ class FlushServer:
                     self._answer(200, server.usage())
                 else:
                     self._answer(404, {"success": False, "error": "no such route"})
+
+            def _rule(self) -> dict[str, Any] | None:
+                """The action of the first rule matching this upload (its body is kept)."""
+                payload = self._read()
+                self._read = lambda: payload  # type: ignore[method-assign]
+                document = gzip.decompress(payload)
+                for matches, action in list(server.rules):
+                    if matches(document):
+                        return action
+                return None
 
             def _store(self) -> None:
                 created = self._keep(self._read())
@@ -552,3 +577,225 @@ class TestConstruction:
             pytest.raises(ImportError, match=r"pip install 'aiobs\[remote\]'"),
         ):
             RemoteExporter("https://flush.example.com", KEY)
+
+
+class TestRetryAfter:
+    """``Retry-After`` is honoured in seconds or as an HTTP date; anything else is ignored."""
+
+    @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e999", "9" * 400, "soon", ""])
+    def test_a_value_that_is_not_a_time_falls_back_to_the_backoff(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter], value: str
+    ) -> None:
+        server.fail(status=503, retry_after=value)
+        started = time.monotonic()
+        result = make_exporter().export_document(small_document())
+        assert result.success, result
+        assert time.monotonic() - started < 5
+        assert len(server.posts()) == 2
+        assert len(server.documents) == 1
+
+    def test_an_http_date_is_waited_for(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter]
+    ) -> None:
+        when = email.utils.formatdate(time.time() + 2.5, usegmt=True)
+        server.fail(status=503, retry_after=when)
+        started = time.monotonic()
+        result = make_exporter().export_document(small_document())
+        elapsed = time.monotonic() - started
+        assert result.success, result
+        assert 1.0 <= elapsed < 6  # the date has whole seconds
+        assert len(server.posts()) == 2
+
+    def test_an_http_date_in_the_past_means_at_once(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter]
+    ) -> None:
+        server.fail(status=429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+        with mock.patch("aiobs.exporters.remote.time.sleep") as sleep:
+            result = make_exporter().export_document(small_document())
+        assert result.success, result
+        sleep.assert_called_once_with(0.0)
+
+    def test_a_far_http_date_is_capped(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter]
+    ) -> None:
+        server.fail(status=503, retry_after=email.utils.formatdate(time.time() + 7200, usegmt=True))
+        with mock.patch("aiobs.exporters.remote.time.sleep") as sleep:
+            result = make_exporter().export_document(small_document())
+        assert result.success, result
+        sleep.assert_called_once_with(60.0)
+
+    @pytest.mark.parametrize(
+        ("value", "seconds"),
+        [
+            ("0", 0.0),
+            ("120", 120.0),
+            (" 7 ", 7.0),
+            ("1.5", 1.5),
+            ("Thu, 01 Jan 1970 00:01:40 GMT", 60.0),
+            ("Thursday, 01-Jan-70 00:01:40 GMT", 60.0),  # the obsolete RFC 850 form
+            ("Thu, 01 Jan 1970 00:00:10 GMT", 0.0),
+            ("nan", None),
+            ("NaN", None),
+            ("Infinity", None),
+            ("1e999", None),
+            ("-5", None),
+            ("+5", None),
+            ("0x10", None),
+            ("1_000", None),
+            ("٣", None),  # a digit, but not an ASCII one
+            ("Thu, 32 Jan 1970 00:00:00 GMT", None),
+            ("tomorrow", None),
+        ],
+    )
+    def test_parsing(self, value: str, seconds: float | None) -> None:
+        assert parse_retry_after(value, now=40.0) == seconds
+
+
+def numbered_document(count: int, *, sessions: int = 1) -> ExportDocument:
+    """A document of ``count`` function events (``result`` 0 to count-1) over ``sessions``."""
+    ids = [f"session-{index}" for index in range(sessions)]
+    events = [
+        {
+            "provider": "function",
+            "name": "work",
+            "result": value,
+            "span_id": f"{value:016x}",
+            "session_id": ids[value % sessions],
+            "started_at": 1.0,
+            "ended_at": 2.0,
+            "duration_ms": 1000.0,
+        }
+        for value in range(count)
+    ]
+    data = {
+        "sessions": [{"id": session_id, "name": session_id} for session_id in ids],
+        "events": [],
+        "function_events": events,
+        "trace_tree": [],
+        "enh_prompt_traces": None,
+        "generated_at": 3.0,
+        "version": 1,
+    }
+    return ExportDocument.from_json(json.dumps(data).encode())
+
+
+class TestSplitting:
+    """A document with more events than ``max_events_per_upload`` goes as several uploads."""
+
+    def test_a_large_document_goes_in_parts_each_a_document_with_its_own_key(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter]
+    ) -> None:
+        document = numbered_document(12, sessions=2)
+        result = make_exporter(max_events_per_upload=5).export_document(document)
+        assert result.success, result
+        assert result.metadata["parts"] == 3
+        posts = server.posts()
+        keys = [headers["Idempotency-Key"] for headers in posts]
+        assert len(set(keys)) == 3
+        assert keys == result.metadata["idempotency_keys"]
+        parts = [json.loads(server.documents[key]) for key in keys]
+        assert [len(part["function_events"]) for part in parts] == [5, 5, 2]
+        stored = sorted(e["result"] for part in parts for e in part["function_events"])
+        assert stored == list(range(12))  # every event once
+        for part in parts:  # each a document: the sessions of its events, and those events
+            assert set(part) == {
+                "sessions",
+                "events",
+                "function_events",
+                "trace_tree",
+                "enh_prompt_traces",
+                "generated_at",
+                "version",
+            }
+            owners = {event["session_id"] for event in part["function_events"]}
+            assert [session["id"] for session in part["sessions"]] == sorted(owners)
+            for key in keys:
+                assert key == "aiobs-" + hashlib.sha256(server.documents[key]).hexdigest()
+        # session-0's six events did not fit in one part: it is in two
+        assert [s["id"] for p in parts for s in p["sessions"]].count("session-0") == 2
+        assert len(server.posts("/v1/usage")) == 1  # one report for the document
+
+    def test_splitting_again_gives_the_same_parts(self) -> None:
+        document = numbered_document(11, sessions=3)
+        first = [part.to_json() for part in split_document(document, 4)]
+        again = ExportDocument.from_json(document.to_json())
+        assert [part.to_json() for part in split_document(again, 4)] == first
+        assert split_document(document, 11) == [document]  # fits: untouched
+
+    def test_sessions_without_events_go_in_the_first_part(self) -> None:
+        data = numbered_document(4).data
+        data["sessions"].append({"id": "quiet", "name": "quiet"})
+        parts = split_document(ExportDocument(data=data), 2)
+        assert [[s["id"] for s in part.data["sessions"]] for part in parts] == [
+            ["session-0", "quiet"],
+            ["session-0"],
+        ]
+
+    def test_a_failed_part_fails_the_export_and_a_new_attempt_stores_everything_once(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter]
+    ) -> None:
+        document = numbered_document(10)
+        server.refuse(lambda body: b'"result":7' in body, status=503)
+        result = make_exporter(max_events_per_upload=4, max_attempts=2).export_document(document)
+        assert not result.success
+        assert result.metadata["parts"] == 3
+        assert result.metadata["parts_stored"] == 1
+        assert result.metadata["transient"] is True
+        server.rules.clear()
+        assert make_exporter(max_events_per_upload=4).export_document(document).success
+        assert len(server.documents) == 3  # the first part's retry was a replay
+        results = [
+            e["result"] for d in server.documents.values() for e in json.loads(d)["function_events"]
+        ]
+        assert sorted(results) == list(range(10))
+
+    def test_the_limit_comes_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        session = requests.Session()
+        assert (
+            RemoteExporter("http://127.0.0.1:9", KEY, session=session).max_events_per_upload == 5000
+        )
+        monkeypatch.setenv("AIOBS_MAX_EVENTS_PER_UPLOAD", "250")
+        assert (
+            RemoteExporter("http://127.0.0.1:9", KEY, session=session).max_events_per_upload == 250
+        )
+
+    def test_a_bad_limit_in_the_environment_is_logged_and_ignored(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setenv("AIOBS_MAX_EVENTS_PER_UPLOAD", "lots")
+        exporter = RemoteExporter("http://127.0.0.1:9", KEY, session=requests.Session())
+        assert exporter.max_events_per_upload == 5000
+        assert "AIOBS_MAX_EVENTS_PER_UPLOAD" in caplog.text
+
+    @pytest.mark.parametrize("limit", [0, -1, 2.5, True])
+    def test_a_bad_limit_in_code_raises(self, limit: Any) -> None:
+        with pytest.raises(ValueError, match="max_events_per_upload must be a positive number"):
+            RemoteExporter(
+                "http://127.0.0.1:9", KEY, max_events_per_upload=limit, session=requests.Session()
+            )
+
+
+class TestRefusalKinds:
+    """A result says whether the document itself was refused, for good."""
+
+    @pytest.mark.parametrize("status", [400, 409, 413, 422])
+    def test_refusals_of_the_document_are_permanent(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter], status: int
+    ) -> None:
+        server.fail(status=status, body={"error": "at most 10000 events per upload"})
+        result = make_exporter().export_document(small_document())
+        assert not result.success
+        assert result.metadata["permanent"] is True
+        assert result.metadata["transient"] is False
+        assert "at most 10000 events per upload" in (result.error or "")
+        assert len(server.posts()) == 1
+
+    @pytest.mark.parametrize("status", [401, 403, 404, 405])
+    def test_other_refusals_are_not_the_documents_fault(
+        self, server: FlushServer, make_exporter: Callable[..., RemoteExporter], status: int
+    ) -> None:
+        server.fail(status=status)
+        result = make_exporter().export_document(small_document())
+        assert not result.success
+        assert "permanent" not in result.metadata
+        assert result.metadata["transient"] is False

@@ -88,6 +88,7 @@ def test_what_the_sdk_flushes_is_what_the_api_serves(
     pipeline(2)
     observer.end()
     assert observer.flush("run.json") == "run.json"
+    assert observer.wait_for_background_flushes(timeout=30)  # delivery runs in the background
 
     page = get(url, key.secret, "/v1/sessions?label=env:test")
     [summary] = page["sessions"]
@@ -215,6 +216,7 @@ def test_retries_through_failures_store_and_count_each_session_once(
             delivery.exporter.max_attempts = 2
             proxy.script.extend(script)
             observer.flush(f"{name}.json")
+            assert observer.wait_for_background_flushes(timeout=30)
         observer.deliver_pending()
         assert delivery.spool.pending() == []
         assert proxy.forwarded > len(faults)  # the server really saw repeated uploads
