@@ -127,3 +127,18 @@ class TestLabels:
         for key in ("constants", "system_label_keys", "env_labels"):
             assert outcome.ours[key] == outcome.reference[key], key
         assert outcome.ours["env_labels"] == {"team": "search"}
+
+
+class TestCustomProvider:
+    """A provider written against 0.2's BaseProvider records the same events here."""
+
+    def test_same_events(self, run_both: RunBoth) -> None:
+        outcome = run_both("custom_provider.py")
+        assert outcome.ours == outcome.reference
+        assert [event["api"] for event in outcome.ours["events"]] == [
+            "complete",
+            "complete",
+            "complete",
+            "embed",
+        ]
+        assert outcome.ours["events"][0]["parent"] == "agent"
