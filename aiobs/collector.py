@@ -296,6 +296,38 @@ class Collector(CurrentContext):
         """
         self._delivery.deliver_pending()
 
+    # -- aiobs 0.2's in-memory store, as read-only views ------------------------------------------
+
+    @property
+    def _sessions(self) -> dict[str, ObsSession]:
+        """Legacy (aiobs 0.2): the buffered sessions by id, as ``Session`` models.
+
+        Built from the buffer at each read (a copy: changing it changes nothing). For tests and
+        tools written for 0.2; :meth:`flush` with an ``InMemoryExporter`` is the supported way.
+        """
+        return {session.id: session for session in self._pipeline.preview().model().sessions}
+
+    @property
+    def _events(self) -> dict[str, list[ObsEvent | ObsFunctionEvent]]:
+        """Legacy (aiobs 0.2): each buffered session's events by session id, as models.
+
+        ``Event`` for LLM calls and ``FunctionEvent`` for functions, in the order they finished
+        (0.2's recording order). Built from the buffer at each read, like :attr:`_sessions`.
+        """
+        export = self._pipeline.preview().model()
+        events: dict[str, list[ObsEvent | ObsFunctionEvent]] = {s.id: [] for s in export.sessions}
+        for event in export.events:
+            fields = {name: getattr(event, name) for name in ObsEvent.model_fields}
+            events.setdefault(event.session_id, []).append(ObsEvent.model_construct(**fields))
+        for function in export.function_events:
+            fields = {name: getattr(function, name) for name in ObsFunctionEvent.model_fields}
+            events.setdefault(function.session_id, []).append(
+                ObsFunctionEvent.model_construct(**fields)
+            )
+        for session_events in events.values():
+            session_events.sort(key=lambda event: (event.ended_at, event.started_at))
+        return events
+
     # -- aiobs 0.2's network hooks -----------------------------------------------------------------
     #
     # aiobs 0.2 validated the key, delivered and counted usage through these three methods, and

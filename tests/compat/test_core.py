@@ -142,3 +142,12 @@ class TestCustomProvider:
             "embed",
         ]
         assert outcome.ours["events"][0]["parent"] == "agent"
+
+
+class TestLegacyViews:
+    """``observer._sessions`` / ``observer._events`` hold what 0.2's in-memory store held."""
+
+    def test_same_views(self, run_both: RunBoth) -> None:
+        outcome = run_both("legacy_views.py")
+        assert outcome.ours == outcome.reference
+        assert len(outcome.ours["events"]) == 6
