@@ -181,8 +181,9 @@ class TestFlush:
 
     @pytest.mark.xfail(
         strict=True,
-        reason="a call without keyword arguments is recorded with kwargs null here, {} in 0.2 "
-        "(the event writer, outside the exporters)",
+        reason="after the first case, this package's document also holds the previous case's "
+        "session, ended by the next observe() (0.2 forgets every session at flush; the "
+        "README's paragraph on events recorded after flush())",
     )
     def test_same_document(self, run_both: RunBoth) -> None:
         outcome = run_both("flush_exporter.py")
@@ -191,6 +192,16 @@ class TestFlush:
                 outcome.reference[case]["received"], outcome.ours[case]["received"], strict=True
             ):
                 assert pruned(mine["document"], theirs["document"]) == theirs["document"], case
+
+    def test_same_first_document(self, run_both: RunBoth) -> None:
+        """The first flush of a process sends 0.2's document (``kwargs`` ``{}`` included)."""
+        outcome = run_both("flush_exporter.py")
+        [theirs], [mine] = (
+            outcome.reference["legacy"]["received"],
+            outcome.ours["legacy"]["received"],
+        )
+        assert pruned(mine["document"], theirs["document"]) == theirs["document"]
+        assert [e["kwargs"] for e in mine["document"]["function_events"]] == [{}, {}]
 
 
 # --- GCS, against a GCS emulator shared by both runs -------------------------------------------
