@@ -124,6 +124,20 @@ class TestNetworkHooks:
         assert observer.wait_for_background_flushes(5.0)
         assert counting_server.connections > 0
 
+    def test_persist_false_delivers_nothing(
+        self, counting_server: CountingServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """README row "flush(persist=False) with an API key": discarded, not delivered."""
+        calls: list[str] = []
+        monkeypatch.setattr(Collector, "_flush_to_server", lambda self, e: calls.append("flush"))
+        observer.observe("discarded")
+        step(1)
+        assert observer.flush(persist=False) is None
+        assert calls == []
+        assert observer.buffered_events == 0
+        observer.deliver_pending()
+        assert counting_server.connections == 0
+
     def test_no_key_no_hooks(self, monkeypatch: pytest.MonkeyPatch) -> None:
         calls: list[str] = []
         for hook in ("_validate_api_key", "_record_usage", "_flush_to_server"):
