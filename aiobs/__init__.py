@@ -17,6 +17,8 @@ No API key, network or server is needed. See ``docs/`` for sessions, spans, expo
 document's schema.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._capture import CaptureLimits
 from ._session import RecordingSession
 from ._spans import Span
@@ -34,15 +36,57 @@ from .models import (
     SessionMeta,
 )
 from .observe import observe
+from .providers.base import BaseProvider
 from .redaction import Redaction
+
+if TYPE_CHECKING:
+    from .classifier import (
+        BaseClassifier,
+        ClassificationConfig,
+        ClassificationInput,
+        ClassificationResult,
+        ClassificationVerdict,
+        OpenAIClassifier,
+    )
 
 observer = Collector()
 """The process's default collector: ``observer.observe()``, ``observer.flush()`` and friends."""
 
+_CLASSIFIER_NAMES = frozenset(
+    {
+        "BaseClassifier",
+        "ClassificationConfig",
+        "ClassificationInput",
+        "ClassificationResult",
+        "ClassificationVerdict",
+        "OpenAIClassifier",
+    }
+)
+"""aiobs 0.2's classifier names, imported from :mod:`aiobs.classifier` on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLASSIFIER_NAMES:
+        from . import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module 'aiobs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _CLASSIFIER_NAMES)
+
+
 __all__ = [
+    "BaseClassifier",
     "BaseExporter",
+    "BaseProvider",
     "Callsite",
     "CaptureLimits",
+    "ClassificationConfig",
+    "ClassificationInput",
+    "ClassificationResult",
+    "ClassificationVerdict",
     "Collector",
     "Event",
     "ExportError",
@@ -51,6 +95,7 @@ __all__ = [
     "ObservabilityExport",
     "ObservedEvent",
     "ObservedFunctionEvent",
+    "OpenAIClassifier",
     "RecordingSession",
     "Redaction",
     "Session",

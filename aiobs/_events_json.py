@@ -77,6 +77,9 @@ from ._records import (
 
 logger = logging.getLogger("aiobs")
 
+_EMPTY_OBJECT = b"{}"
+"""The JSON of an empty ``kwargs``."""
+
 
 def line_of(code: CodeType, lasti: int | None) -> int | None:
     """The source line of the instruction at byte offset ``lasti`` in ``code``."""
@@ -394,6 +397,12 @@ class Writer:
                 if value is not None and (parts[row].secret_names or not secret.isdisjoint(value)):
                     kwargs_json[row] = self._json(row, exported_kwargs)
         kwargs_json = self._safe_json(kwargs, kwargs_json, exported_kwargs)
+        # A call whose arguments were captured but that had no keyword arguments is stored with
+        # kwargs None (cheaper on the call path); aiobs 0.2 wrote {} for it, and so does this.
+        kwargs_json = [
+            _EMPTY_OBJECT if value is None and arguments is not None else encoded
+            for value, arguments, encoded in zip(kwargs, args, kwargs_json, strict=True)
+        ]
 
         def exported_result(row: int) -> Any:
             return capturer.finalize(results[row])

@@ -158,6 +158,40 @@ class FlushPipeline:
             raise
         return snapshot, document, unwritable
 
+    def preview(self) -> ExportDocument:
+        """The document of everything buffered now, changing nothing (no trace tree).
+
+        For aiobs 0.2's read-only views (``observer._events``); never on the recording path.
+        """
+        session_dicts: list[dict[str, Any]] = []
+        batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
+        with self.buffer.lock:
+            sessions = list(self.buffer.sessions.values())
+        for session in sessions:
+            batches.append(
+                (session.id, session.clock_anchor, session.records, len(session.records))
+            )
+            session_dicts.append(
+                session_dict(
+                    session_id=session.id,
+                    name=session.name,
+                    started_at=session.started_at,
+                    ended_at=session.ended_at,
+                    pid=session.pid,
+                    cwd=session.cwd,
+                    labels=session.labels,
+                    dropped=session.dropped,
+                    llm=session.llm.as_fields(),
+                )
+            )
+        return build_document(
+            session_dicts,
+            batches,
+            capturer=self.buffer.settings.capturer,
+            include_trace_tree=False,
+            generated_at=_ids.wall_clock(),
+        )
+
     def default_path(self, path: str | os.PathLike[str] | None, snapshot: Snapshot) -> str:
         """The file a flush without an exporter writes (see ``Collector.flush``)."""
         if path is not None:

@@ -9,6 +9,7 @@ span as parent when they name none.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 
 from . import _ids
 from ._capture import Capturer
@@ -34,6 +35,11 @@ from ._format import (
 )
 from ._records import ModelRecord
 from .models import Event, FunctionEvent
+
+legacy_span_id: ContextVar[str | None] = ContextVar("aiobs_legacy_span_id", default=None)
+"""The span id set by aiobs 0.2's ``observer.set_current_span_id()``: the parent of events
+recorded through ``_record_event`` (and what ``get_current_span_id()`` returns) while no aiobs
+span is open."""
 
 
 def model_record(payload: object, capturer: Capturer) -> ModelRecord:
@@ -75,11 +81,14 @@ def model_record(payload: object, capturer: Capturer) -> ModelRecord:
             data[field] = capturer.snapshot(data[field])
     if isinstance(data.get(EVENT_ERROR), str):
         data[EVENT_ERROR] = capturer.redaction.redact_text(data[EVENT_ERROR])
-    current = span_var.get()
-    if current is not None and data.get(EVENT_PARENT_SPAN_ID) is None:
-        data[EVENT_PARENT_SPAN_ID] = f"{current[0]:016x}"
-        if data.get(EVENT_TRACE_ID) is None:
-            data[EVENT_TRACE_ID] = f"{current[1]:032x}"
+    if data.get(EVENT_PARENT_SPAN_ID) is None:
+        current = span_var.get()
+        if current is not None:
+            data[EVENT_PARENT_SPAN_ID] = f"{current[0]:016x}"
+            if data.get(EVENT_TRACE_ID) is None:
+                data[EVENT_TRACE_ID] = f"{current[1]:032x}"
+        else:
+            data[EVENT_PARENT_SPAN_ID] = legacy_span_id.get()
     return ModelRecord(data, is_function=is_function)
 
 

@@ -21,13 +21,14 @@ server, spool, background thread) and :mod:`aiobs._lifecycle` (exit and fork).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _lifecycle, _threads
+from . import _env, _lifecycle, _threads
 from . import labels as label_rules
 from . import providers as provider_registry
 from ._buffer import RecordBuffer
@@ -36,9 +37,17 @@ from ._config import Settings, propagate_to_threads_from_env
 from ._current import CurrentContext
 from ._flush import DEFAULT_FILE_NAME, FlushPipeline
 from ._guard import guard
+from ._legacy import legacy_span_id
 from ._session import RecordingSession, SessionScope, current_session, default
+from ._version import __version__
 from .delivery import Delivery
 from .exporters.base import BaseExporter, ExportResult
+from .exporters.document import ExportDocument
+from .models import Event as ObsEvent
+from .models import FunctionEvent as ObsFunctionEvent
+from .models import ObservabilityExport, ObservedEvent, ObservedFunctionEvent
+from .models import Session as ObsSession
+from .models import SessionMeta as ObsSessionMeta
 from .pricing import Pricing
 from .redaction import Redaction
 
@@ -48,6 +57,52 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_FILE_NAME", "Collector", "SessionScope"]
 
 logger = logging.getLogger("aiobs")
+
+# -- aiobs 0.2's module-level names (code written for 0.2 imports them from here) ------------------
+
+LABEL_KEY_PATTERN = label_rules.KEY_PATTERN
+LABEL_VALUE_MAX_LENGTH = label_rules.MAX_VALUE_LENGTH
+LABEL_MAX_COUNT = label_rules.MAX_LABELS
+LABEL_RESERVED_PREFIX = label_rules.RESERVED_PREFIX
+LABEL_ENV_PREFIX = _env.LABEL_PREFIX
+SDK_VERSION = __version__
+"""The version in the ``aiobs_sdk_version`` system label."""
+
+__legacy_models__ = (
+    ObsEvent,
+    ObsFunctionEvent,
+    ObsSession,
+    ObsSessionMeta,
+    ObservabilityExport,
+    ObservedEvent,
+    ObservedFunctionEvent,
+)
+"""0.2 imported the models here under these names; they stay importable from this module."""
+
+
+def _validate_label_key(key: str) -> None:
+    """Raise ``ValueError`` unless ``key`` is a valid user label key (see :mod:`aiobs.labels`)."""
+    label_rules.validate_key(key)
+
+
+def _validate_label_value(value: str, key: str = "") -> None:
+    """Raise ``ValueError`` unless ``value`` is a valid value for label ``key``."""
+    label_rules.validate_value(key, value)
+
+
+def _validate_labels(labels: dict[str, str]) -> None:
+    """Raise ``ValueError`` unless ``labels`` is a valid set of user labels."""
+    label_rules.validate_labels(labels)
+
+
+def _get_env_labels() -> dict[str, str]:
+    """Labels from the ``AIOBS_LABEL_<KEY>`` environment variables."""
+    return label_rules.env_labels()
+
+
+def _get_system_labels() -> dict[str, str]:
+    """The ``aiobs_*`` labels aiobs adds to every session."""
+    return label_rules.system_labels()
 
 
 class Collector(CurrentContext):
@@ -241,6 +296,110 @@ class Collector(CurrentContext):
         """
         self._delivery.deliver_pending()
 
+    # -- aiobs 0.2's in-memory store, as read-only views ------------------------------------------
+
+    @property
+    def _sessions(self) -> dict[str, ObsSession]:
+        """Legacy (aiobs 0.2): the buffered sessions by id, as ``Session`` models.
+
+        Built from the buffer at each read (a copy: changing it changes nothing). For tests and
+        tools written for 0.2; :meth:`flush` with an ``InMemoryExporter`` is the supported way.
+        """
+        return {session.id: session for session in self._pipeline.preview().model().sessions}
+
+    @property
+    def _events(self) -> dict[str, list[ObsEvent | ObsFunctionEvent]]:
+        """Legacy (aiobs 0.2): each buffered session's events by session id, as models.
+
+        ``Event`` for LLM calls and ``FunctionEvent`` for functions, in the order they finished
+        (0.2's recording order). Built from the buffer at each read, like :attr:`_sessions`.
+        """
+        export = self._pipeline.preview().model()
+        events: dict[str, list[ObsEvent | ObsFunctionEvent]] = {s.id: [] for s in export.sessions}
+        for event in export.events:
+            fields = {name: getattr(event, name) for name in ObsEvent.model_fields}
+            events.setdefault(event.session_id, []).append(ObsEvent.model_construct(**fields))
+        for function in export.function_events:
+            fields = {name: getattr(function, name) for name in ObsFunctionEvent.model_fields}
+            events.setdefault(function.session_id, []).append(
+                ObsFunctionEvent.model_construct(**fields)
+            )
+        for session_events in events.values():
+            session_events.sort(key=lambda event: (event.ended_at, event.started_at))
+        return events
+
+    # -- aiobs 0.2's network hooks -----------------------------------------------------------------
+    #
+    # aiobs 0.2 validated the key, delivered and counted usage through these three methods, and
+    # its users' tests patch them on the class to stay off the network. Here too every flush goes
+    # through them: patched (on the class or the instance) or overridden, what they do replaces
+    # this package's delivery. They run once per flush or session, never per event.
+
+    def _validate_api_key(self) -> None:
+        """Check the API key in use; called by :meth:`observe` when a key is given or set.
+
+        The check is local (observe() makes no network call): the key must be a string. The
+        flush server judges it at delivery, and :meth:`usage` asks it.
+
+        Raises:
+            ValueError: the key is not a string.
+        """
+        key = self.api_key
+        if key is not None and not isinstance(key, str):
+            raise ValueError(
+                f"Invalid API key provided to aiobs: expected a string, got {type(key).__name__}"
+            )
+
+    def _record_usage(self, trace_count: int) -> None:
+        """Count ``trace_count`` events against the key; called after each flush that delivers.
+
+        The flush server delivery reports the stored sessions with each upload, so nothing more
+        is sent here; the hook keeps 0.2's place in the flush for code that patches it.
+        """
+
+    def _flush_to_server(self, export: ObservabilityExport | ExportDocument) -> None:
+        """Deliver a flushed document to the flush server (needs a key and a server URL).
+
+        The document goes to the spool of that server and key, and the delivery thread offers
+        it, so the caller never waits on the network. Never raises.
+        """
+        document = export if isinstance(export, ExportDocument) else _as_document(export)
+        self._delivery.after_flush(document)
+
+    def _delivers_itself(self) -> bool:
+        """Whether :meth:`_flush_to_server` is this class's own (neither patched nor overridden)."""
+        return getattr(self._flush_to_server, "__func__", None) is _OWN_FLUSH_TO_SERVER
+
+    def _deliver(self, document: ExportDocument) -> None:
+        """After a flush: the flush server hooks, called as aiobs 0.2 called them."""
+        if not self.api_key:
+            return
+        with guard("delivering to the flush server"):
+            if self._delivers_itself():
+                self._flush_to_server(document)
+            else:  # code written for 0.2 gets 0.2's argument, the document's models
+                self._flush_to_server(document.model())
+            if document.event_count > 0:
+                self._record_usage(document.event_count)
+
+    # -- the current span id (aiobs 0.2 API) -------------------------------------------------------
+
+    def get_current_span_id(self) -> str | None:
+        """Hex id of the innermost open span here, else that of :meth:`set_current_span_id`."""
+        return super().get_current_span_id() or legacy_span_id.get()
+
+    def set_current_span_id(self, span_id: str | None) -> contextvars.Token[str | None]:
+        """Make ``span_id`` the parent of events recorded with ``_record_event`` here.
+
+        It applies in this context while no aiobs span is open; returns a token for
+        :meth:`reset_span_id`. For spans of your own, prefer :meth:`span`.
+        """
+        return legacy_span_id.set(span_id)
+
+    def reset_span_id(self, token: contextvars.Token[str | None]) -> None:
+        """Restore the span id that :meth:`set_current_span_id` replaced."""
+        legacy_span_id.reset(token)
+
     # -- sessions ----------------------------------------------------------------------------------
 
     def _new_session(self, name: str | None, labels: Mapping[str, str] | None) -> RecordingSession:
@@ -254,7 +413,8 @@ class Collector(CurrentContext):
                 provider_registry.install_available()
         session = RecordingSession(self._buffer, name, merged)
         self._buffer.register(session)
-        self._delivery.offer_at_start()
+        if self._delivers_itself():
+            self._delivery.offer_at_start()
         return session
 
     def observe(
@@ -272,6 +432,8 @@ class Collector(CurrentContext):
             ValueError: the name is not a string, or a label breaks the label rules.
         """
         self._delivery.api_key = api_key or self._delivery.api_key
+        if self.api_key:
+            self._validate_api_key()
         session = self._new_session(session_name, labels)
         with self._buffer.lock:
             previous = default.session
@@ -355,7 +517,7 @@ class Collector(CurrentContext):
             path, include_trace_tree, exporter, persist, exporter_kwargs
         )
         if exported is not None:  # after the flush: the network never holds one up
-            self._delivery.after_flush(exported)
+            self._deliver(exported)
         return outcome
 
     def _background_flush(self, *args: Any, **kwargs: Any) -> Any:
@@ -419,3 +581,11 @@ class Collector(CurrentContext):
         self._delivery.after_fork_in_child()
         for session in self._buffer.sessions.values():
             session._after_fork_in_child()
+
+
+_OWN_FLUSH_TO_SERVER = Collector._flush_to_server
+
+
+def _as_document(export: ObservabilityExport) -> ExportDocument:
+    """A 0.2 export model as the document the delivery spools."""
+    return ExportDocument(data=export.model_dump(mode="json"))

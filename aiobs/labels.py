@@ -31,7 +31,9 @@ MAX_VALUE_LENGTH = 256
 MAX_LABELS = 64
 RESERVED_PREFIX = RESERVED_LABEL_PREFIX
 
-_KEY_RULE = "keys must match ^[a-z][a-z0-9_]{0,62}$ (lowercase letter, then letters, digits, '_')"
+_KEY_RULE = "a lowercase letter, then up to 62 lowercase letters, digits or '_'"
+
+# The messages start with aiobs 0.2's wording (code may match on it) and go on to say what to do.
 
 
 def validate_key(key: object) -> str:
@@ -41,13 +43,20 @@ def validate_key(key: object) -> str:
         ValueError: the key is not a string, breaks the pattern, or uses the reserved prefix.
     """
     if not isinstance(key, str):
-        raise ValueError(f"Label key {key!r} must be a string, got {type(key).__name__}")
+        raise ValueError(
+            f"Label key must be a string, got {type(key).__name__} ({key!r}); "
+            "use a name such as 'env'"
+        )
     if key.startswith(RESERVED_PREFIX):
         raise ValueError(
-            f"Label key {key!r} uses the reserved prefix {RESERVED_PREFIX!r}; choose another name"
+            f"Label key '{key}' uses reserved prefix '{RESERVED_PREFIX}': it is kept for the "
+            "labels aiobs adds itself; choose another name"
         )
     if not KEY_PATTERN.match(key):
-        raise ValueError(f"Label key {key!r} is invalid: {_KEY_RULE}")
+        raise ValueError(
+            f"Label key '{key}' is invalid. Keys must match pattern {KEY_PATTERN.pattern} "
+            f"({_KEY_RULE})"
+        )
     return key
 
 
@@ -59,13 +68,14 @@ def validate_value(key: str, value: object) -> str:
     """
     if not isinstance(value, str):
         raise ValueError(
-            f"Label value for {key!r} must be a string, got {type(value).__name__}; "
-            f"convert it with str() first"
+            f"Label value for '{key}' must be a string, got {type(value).__name__}; "
+            "convert it with str() first"
         )
     if len(value) > MAX_VALUE_LENGTH:
         raise ValueError(
-            f"Label value for {key!r} is {len(value)} characters long; "
-            f"the maximum is {MAX_VALUE_LENGTH}"
+            f"Label value for '{key}' exceeds maximum length of {MAX_VALUE_LENGTH} characters. "
+            f"Label value for '{key}' is {len(value)} characters long; the maximum is "
+            f"{MAX_VALUE_LENGTH}: shorten it"
         )
     return value
 
@@ -77,9 +87,10 @@ def validate_labels(labels: object) -> dict[str, str]:
         ValueError: ``labels`` is not a mapping, has too many entries, or holds an invalid pair.
     """
     if not isinstance(labels, Mapping):
-        raise ValueError(f"Labels must be a dict of str to str, got {type(labels).__name__}")
-    if len(labels) > MAX_LABELS:
-        raise ValueError(f"Too many labels ({len(labels)}): a session holds at most {MAX_LABELS}")
+        raise ValueError(
+            f"Labels must be a dictionary, got {type(labels).__name__}; pass a dict of str to str"
+        )
+    check_count(labels)
     checked: dict[str, str] = {}
     for key, value in labels.items():
         checked[validate_key(key)] = validate_value(key, value)
@@ -87,9 +98,12 @@ def validate_labels(labels: object) -> dict[str, str]:
 
 
 def check_count(labels: Mapping[str, str]) -> None:
-    """Raise ``ValueError`` when a merged label set exceeds the per-session maximum."""
+    """Raise ``ValueError`` when a label set exceeds the per-session maximum."""
     if len(labels) > MAX_LABELS:
-        raise ValueError(f"Too many labels ({len(labels)}): a session holds at most {MAX_LABELS}")
+        raise ValueError(
+            f"Too many labels ({len(labels)}). Maximum allowed is {MAX_LABELS}. "
+            "A session holds at most that many, system labels included"
+        )
 
 
 def env_labels(environ: Mapping[str, str] | None = None) -> dict[str, str]:

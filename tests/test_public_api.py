@@ -15,9 +15,15 @@ class TestSurface:
 
     def test_top_level(self) -> None:
         assert sorted(aiobs.__all__) == [
+            "BaseClassifier",
             "BaseExporter",
+            "BaseProvider",
             "Callsite",
             "CaptureLimits",
+            "ClassificationConfig",
+            "ClassificationInput",
+            "ClassificationResult",
+            "ClassificationVerdict",
             "Collector",
             "Event",
             "ExportError",
@@ -26,6 +32,7 @@ class TestSurface:
             "ObservabilityExport",
             "ObservedEvent",
             "ObservedFunctionEvent",
+            "OpenAIClassifier",
             "RecordingSession",
             "Redaction",
             "Session",

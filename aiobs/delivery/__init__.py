@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import _env
@@ -78,10 +79,14 @@ class Delivery:
             return None
         with self._lock:
             if self._remote is None or self._remote_for != (url, key):
-                from ..exporters.remote import RemoteExporter
+                from ..exporters.remote import RemoteExporter, _checked_url
 
-                exporter = RemoteExporter(url, key)
-                spool = Spool.for_destination(default_directory(), exporter.url, key)
+                exporter: RemoteExporter | Callable[[], RemoteExporter]
+                try:
+                    exporter = RemoteExporter(url, key)
+                except ImportError:  # no requests: spool now, send from a run that has it
+                    exporter = partial(RemoteExporter, url, key)
+                spool = Spool.for_destination(default_directory(), _checked_url(url), key)
                 self._remote = RemoteDelivery(exporter, spool)
                 self._remote_for = (url, key)
             self._remote.retry_interval = self.settings.delivery_retry_interval

@@ -40,6 +40,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,18 +72,20 @@ class RemoteDelivery:
     """Sends documents to one flush server (one URL and key), through its spool.
 
     Args:
-        exporter: uploads a document.
+        exporter: uploads a document; or a function that makes it, called at the first offer
+            (so that documents are spooled even where it cannot be made: without ``requests``).
         spool: this destination's spool.
         retry_interval: the first wait before a held-back document is offered again.
     """
 
     def __init__(
         self,
-        exporter: RemoteExporter,
+        exporter: RemoteExporter | Callable[[], RemoteExporter],
         spool: Spool,
         retry_interval: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
-        self.exporter = exporter
+        self._exporter = None if callable(exporter) else exporter
+        self._make_exporter = exporter if callable(exporter) else None
         self.spool = spool
         self.retry_interval = retry_interval
         self.rejected = 0
@@ -93,6 +96,18 @@ class RemoteDelivery:
         self._known: dict[str, tuple[list[str], int]] = {}  # stem: (session ids, events)
         self._fresh: set[str] = set()  # stems of documents not offered yet
         self._in_memory: deque[ExportDocument] = deque()  # when the spool is not writable
+
+    @property
+    def exporter(self) -> RemoteExporter:
+        """The uploader, made on first use.
+
+        Raises:
+            ImportError: it needs a package that is not installed (the message says which).
+        """
+        if self._exporter is None:
+            assert self._make_exporter is not None
+            self._exporter = self._make_exporter()
+        return self._exporter
 
     # -- keeping ---------------------------------------------------------------------------------
 
@@ -151,6 +166,16 @@ class RemoteDelivery:
         """
         if document is not None:
             self.put(document)
+        try:
+            self.exporter  # noqa: B018 - made here, so that a missing package is said once
+        except ImportError as exc:
+            self._say_once(
+                "exporter",
+                "aiobs: documents for the flush server wait in %s and are not sent: %s",
+                self.spool.directory,
+                exc,
+            )
+            return not self.waiting()
         timeout = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not self._lock.acquire(timeout=timeout):
             return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -182,6 +183,45 @@ class Provider:
             for patch in self._patches or []
             if patch.applied
         ]
+
+
+class BaseProvider(ABC):
+    """A provider written for aiobs 0.2: it instruments something and records through a collector.
+
+    Subclass it, implement :meth:`install`, and install it yourself; the instrumented code
+    records events as aiobs 0.2 models or dicts with ``collector._record_event(...)``::
+
+        class MyLLMProvider(BaseProvider):
+            name = "my-llm"
+
+            def install(self, collector):
+                original = mylib.complete
+
+                def complete(prompt):
+                    started = time.time()
+                    answer = original(prompt)
+                    collector._record_event({"provider": self.name, "api": "complete", ...})
+                    return answer
+
+                mylib.complete = complete
+                return lambda: setattr(mylib, "complete", original)
+
+        unpatch = MyLLMProvider().install(observer)
+
+    Events recorded this way go into the current session like any other, bounded and redacted,
+    with the current span as their parent when they name none.
+    """
+
+    name: str = "provider"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether what this provider instruments is installed (override to check)."""
+        return True
+
+    @abstractmethod
+    def install(self, collector: Any) -> Callable[[], None] | None:
+        """Instrument, recording through ``collector``; return a function that undoes it."""
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

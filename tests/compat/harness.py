@@ -85,3 +85,56 @@ def _check_package(package: dict[str, str], side: str) -> None:
         assert ROOT / "aiobs" not in location.parents, package
     else:
         assert location.parent == ROOT / "aiobs", package
+
+
+def compatible_parameters(reference: Any, ours: Any) -> list[str]:
+    """What breaks a caller of the 0.2 signature (``[name, kind, default]`` rows)."""
+    if reference is None:
+        return []
+    if ours is None:
+        return ["no signature"]
+    problems = []
+    positional = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+    ours_by_name = {row[0]: (index, row) for index, row in enumerate(ours)}
+    for index, (name, kind, default) in enumerate(reference):
+        if name not in ours_by_name:
+            problems.append(f"parameter {name!r} is missing")
+            continue
+        our_index, (_, our_kind, our_default) = ours_by_name[name]
+        if our_kind != kind or our_default != default:
+            problems.append(f"{name!r} is {our_kind} = {our_default}, 0.2: {kind} = {default}")
+        if kind in positional and our_index != index:
+            problems.append(f"{name!r} is at position {our_index}, 0.2: {index}")
+    reference_names = {row[0] for row in reference}
+    for name, kind, default in ours:
+        if name not in reference_names and default == "<missing>" and kind.startswith("POS"):
+            problems.append(f"extra parameter {name!r} is required")
+        if name not in reference_names and kind == "KEYWORD_ONLY" and default == "<missing>":
+            problems.append(f"extra parameter {name!r} is required")
+    return problems
+
+
+def compatible(reference: Any, ours: Any) -> list[str]:
+    """What a 0.2 user of this name would find broken here."""
+    if ours == "<missing>":
+        return ["missing"]
+    if reference["what"] != ours["what"]:
+        return [f"is a {ours['what']}, 0.2: a {reference['what']}"]
+    problems = compatible_parameters(reference.get("parameters"), ours.get("parameters"))
+    if reference["what"] == "class":
+        for method, described in reference["methods"].items():
+            mine = ours["methods"].get(method)
+            if mine is None:
+                problems.append(f"method {method}() is missing")
+                continue
+            if mine["kind"] != described["kind"]:
+                problems.append(f"{method}() is a {mine['kind']}, 0.2: {described['kind']}")
+            problems += [
+                f"{method}(): {problem}"
+                for problem in compatible_parameters(described["parameters"], mine["parameters"])
+            ]
+        for attribute, value in reference["attributes"].items():
+            if ours["attributes"].get(attribute) != value:
+                problems.append(f"{attribute} = {ours['attributes'].get(attribute)}, 0.2: {value}")
+        problems += [f"is no {base}" for base in reference["bases"] if base not in ours["bases"]]
+    return problems

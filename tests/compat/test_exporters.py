@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .harness import RunBoth, run_script
+from .harness import RunBoth, compatible, run_script
 
 EXPORTER_MODULES = (
     "aiobs.exporters",
@@ -51,59 +51,6 @@ def same_outcome(ours: dict[str, Any], reference: dict[str, Any]) -> bool:
         mine.pop(key)
         theirs.pop(key)
     return mine == theirs
-
-
-def compatible_parameters(reference: Any, ours: Any) -> list[str]:
-    """What breaks a caller of the 0.2 signature (``[name, kind, default]`` rows)."""
-    if reference is None:
-        return []
-    if ours is None:
-        return ["no signature"]
-    problems = []
-    positional = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
-    ours_by_name = {row[0]: (index, row) for index, row in enumerate(ours)}
-    for index, (name, kind, default) in enumerate(reference):
-        if name not in ours_by_name:
-            problems.append(f"parameter {name!r} is missing")
-            continue
-        our_index, (_, our_kind, our_default) = ours_by_name[name]
-        if our_kind != kind or our_default != default:
-            problems.append(f"{name!r} is {our_kind} = {our_default}, 0.2: {kind} = {default}")
-        if kind in positional and our_index != index:
-            problems.append(f"{name!r} is at position {our_index}, 0.2: {index}")
-    reference_names = {row[0] for row in reference}
-    for name, kind, default in ours:
-        if name not in reference_names and default == "<missing>" and kind.startswith("POS"):
-            problems.append(f"extra parameter {name!r} is required")
-        if name not in reference_names and kind == "KEYWORD_ONLY" and default == "<missing>":
-            problems.append(f"extra parameter {name!r} is required")
-    return problems
-
-
-def compatible(reference: Any, ours: Any) -> list[str]:
-    """What a 0.2 user of this name would find broken here."""
-    if ours == "<missing>":
-        return ["missing"]
-    if reference["what"] != ours["what"]:
-        return [f"is a {ours['what']}, 0.2: a {reference['what']}"]
-    problems = compatible_parameters(reference.get("parameters"), ours.get("parameters"))
-    if reference["what"] == "class":
-        for method, described in reference["methods"].items():
-            mine = ours["methods"].get(method)
-            if mine is None:
-                problems.append(f"method {method}() is missing")
-                continue
-            if mine["kind"] != described["kind"]:
-                problems.append(f"{method}() is a {mine['kind']}, 0.2: {described['kind']}")
-            problems += [
-                f"{method}(): {problem}"
-                for problem in compatible_parameters(described["parameters"], mine["parameters"])
-            ]
-        for attribute, value in reference["attributes"].items():
-            if ours["attributes"].get(attribute) != value:
-                problems.append(f"{attribute} = {ours['attributes'].get(attribute)}, 0.2: {value}")
-        problems += [f"is no {base}" for base in reference["bases"] if base not in ours["bases"]]
-    return problems
 
 
 class TestPublicNames:
@@ -234,8 +181,9 @@ class TestFlush:
 
     @pytest.mark.xfail(
         strict=True,
-        reason="a call without keyword arguments is recorded with kwargs null here, {} in 0.2 "
-        "(the event writer, outside the exporters)",
+        reason="after the first case, this package's document also holds the previous case's "
+        "session, ended by the next observe() (0.2 forgets every session at flush; the "
+        "README's paragraph on events recorded after flush())",
     )
     def test_same_document(self, run_both: RunBoth) -> None:
         outcome = run_both("flush_exporter.py")
@@ -244,6 +192,16 @@ class TestFlush:
                 outcome.reference[case]["received"], outcome.ours[case]["received"], strict=True
             ):
                 assert pruned(mine["document"], theirs["document"]) == theirs["document"], case
+
+    def test_same_first_document(self, run_both: RunBoth) -> None:
+        """The first flush of a process sends 0.2's document (``kwargs`` ``{}`` included)."""
+        outcome = run_both("flush_exporter.py")
+        [theirs], [mine] = (
+            outcome.reference["legacy"]["received"],
+            outcome.ours["legacy"]["received"],
+        )
+        assert pruned(mine["document"], theirs["document"]) == theirs["document"]
+        assert [e["kwargs"] for e in mine["document"]["function_events"]] == [{}, {}]
 
 
 # --- GCS, against a GCS emulator shared by both runs -------------------------------------------

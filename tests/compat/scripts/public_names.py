@@ -1,7 +1,8 @@
 """The public names of the modules given as arguments, with their signatures.
 
 An argument is a module (``aiobs.exporters``: its public names) or a module and the names to
-describe (``aiobs.exporters=GCSExporter,CustomExporter``: those, public or not, present or not).
+describe (``aiobs.exporters=GCSExporter,CustomExporter``: those, public or not, present or not;
+a dotted name such as ``Collector._flush_to_server`` describes an attribute of a class).
 
 For each module: its ``__all__`` if it has one, else every name not starting with ``_`` whose value
 belongs to aiobs (names a module merely imported from the standard library or typing are not
@@ -91,16 +92,23 @@ def public_names(module: types.ModuleType) -> list[str]:
     return sorted(names)
 
 
+def lookup(module: types.ModuleType, dotted: str) -> Any:
+    """The description of ``module.<dotted>``, or :data:`MISSING`."""
+    target: Any = module
+    for part in dotted.split("."):
+        if not hasattr(target, part):
+            return MISSING
+        target = getattr(target, part)
+    return describe(target)
+
+
 def main() -> None:
     modules: dict[str, Any] = {}
     for argument in sys.argv[1:]:
         module_name, _, listed = argument.partition("=")
         module = importlib.import_module(module_name)
         names = listed.split(",") if listed else public_names(module)
-        modules[module_name] = {
-            name: describe(getattr(module, name)) if hasattr(module, name) else MISSING
-            for name in names
-        }
+        modules[module_name] = {name: lookup(module, name) for name in names}
         modules[module_name]["__dir__"] = sorted(dir(module))
     _compat.report(modules=modules)
 
