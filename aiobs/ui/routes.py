@@ -46,7 +46,9 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _same_origin(request: Request) -> bool:
-    """Whether a browser's ``Origin`` (when it sent one) is this server."""
+    """Whether the browser says (when it says) that the request comes from this server."""
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return False
     origin = request.headers.get("origin")
     if origin is None:
         return True

@@ -42,7 +42,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # not no-referrer: with it, browsers send "Origin: null" on form posts, which the CSRF check
+    # must refuse; same-origin keeps page addresses (session ids) from other sites all the same
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 """Headers of every UI response (static files drop ``Cache-Control: no-store``)."""
