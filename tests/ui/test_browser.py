@@ -161,3 +161,19 @@ class TestHostileContent:
         assert page.locator("img").count() == 0
         assert page.locator("script").count() == 2  # the data block and session.js
         assert page.inner_text("h1") == f"hostile {XSS_IMG}"
+
+
+class TestNarrowScreen:
+    """On a phone-sized screen nothing but the sessions table scrolls sideways."""
+
+    @pytest.mark.parametrize("path", ["/ui/signin", "/ui/", "/ui/sessions/agent-run-1"])
+    def test_pages_fit_390_pixels(self, page: Any, ui_server: UiServer, path: str) -> None:
+        page.set_viewport_size({"width": 390, "height": 844})
+        if path != "/ui/signin":
+            sign_in(page, ui_server)
+        page.goto(ui_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        if path.startswith("/ui/sessions/"):
+            tree = page.locator(".tree-pane").bounding_box()
+            detail = page.locator("#detail").bounding_box()
+            assert detail["y"] >= tree["y"] + tree["height"]  # the detail comes below the tree
