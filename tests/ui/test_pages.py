@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aiobs.server.app import create_app
-from aiobs.server.storage import NewKey, Storage
+from aiobs.server.storage import NewKey, Storage, open_storage
 from aiobs.ui.routes import script_json
 from aiobs.ui.security import (
     CSRF_COOKIE,
@@ -22,7 +23,9 @@ from aiobs.ui.security import (
     read_session,
     session_payload,
 )
+from tests.server.app_fixtures import document, session
 from tests.ui.conftest import seeded_storage
+from tests.ui.data import START
 
 BASE = "http://127.0.0.1:8080"
 
@@ -204,6 +207,33 @@ class TestProjects:
         assert strip.sub("", theirs.text) == strip.sub("", missing.text)
         assert "other-project-run" in client.get("/ui/").text
         assert "agent-run-1" not in client.get("/ui/").text
+
+    def test_pages_of_fifty_keep_the_filters(self, tmp_path: Path) -> None:
+        storage = open_storage(f"sqlite:///{tmp_path}/paged.db")
+        key = storage.create_key("free")
+        runs = [
+            session(f"run {n}", started_at=START + n, labels={"env": "ci"}, session_id=f"r{n:03}")
+            for n in range(55)
+        ]
+        storage.ingest(key.record, document(runs), None)
+        client = TestClient(create_app(storage), base_url=BASE)
+        sign_in(client, key)
+        first = client.get("/ui/?label=env:ci")
+        ids = re.findall(r'href="/ui/sessions/(r\d+)"', first.text)
+        assert ids == [f"r{n:03}" for n in range(54, 4, -1)]
+        more = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+        assert more is not None
+        second = client.get(html.unescape(more.group(1)))
+        assert "label=env%3Aci" in more.group(1)
+        assert re.findall(r'href="/ui/sessions/(r\d+)"', second.text) == [
+            "r004",
+            "r003",
+            "r002",
+            "r001",
+            "r000",
+        ]
+        assert 'rel="next"' not in second.text
+        storage.close()
 
     def test_paging_follows_the_cursor(self, client: TestClient, key: NewKey) -> None:
         sign_in(client, key)
