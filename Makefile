@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres reference bench bench-observe bench-providers bench-flush bench-server schema clean
+.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres chromium screenshots reference bench bench-observe bench-providers bench-flush bench-server schema clean
 
 # The development environment is installed from a lock: every package at the exact version (and
 # file hashes) the suite last passed with, for Python 3.10 to 3.13, so that a fresh machine tests
@@ -65,7 +65,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) postgres $(REF_STAMP)
+unit: $(STAMP) postgres chromium $(REF_STAMP)
 	AIOBS_REQUIRE_AIOBS02=1 $(BIN)/python -m pytest
 
 # The reference environment for tests/compat (see REF_VENV above).
@@ -96,6 +96,30 @@ postgres:
 		exit 1; \
 	fi
 
+# The web UI's tests drive Debian's Chromium through Playwright (never `playwright install`, which
+# downloads a browser). It is installed like PostgreSQL above; where that cannot be done, the
+# browser tests are skipped with one line saying so, unless AIOBS_REQUIRE_BROWSER=1 (as in CI).
+chromium:
+	@found() { [ -x /usr/bin/chromium ]; }; \
+	if found; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else sudo=none; fi; \
+	if [ "$$sudo" != none ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium (apt-get) for the web UI tests"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi; \
+	if ! found && [ "$$AIOBS_REQUIRE_BROWSER" = 1 ]; then \
+		echo "AIOBS_REQUIRE_BROWSER=1 but Chromium is not installed" \
+			"(make installs it with apt-get as root or with sudo)" >&2; \
+		exit 1; \
+	fi
+
+# The screenshots in docs/ui.md, taken in Chromium from a server with sample sessions.
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m tests.ui.screenshots docs/img
+
 # The oldest SDKs, in an environment of their own.
 OLD_VENV := .venv-oldest
 OLD_STAMP := $(OLD_VENV)/.installed
@@ -112,7 +136,7 @@ test-oldest: $(OLD_STAMP)
 # lint, type checks and the whole suite: run it before `make lock` moves the lock to them.
 NEW_VENV := .venv-newest
 
-test-newest: postgres $(REF_STAMP)
+test-newest: postgres chromium $(REF_STAMP)
 	rm -rf $(NEW_VENV)
 	$(PYTHON) -m venv $(NEW_VENV)
 	$(NEW_VENV)/bin/python -m pip install --quiet --upgrade pip

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
+from ..ui import install as install_ui
 from .auth import CACHE_SECONDS, KeyCache
 from .budget import MemoryBudget
 from .deps import ServerState, server_state
@@ -98,6 +99,7 @@ def create_app(
         responses={503: {"model": HealthResponse, "description": "The database does not answer."}},
         tags=["health"],
     )
+    install_ui(app, storage)
     app.add_middleware(RequestLog)
     if spread_connections:
         app.add_middleware(Rebalance)

@@ -1,0 +1,255 @@
+"""The web UI's pages: sign-in and sign-out, the sessions list and one session.
+
+Pages are rendered on the server with autoescaped Jinja2 templates; the session page hands its
+events to ``static/session.js`` as JSON in a ``<script type="application/json">`` block. A
+signed-in person sees what the query API shows their key (:mod:`aiobs.server.queries`): the same
+storage queries, limited to the key's project, so a session of another project is answered with
+the same not-found page as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..server.deps import server_state
+from ..server.params import BadParameterError, parse_labels, parse_time, text
+from ..server.storage import SessionQuery
+from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, SignIn, read_session
+from .security import session_payload as new_session_payload
+from .state import UiState, ui_state
+from .trace import session_view
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+MAX_FORM_BYTES = 8192
+PAGE_SIZE = 50
+NOT_SIGNED_IN = "/ui/signin"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The fields of a small urlencoded form (the first value of each)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether the browser says (when it says) that the request comes from this server."""
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def _csrf_ok(request: Request, state: UiState, fields: dict[str, str]) -> bool:
+    return _same_origin(request) and state.signer.csrf_valid(
+        request.cookies.get(CSRF_COOKIE), fields.get("csrf")
+    )
+
+
+def _render(
+    request: Request,
+    state: UiState,
+    template: str,
+    status: int = 200,
+    *,
+    signed_in: bool = False,
+    **context: Any,
+) -> HTMLResponse:
+    """A page, with a CSRF cookie (made when missing) and its form token in the context."""
+    context["signed_in"] = signed_in
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    context["csrf"] = state.signer.csrf_token(nonce)
+    html = state.templates.get_template(template).render(request=request, **context)
+    response = HTMLResponse(html, status)
+    if request.cookies.get(CSRF_COOKIE) != nonce:
+        _set_cookie(request, response, CSRF_COOKIE, nonce, max_age=None)
+    return response
+
+
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/ui",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+async def _signed_in(request: Request, state: UiState) -> SignIn | None:
+    """The sign-in of this request's cookie, while its key is live."""
+    sign_in = read_session(state.signer, request.cookies.get(SESSION_COOKIE))
+    if sign_in is None:
+        return None
+    live = await run_in_threadpool(state.keys.live_project, sign_in.key_id)
+    return sign_in if live == sign_in.project_id else None
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse(NOT_SIGNED_IN, 303)
+
+
+@router.get("/signin")
+async def sign_in_page(request: Request) -> Response:
+    """The sign-in form (a person already signed in goes to the sessions)."""
+    state = ui_state(request)
+    if await _signed_in(request, state) is not None:
+        return RedirectResponse("/ui/", 303)
+    return _render(request, state, "signin.html", error=None)
+
+
+@router.post("/signin")
+async def sign_in(request: Request) -> Response:
+    """Check the pasted key; a live one gets a signed session cookie."""
+    state = ui_state(request)
+    fields = await _form(request)
+    if not _csrf_ok(request, state, fields):
+        return _render(request, state, "forbidden.html", 403)
+    secret = fields.get("key", "").strip()
+    keys = server_state(request).keys
+    record = await run_in_threadpool(keys.authenticate, secret) if secret else None
+    if record is None:
+        error = (
+            "That key is not a live API key of this server (create one with 'aiobs keys create')."
+        )
+        return _render(request, state, "signin.html", 401, error=error)
+    response = RedirectResponse("/ui/", 303)
+    token = state.signer.sign(new_session_payload(record.key_id, record.project_id))
+    _set_cookie(request, response, SESSION_COOKIE, token, max_age=SESSION_SECONDS)
+    return response
+
+
+@router.post("/signout")
+async def sign_out(request: Request) -> Response:
+    """End the sign-in: the session cookie is removed."""
+    state = ui_state(request)
+    fields = await _form(request)
+    if not _csrf_ok(request, state, fields):
+        return _render(request, state, "forbidden.html", 403)
+    response = _to_sign_in()
+    response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
+    return response
+
+
+FILTERS = ("label", "name", "since", "until", "model", "provider", "errors")
+
+
+def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
+    """The storage query of the sessions page's filters, parsed as ``GET /v1/sessions`` does.
+
+    Raises:
+        BadParameterError: a filter the query API would refuse too.
+    """
+    labels = [item.strip() for item in params.get("label", "").split(",") if item.strip()]
+    errors = params.get("errors", "")
+    if errors not in ("", "yes", "no"):
+        raise BadParameterError("errors must be yes, no or empty")
+    return SessionQuery(
+        labels=parse_labels(labels),
+        name=text("name", params.get("name")),
+        since=parse_time("since", params.get("since")),
+        until=parse_time("until", params.get("until")),
+        model=text("model", params.get("model")),
+        provider=text("provider", params.get("provider")),
+        has_errors=None if not errors else errors == "yes",
+        limit=PAGE_SIZE,
+        cursor=text("cursor", cursor),
+    )
+
+
+@router.get("/")
+async def sessions_page(request: Request) -> Response:
+    """Sessions of the signed-in project, newest first, filtered and paged."""
+    state = ui_state(request)
+    sign_in = await _signed_in(request, state)
+    if sign_in is None:
+        return _to_sign_in()
+    params = {name: request.query_params.get(name, "").strip() for name in FILTERS}
+    cursor = request.query_params.get("cursor") or None
+    storage = server_state(request).storage
+    sessions: list[dict[str, Any]] = []
+    next_url = None
+    error = None
+    try:
+        query = session_query(params, cursor)
+        page = await run_in_threadpool(storage.sessions, sign_in.project_id, query)
+    except ValueError as exc:  # BadParameterError, or a cursor the storage cannot read
+        error = str(exc)
+    else:
+        sessions = page.sessions
+        if page.next_cursor:
+            kept = {name: value for name, value in params.items() if value}
+            next_url = "/ui/?" + urlencode({**kept, "cursor": page.next_cursor})
+    filtered = any(params.values()) or cursor is not None
+    return _render(
+        request,
+        state,
+        "sessions.html",
+        400 if error else 200,
+        signed_in=True,
+        sessions=sessions,
+        params=params,
+        error=error,
+        next_url=next_url,
+        filtered=filtered,
+    )
+
+
+@router.get("/sessions/{session_id}")
+async def session_page(request: Request, session_id: str) -> Response:
+    """One session: its trace tree, waterfall and the detail of the chosen node."""
+    state = ui_state(request)
+    sign_in = await _signed_in(request, state)
+    if sign_in is None:
+        return _to_sign_in()
+    storage = server_state(request).storage
+    found = None
+    if "\x00" not in session_id:
+        found = await run_in_threadpool(storage.session, sign_in.project_id, session_id)
+    if found is None:
+        return _render(request, state, "not_found.html", 404, signed_in=True)
+    view = session_view(found)
+    return _render(
+        request,
+        state,
+        "session.html",
+        signed_in=True,
+        session=found["session"],
+        data_json=script_json(view),
+        now=time.time(),
+    )
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` are written as JSON escapes, so no recorded string can close the
+    script element or open a comment; U+2028 and U+2029 are escaped for old parsers.
+    """
+    encoded = json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)
+    return (
+        encoded.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )

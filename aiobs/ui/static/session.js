@@ -1,0 +1,228 @@
+// The session page: the trace tree beside its waterfall, and the detail of the chosen node.
+// Recorded data is only ever written with textContent and createElement, never as HTML.
+
+const data = JSON.parse(document.getElementById("trace-data").textContent);
+const nodes = new Map(data.nodes.map((node) => [node.id, node]));
+const total = Math.max(data.total_ms, 0.001);
+const tree = document.getElementById("tree");
+const detail = document.getElementById("detail");
+const items = new Map();
+
+function el(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined && text !== null) element.textContent = String(text);
+  return element;
+}
+
+function duration(ms) {
+  if (typeof ms !== "number") return "";
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function buildItem(node, depth) {
+  const li = el("li", "node");
+  li.setAttribute("role", "treeitem");
+  li.setAttribute("aria-level", String(depth + 1));
+  li.setAttribute("aria-selected", "false");
+  li.tabIndex = -1;
+  li.dataset.id = node.id;
+  const row = el("div", `row ${node.kind}${node.error ? " failed" : ""}`);
+  const label = el("span", "label-cell");
+  label.style.paddingLeft = `${depth * 16}px`;
+  const toggle = el("span", "toggle", node.children.length ? "▸" : "");
+  toggle.setAttribute("aria-hidden", "true");
+  label.append(toggle, el("span", `kind kind-${node.kind}`, node.kind === "llm" ? "LLM" : "fn"));
+  label.append(el("span", "name", node.name));
+  if (node.error) label.append(el("span", "badge-error", "error"));
+  const bar = el("span", "bar-cell");
+  const fill = el("span", "bar");
+  fill.style.left = `${(node.start / total) * 100}%`;
+  fill.style.width = `${Math.max(((node.duration_ms || 0) / total) * 100, 0.4)}%`;
+  fill.title = duration(node.duration_ms);
+  bar.append(fill, el("span", "bar-text", duration(node.duration_ms)));
+  row.append(label, bar);
+  li.append(row);
+  if (node.children.length) {
+    li.setAttribute("aria-expanded", "false");
+    const group = el("ul", "group");
+    group.setAttribute("role", "group");
+    for (const childId of node.children) {
+      const child = nodes.get(childId);
+      if (child) group.append(buildItem(child, depth + 1));
+    }
+    li.append(group);
+  }
+  row.addEventListener("click", (event) => {
+    event.stopPropagation();
+    if (event.target === toggle) setExpanded(li, li.getAttribute("aria-expanded") !== "true");
+    focusItem(li);
+  });
+  row.addEventListener("dblclick", () => setExpanded(li, li.getAttribute("aria-expanded") !== "true"));
+  items.set(node.id, li);
+  return li;
+}
+
+function setExpanded(li, open) {
+  if (!li.hasAttribute("aria-expanded")) return;
+  li.setAttribute("aria-expanded", String(open));
+  li.querySelector(":scope > .row .toggle").textContent = open ? "▾" : "▸";
+}
+
+function visibleItems() {
+  return [...tree.querySelectorAll("li[role=treeitem]")].filter((li) => li.offsetParent !== null);
+}
+
+function focusItem(li) {
+  for (const other of tree.querySelectorAll("li[aria-selected=true]")) {
+    other.setAttribute("aria-selected", "false");
+    other.tabIndex = -1;
+  }
+  li.setAttribute("aria-selected", "true");
+  li.tabIndex = 0;
+  li.focus();
+  showDetail(nodes.get(li.dataset.id));
+}
+
+tree.addEventListener("keydown", (event) => {
+  const current = event.target.closest("li[role=treeitem]");
+  if (!current) return;
+  const visible = visibleItems();
+  const index = visible.indexOf(current);
+  let next = null;
+  switch (event.key) {
+    case "ArrowDown": next = visible[index + 1]; break;
+    case "ArrowUp": next = visible[index - 1]; break;
+    case "Home": next = visible[0]; break;
+    case "End": next = visible[visible.length - 1]; break;
+    case "ArrowRight":
+      if (current.getAttribute("aria-expanded") === "false") setExpanded(current, true);
+      else if (current.getAttribute("aria-expanded") === "true") next = current.querySelector("li[role=treeitem]");
+      break;
+    case "ArrowLeft":
+      if (current.getAttribute("aria-expanded") === "true") setExpanded(current, false);
+      else next = current.parentElement.closest("li[role=treeitem]");
+      break;
+    case "Enter": case " ":
+      setExpanded(current, current.getAttribute("aria-expanded") !== "true");
+      break;
+    default: return;
+  }
+  event.preventDefault();
+  if (next) focusItem(next);
+});
+
+// -- the detail pane -------------------------------------------------------------------------
+
+function section(title) {
+  const part = el("section", "part");
+  part.append(el("h3", null, title));
+  return part;
+}
+
+function facts(pairs) {
+  const list = el("dl", "facts");
+  for (const [name, value] of pairs) {
+    if (value === null || value === undefined || value === "") continue;
+    const item = el("div");
+    item.append(el("dt", null, name), el("dd", null, value));
+    list.append(item);
+  }
+  return list;
+}
+
+function json(title, value, open) {
+  const box = el("details", "json");
+  box.open = Boolean(open);
+  box.append(el("summary", null, title), el("pre", null, JSON.stringify(value, null, 2)));
+  return box;
+}
+
+function message(msg) {
+  const box = el("article", `message role-${msg.role.replace(/[^a-z_]/g, "")}`);
+  const head = el("header", null, msg.role);
+  if (msg.tool_call_id) head.append(el("span", "muted", ` (result of ${msg.tool_call_id})`));
+  box.append(head);
+  if (msg.text) box.append(el("div", "text", msg.text));
+  for (const call of msg.tool_calls || []) {
+    const tool = el("div", "tool-call");
+    tool.append(el("span", "tool-name", `calls ${call.name}`), el("pre", null, call.arguments));
+    box.append(tool);
+  }
+  return box;
+}
+
+function errorBox(error, exception) {
+  const box = el("div", "error-box");
+  box.setAttribute("role", "alert");
+  box.append(el("strong", null, "Error: "), el("span", null, typeof error === "string" ? error : ""));
+  if (exception) box.append(json("Exception", exception, true));
+  return box;
+}
+
+function usageFacts(usage, cost) {
+  const u = usage || {};
+  const tokens = (value) => (typeof value === "number" ? value.toLocaleString("en-US") : null);
+  return facts([
+    ["Input tokens", tokens(u.input_tokens)],
+    ["Output tokens", tokens(u.output_tokens)],
+    ["Total tokens", tokens(u.total_tokens)],
+    ["Cached input tokens", tokens(u.cached_input_tokens)],
+    ["Reasoning tokens", tokens(u.reasoning_tokens)],
+    ["Estimated", u.estimated ? "yes" : null],
+    ["Cost", cost && typeof cost.total === "number" ? `$${cost.total.toFixed(6)}` : null],
+  ]);
+}
+
+function showDetail(node) {
+  detail.replaceChildren();
+  if (!node) return;
+  const d = node.detail;
+  detail.append(el("h2", null, node.name));
+  if (d.error || d.exception) detail.append(errorBox(d.error, d.exception));
+  if (node.kind === "llm") {
+    detail.append(facts([
+      ["Provider", d.provider], ["API", d.api], ["Model", d.response_model || d.request_model],
+      ["Duration", duration(d.duration_ms)],
+      ["Time to first token", d.stream && d.stream.ttft_ms != null ? duration(d.stream.ttft_ms) : null],
+    ]));
+    const usage = section("Usage");
+    usage.append(usageFacts(d.usage, d.cost));
+    detail.append(usage);
+    const messages = section("Messages");
+    messages.classList.add("messages");
+    for (const msg of d.messages) messages.append(message(msg));
+    if (!d.messages.length) messages.append(el("p", "muted", "No messages recorded."));
+    detail.append(messages);
+    const response = section("Response");
+    response.classList.add("response");
+    if (d.response) response.append(message(d.response));
+    else response.append(el("p", "muted", "No response recorded."));
+    detail.append(response);
+    if (d.parameters && Object.keys(d.parameters).length) detail.append(json("Parameters", d.parameters, false));
+    if (d.raw_response) detail.append(json("Response as recorded", d.raw_response, false));
+  } else {
+    const site = d.callsite ? `${d.callsite.file}:${d.callsite.line}` : null;
+    detail.append(facts([
+      ["Module", d.module], ["Callsite", site], ["Duration", duration(d.duration_ms)],
+    ]));
+    detail.append(json("Arguments", d.args, true));
+    if (d.kwargs) detail.append(json("Keyword arguments", d.kwargs, true));
+    detail.append(json("Result", d.result, true));
+  }
+}
+
+for (const node of data.nodes) {
+  if (node.parent === null || !nodes.has(node.parent)) tree.append(buildItem(node, 0));
+}
+for (const li of tree.children) setExpanded(li, true);
+if (tree.firstElementChild) {
+  const first = tree.firstElementChild;
+  first.tabIndex = 0;
+  first.setAttribute("aria-selected", "true");
+  showDetail(nodes.get(first.dataset.id));
+} else {
+  tree.append(el("li", "muted", "This session has no events."));
+}

@@ -1,0 +1,60 @@
+"""Take the screenshots of docs/ui.md: ``python -m tests.ui.screenshots docs/img``.
+
+A server with the sample sessions of the browser tests runs on a free port; Debian's Chromium
+(through Playwright) signs in and photographs each page at 1280x800, and the session page on a
+narrow screen.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from aiobs.server.app import create_app
+from tests.server.app_fixtures import live_server
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, seeded_storage
+
+
+def _sign_in(page: Page, url: str, secret: str) -> None:
+    page.goto(url + "/ui/signin")
+    page.fill("#key", secret)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(url + "/ui/")
+
+
+def main(directory: str) -> int:
+    """Write signin.png, sessions.png, session.png and session-narrow.png into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as data:
+        storage, key, _ = seeded_storage(Path(data))
+        try:
+            with live_server(create_app(storage)) as url, sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(url + "/ui/signin")
+                page.screenshot(path=out / "signin.png")
+                _sign_in(page, url, key.secret)
+                page.screenshot(path=out / "sessions.png")
+                page.goto(url + "/ui/sessions/agent-run-1")
+                page.focus("#tree li[aria-selected=true]")
+                for press in ("ArrowDown", "ArrowRight", "ArrowRight"):
+                    page.keyboard.press(press)
+                page.screenshot(path=out / "session.png")
+                narrow = browser.new_page(viewport={"width": 390, "height": 844})
+                _sign_in(narrow, url, key.secret)
+                narrow.goto(url + "/ui/sessions/agent-run-1")
+                narrow.screenshot(path=out / "session-narrow.png", full_page=True)
+                browser.close()
+        finally:
+            storage.close()
+    for name in ("signin", "sessions", "session", "session-narrow"):
+        print(out / f"{name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/img"))
