@@ -33,6 +33,7 @@ from .. import _format as fmt
 from .. import _ids
 from .._context import span_var, suppressed_var
 from .._guard import report_internal_error
+from .._otel_parent import OTEL_TRACE, loaded, otel_parent
 from .._records import ErrorInfo, ModelRecord
 from .._session import current_session
 from ..usage import Usage
@@ -125,6 +126,8 @@ class LLMCall:
         self.callsite = user_callsite(3)
         self.span_id = _ids.new_span_id()
         parent = span_var.get()
+        if parent is None and loaded(OTEL_TRACE) is not None:
+            parent = otel_parent()  # an OpenTelemetry span current here
         if parent is None:
             self.parent_id: int | None = None
             self.trace_id = self.span_id
