@@ -13,7 +13,7 @@ from typing import Any
 from ._context import span_var
 from ._guard import guard
 from ._legacy import model_record
-from ._otel_parent import OTEL_TRACE, loaded, otel_parent
+from ._otel_parent import otel_parent
 from ._session import RecordingSession, current_session
 from ._spans import Span, point_event
 from .models import Event, FunctionEvent
@@ -95,7 +95,7 @@ class CurrentContext:
         With no aiobs span open, that of the recording OpenTelemetry span current here, if any.
         """
         span = span_var.get()
-        if span is None and loaded(OTEL_TRACE) is not None:
+        if span is None:
             span = otel_parent()
         return f"{span[0]:016x}" if span is not None else None
 

@@ -5,34 +5,37 @@ aiobs span (``@observe``, ``observer.span``, an LLM call) joins that span's trac
 the OpenTelemetry trace id and its parent span id the OpenTelemetry span id. Spans opened under it
 inherit both through aiobs's own context, as usual.
 
-aiobs never imports OpenTelemetry. The hot path asks first whether the program has
-(``loaded(OTEL_TRACE) is not None``: one dictionary lookup in C) and only then calls
-:func:`otel_parent`::
+aiobs never imports OpenTelemetry, and a program that does not import it pays one attribute
+check per root span. :data:`current` stays ``None`` until the program imports OpenTelemetry's
+context module (a finder on ``sys.meta_path`` notices the import; it finds nothing itself); from
+then on it reads OpenTelemetry's current context, which is empty unless something is set there,
+so only then does :func:`otel_parent` look at the span::
 
     parent = span_var.get()
-    if parent is None and loaded(OTEL_TRACE) is not None:
+    if parent is None and _otel_parent.current is not None and _otel_parent.current():
         parent = otel_parent()
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
+from types import ModuleType
 from typing import Any
 
 from ._context import SpanContext
 from ._guard import report_internal_error
 
+OTEL_CONTEXT = "opentelemetry.context"
 OTEL_TRACE = "opentelemetry.trace"
-"""The module whose presence in ``sys.modules`` means OpenTelemetry may have a span current."""
 
-loaded = sys.modules.get
-"""``loaded(OTEL_TRACE)``: the module if the program imported it, else ``None``."""
+current: Callable[[], Any] | None = None
+"""OpenTelemetry's current context (a dict, empty when nothing is set), once it is imported."""
 
-Reader = Callable[[], SpanContext | None]
-
-_reader: Reader | None = None
+_reader: Callable[[], SpanContext | None] | None = None
 
 
 def otel_parent() -> SpanContext | None:
@@ -53,25 +56,52 @@ def otel_parent() -> SpanContext | None:
         return None
 
 
-def _make_reader() -> Reader | None:
-    """Build the reader once OpenTelemetry's modules are fully imported (``None`` before)."""
-    global _reader  # noqa: PLW0603 - built once per process, then only read
-    trace: Any = sys.modules.get(OTEL_TRACE)
-    context: Any = sys.modules.get("opentelemetry.context")
-    get_span = getattr(trace, "get_current_span", None)
+def _loaded(name: str) -> Any:
+    """The module ``name`` if it is imported and its import has finished, else ``None``."""
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    return None if module is None or getattr(spec, "_initializing", False) else module
+
+
+def _context_getter() -> Callable[[], Any] | None:
+    """How to read OpenTelemetry's current context, once its module is imported."""
+    context = _loaded(OTEL_CONTEXT)
     get_current = getattr(context, "get_current", None)
-    if get_span is None or get_current is None:
-        return None  # not imported, or its import has not finished yet
+    if get_current is None:
+        return None
     # get_current() returns the value of a context variable of OpenTelemetry's default runtime
     # context; reading that variable directly is a C call instead of two Python frames, which
     # matters for programs that import OpenTelemetry without using it (anthropic imports it).
     # Any other runtime context (OTEL_PYTHON_CONTEXT) is read through the public function.
     variable = getattr(getattr(context, "_RUNTIME_CONTEXT", None), "_current_context", None)
-    current: Callable[[], Any] = variable.get if isinstance(variable, ContextVar) else get_current
+    if isinstance(variable, ContextVar):
+        return variable.get
+    return get_current  # type: ignore[no-any-return]
+
+
+def _resolve() -> Any:
+    """:data:`current` from the start of OpenTelemetry's import until its module is usable."""
+    global current  # noqa: PLW0603 - replaced by the real getter once, then only read
+    getter = _context_getter()
+    if getter is None:
+        return None
+    current = getter
+    if _WATCH in sys.meta_path:  # not while an import runs: this is called from recording
+        sys.meta_path.remove(_WATCH)
+    return getter()
+
+
+def _make_reader() -> Callable[[], SpanContext | None] | None:
+    """Build the span reader once OpenTelemetry's modules are imported (``None`` before)."""
+    global _reader  # noqa: PLW0603 - built once per process, then only read
+    get_span = getattr(_loaded(OTEL_TRACE), "get_current_span", None)
+    get_context = _context_getter()
+    if get_span is None or get_context is None:
+        return None
 
     def read() -> SpanContext | None:
-        values = current()
-        if not values:  # nothing is set in OpenTelemetry's context: the common case
+        values = get_context()
+        if not values:  # nothing is set in OpenTelemetry's context
             return None
         span = get_span(values)
         if not span.is_recording():
@@ -85,7 +115,29 @@ def _make_reader() -> Reader | None:
     return read
 
 
+class _ImportWatch(importlib.abc.MetaPathFinder):
+    """Finds nothing: notes that the program has started importing OpenTelemetry's context."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,  # noqa: ARG002 - the finder protocol's signature
+        target: ModuleType | None = None,  # noqa: ARG002 - the same
+    ) -> importlib.machinery.ModuleSpec | None:
+        global current  # noqa: PLW0603 - see _resolve
+        if fullname == OTEL_CONTEXT and current is None:
+            current = _resolve
+        return None
+
+
 def reset() -> None:
-    """Forget the reader (tests that swap OpenTelemetry's runtime context)."""
-    global _reader  # noqa: PLW0603 - see _make_reader
+    """Start over: read OpenTelemetry's modules afresh (tests that swap its runtime context)."""
+    global current, _reader  # noqa: PLW0603 - see _resolve
     _reader = None
+    current = _resolve if OTEL_CONTEXT in sys.modules else None
+    if current is None and _WATCH not in sys.meta_path:
+        sys.meta_path.insert(0, _WATCH)
+
+
+_WATCH = _ImportWatch()
+reset()

@@ -279,3 +279,39 @@ def test_opentelemetry_is_never_imported_by_aiobs(tmp_path: Path) -> None:
         [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split("\n")[:2] == ["None", "[]"]
+
+
+def test_opentelemetry_imported_after_aiobs(tmp_path: Path) -> None:
+    """A program that imports OpenTelemetry after aiobs (and after recording began) is seen."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from aiobs import observe, observer
+            from aiobs.exporters import InMemoryExporter
+
+            @observe
+            def leaf(x):
+                return x
+
+            observer.configure(flush_at_exit=False)
+            observer.observe()
+            leaf(0)  # before the import: a root
+
+            from opentelemetry.sdk.trace import TracerProvider
+
+            tracer = TracerProvider().get_tracer("script")
+            with tracer.start_as_current_span("request") as span:
+                leaf(1)
+            exporter = InMemoryExporter()
+            observer.flush(exporter=exporter)
+            first, second = exporter.documents[0]["function_events"]
+            print(first["parent_span_id"])
+            print(second["parent_span_id"] == f"{span.get_span_context().span_id:016x}")
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["None", "True"]
