@@ -60,10 +60,25 @@ class Fields(dict[str, Any]):
         return None
 
 
+_VERDICTS_LIMIT = 256
+_verdicts: dict[tuple[type, str], bool] = {}
+
+
 def made_by(value: Any, package: str) -> bool:
-    """Whether ``value``'s class is defined in ``package`` (the SDK's own objects)."""
-    module = type(value).__module__
-    return module == package or module.startswith(f"{package}.")
+    """Whether ``value``'s class is defined in ``package`` (the SDK's own objects).
+
+    Remembered per class: this runs on every recorded call, and reading a pydantic model class's
+    ``__module__`` costs several times a dictionary lookup.
+    """
+    key = (type(value), package)
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        module = str(getattr(key[0], "__module__", ""))
+        verdict = module == package or module.startswith(f"{package}.")
+        if len(_verdicts) >= _VERDICTS_LIMIT:  # classes made on the fly: keep the table small
+            _verdicts.clear()
+        _verdicts[key] = verdict
+    return verdict
 
 
 def stand_in_fields(value: Any) -> Fields | None:
