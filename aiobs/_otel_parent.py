@@ -18,6 +18,7 @@ so only then does :func:`otel_parent` look at the span::
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
@@ -86,8 +87,8 @@ def _resolve() -> Any:
     if getter is None:
         return None
     current = getter
-    if _WATCH in sys.meta_path:  # not while an import runs: this is called from recording
-        sys.meta_path.remove(_WATCH)
+    with contextlib.suppress(ValueError):  # another thread may have removed it already
+        sys.meta_path.remove(_WATCH)  # not while an import runs: this is called from recording
     return getter()
 
 
