@@ -54,6 +54,9 @@ MAX_EVENTS_PER_UPLOAD = "AIOBS_MAX_EVENTS_PER_UPLOAD"
 SERVER_DB = "AIOBS_SERVER_DB"
 """Database URL of ``aiobs server`` and ``aiobs keys`` when ``--db`` is not given."""
 
+SERVER_MAX_EVENTS_PER_UPLOAD = "AIOBS_SERVER_MAX_EVENTS_PER_UPLOAD"
+"""Most events ``aiobs server`` takes in one upload, when ``--max-events-per-upload`` is not set."""
+
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 

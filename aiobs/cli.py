@@ -19,7 +19,14 @@ import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from .server.config import DEFAULT_DB, SERVER_DB, describe_quotas, parse_quotas
+from .server.config import (
+    DEFAULT_DB,
+    SERVER_DB,
+    SERVER_MAX_EVENTS_PER_UPLOAD,
+    default_max_events,
+    describe_quotas,
+    parse_quotas,
+)
 from .server.storage import TIERS, KeyRecord, Quotas, open_storage
 
 SERVER_HINT = "aiobs server needs fastapi and uvicorn: pip install 'aiobs[server]'"
@@ -29,10 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "server" and args.max_body_mb <= 0:
-        parser.error("--max-body-mb must be positive")
-    if args.command == "server" and args.workers < 1:
-        parser.error("--workers must be at least 1")
+    if args.command == "server":
+        _check_server_arguments(parser, args)
     try:
         quotas = Quotas(parse_quotas(args.quota), args.period) if args.command == "server" else None
     except ValueError as exc:
@@ -43,6 +48,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aiobs: error: {exc}", file=sys.stderr)
         return 1
     return status
+
+
+_POSITIVE = (
+    "max_body_mb",
+    "max_events_per_upload",
+    "ingest_memory_mb",
+    "timeout_headers",
+    "timeout_body",
+    "timeout_keep_alive",
+    "max_connections",
+    "timeout_graceful_shutdown",
+)
+
+
+def _check_server_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.max_events_per_upload is None:
+        try:
+            args.max_events_per_upload = default_max_events()
+        except ValueError as exc:
+            parser.error(str(exc))
+    for name in _POSITIVE:
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
     )
+    _add_limits(server)
     server.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
@@ -91,6 +122,61 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id", metavar="KEY_ID")
     revoke.set_defaults(run=_revoke_key)
     return parser
+
+
+def _add_limits(server: argparse.ArgumentParser) -> None:
+    """The options that bound uploads and connections (see docs/server.md, "Limits")."""
+    limits = server.add_argument_group("limits (see docs/server.md)")
+    limits.add_argument(
+        "--max-events-per-upload",
+        type=int,
+        metavar="N",
+        help=f"most events in one upload (default: ${SERVER_MAX_EVENTS_PER_UPLOAD} or 10000); "
+        "the SDK splits larger flushes",
+    )
+    limits.add_argument(
+        "--ingest-memory-mb",
+        type=float,
+        default=512.0,
+        help="memory the uploads in progress may hold together, in MiB; beyond it uploads are "
+        "answered 503 with Retry-After (default: 512)",
+    )
+    limits.add_argument(
+        "--timeout-headers",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time a request's headers may take to arrive (default: 10)",
+    )
+    limits.add_argument(
+        "--timeout-body",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time an upload's body may take to arrive after its headers (default: 60)",
+    )
+    limits.add_argument(
+        "--timeout-keep-alive",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="time an idle keep-alive connection stays open (default: 5)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="connections open at once per worker; beyond it the longest idle is closed "
+        "(default: 1000, fewer if ulimit -n leaves less room)",
+    )
+    limits.add_argument(
+        "--timeout-graceful-shutdown",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="time the requests in flight get to finish when the server stops (default: 30)",
+    )
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +206,13 @@ def _serve(args: argparse.Namespace, quotas: Quotas) -> int:
         max_document_bytes=max(max_body * 10, 1),
         log_level=args.log_level,
         workers=args.workers,
+        max_events_per_upload=args.max_events_per_upload,
+        body_timeout=args.timeout_body,
+        ingest_memory_bytes=max(int(args.ingest_memory_mb * 1024 * 1024), 1),
+        header_timeout=args.timeout_headers,
+        keep_alive_timeout=args.timeout_keep_alive,
+        max_connections=args.max_connections,
+        graceful_shutdown_timeout=args.timeout_graceful_shutdown,
     )
     processes = f", {args.workers} workers" if args.workers > 1 else ""
     print(

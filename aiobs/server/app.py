@@ -20,14 +20,17 @@ from fastapi.responses import JSONResponse
 
 from .._version import __version__
 from .auth import CACHE_SECONDS, KeyCache
-from .deps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DOCUMENT_BYTES, ServerState, server_state
+from .budget import MemoryBudget
+from .deps import ServerState, server_state
 from .errors import install_error_handlers
+from .limits import UploadLimits
 from .logs import RequestLog
 from .models import HealthResponse
 from .protocol import router as protocol_router
 from .queries import router as query_router
 from .rebalance import Rebalance
 from .storage import Storage
+from .turns import Turns
 
 logger = logging.getLogger("aiobs.server")
 
@@ -37,8 +40,10 @@ TITLE = "aiobs flush server"
 def create_app(
     storage: Storage,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    limits: UploadLimits | None = None,
+    max_body_bytes: int | None = None,
+    max_document_bytes: int | None = None,
+    max_events_per_upload: int | None = None,
     key_cache_seconds: float = CACHE_SECONDS,
     spread_connections: bool = False,
 ) -> FastAPI:
@@ -46,8 +51,12 @@ def create_app(
 
     Args:
         storage: a migrated storage (see :func:`aiobs.server.storage.open_storage`).
-        max_body_bytes: largest request body accepted, as sent.
-        max_document_bytes: largest export document accepted once decompressed.
+        limits: what an upload may be (:class:`~aiobs.server.limits.UploadLimits`: sizes,
+            values, nesting, events, body timeout, memory); the defaults when not given.
+        max_body_bytes: largest request body accepted, as sent (changes ``limits``).
+        max_document_bytes: largest export document accepted once decompressed (changes
+            ``limits``).
+        max_events_per_upload: most events in one upload (changes ``limits``).
         key_cache_seconds: how long a successful authentication is reused; a revoked key
             is refused at the latest this long after its revocation.
         spread_connections: ask keep-alive clients to reconnect now and then, so that they
@@ -56,8 +65,16 @@ def create_app(
     Raises:
         ValueError: a limit is not positive.
     """
-    if max_body_bytes <= 0 or max_document_bytes <= 0 or key_cache_seconds < 0:
-        raise ValueError("size limits must be positive and key_cache_seconds not negative")
+    if key_cache_seconds < 0:
+        raise ValueError("key_cache_seconds must not be negative")
+    shortcuts = {
+        "max_body_bytes": max_body_bytes,
+        "max_document_bytes": max_document_bytes,
+        "max_events": max_events_per_upload,
+    }
+    limits = (limits or UploadLimits()).replace(
+        **{name: value for name, value in shortcuts.items() if value is not None}
+    )
     app = FastAPI(
         title=TITLE,
         version=__version__,
@@ -66,8 +83,9 @@ def create_app(
     app.state.aiobs = ServerState(
         storage=storage,
         keys=KeyCache(storage, ttl=key_cache_seconds),
-        max_body_bytes=max_body_bytes,
-        max_document_bytes=max_document_bytes,
+        limits=limits,
+        budget=MemoryBudget(limits.memory_bytes),
+        turns=Turns(),
     )
     install_error_handlers(app)
     app.include_router(protocol_router)

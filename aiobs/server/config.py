@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .._env import SERVER_DB
+from .._env import SERVER_DB, SERVER_MAX_EVENTS_PER_UPLOAD, get_positive_int
+from .limits import DEFAULT_MAX_EVENTS
 from .storage.base import DEFAULT_QUOTAS, TIERS
 
-__all__ = ["DEFAULT_DB", "SERVER_DB", "describe_quotas", "parse_quotas"]
+__all__ = [
+    "DEFAULT_DB",
+    "SERVER_DB",
+    "SERVER_MAX_EVENTS_PER_UPLOAD",
+    "default_max_events",
+    "describe_quotas",
+    "parse_quotas",
+]
 
 DEFAULT_DB = "sqlite:///aiobs-server.db"
 """The database used when neither ``--db`` nor ``AIOBS_SERVER_DB`` says otherwise."""
@@ -43,3 +51,14 @@ def describe_quotas(limits: Mapping[str, int | None]) -> str:
     return ", ".join(
         f"{tier}={'unlimited' if limit is None else limit}" for tier, limit in limits.items()
     )
+
+
+def default_max_events() -> int:
+    """Events per upload when ``--max-events-per-upload`` is not given.
+
+    ``AIOBS_SERVER_MAX_EVENTS_PER_UPLOAD``, else 10,000.
+
+    Raises:
+        ValueError: ``AIOBS_SERVER_MAX_EVENTS_PER_UPLOAD`` is not a positive integer.
+    """
+    return get_positive_int(SERVER_MAX_EVENTS_PER_UPLOAD, DEFAULT_MAX_EVENTS)

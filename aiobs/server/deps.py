@@ -10,14 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .auth import KeyCache, UnauthorizedError
+from .budget import MemoryBudget
+from .limits import UploadLimits
 from .logs import PROJECT_STATE
 from .storage import KeyRecord, Storage
-
-MIB = 1024 * 1024
-DEFAULT_MAX_BODY_BYTES = 10 * MIB
-"""Largest request body accepted, as sent (compressed or not)."""
-DEFAULT_MAX_DOCUMENT_BYTES = 100 * MIB
-"""Largest export document accepted once decompressed."""
+from .turns import Turns
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -29,12 +26,13 @@ bearer_scheme = HTTPBearer(
 
 @dataclass(frozen=True)
 class ServerState:
-    """The storage, the key cache and the size limits of one app."""
+    """The storage, the key cache, the upload limits, memory budget and turns of one app."""
 
     storage: Storage
     keys: KeyCache
-    max_body_bytes: int
-    max_document_bytes: int
+    limits: UploadLimits
+    budget: MemoryBudget
+    turns: Turns
 
 
 def server_state(request: Request) -> ServerState:

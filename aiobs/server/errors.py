@@ -1,4 +1,9 @@
-"""How refusals are answered: always JSON ``{"success": false, "error": "..."}``."""
+"""How refusals are answered: always JSON ``{"success": false, "error": "..."}``.
+
+Refusals that end when time passes carry ``Retry-After``: 429 (the quota renews when its period
+ends) and 503 (busy with other uploads). A body that arrived too slowly is answered 408 and its
+connection closed, since the rest of it is not read.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from .auth import UnauthorizedError
-from .bodies import BadBodyError, BodyTooLargeError
+from .bodies import BadBodyError, BodyTimeoutError, BodyTooLargeError
+from .budget import ServerBusyError, UploadTooLargeForBudgetError
+from .deps import server_state
+from .jsonscan import TooDeepError, TooManyValuesError
+from .limits import TooManyEventsError
 from .params import BadParameterError
-from .storage import InvalidDocument, QuotaExceeded
+from .protocol import retry_after
+from .storage import IdempotencyKeyReused, InvalidDocument, QuotaExceeded
 
 
 def error_response(
@@ -27,11 +37,21 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every known refusal of ``app`` with the one JSON shape."""
     app.add_exception_handler(UnauthorizedError, _unauthorized)
-    app.add_exception_handler(BodyTooLargeError, _too_large)
+    for too_large in (
+        BodyTooLargeError,
+        TooManyValuesError,
+        TooManyEventsError,
+        UploadTooLargeForBudgetError,
+    ):
+        app.add_exception_handler(too_large, _too_large)
     app.add_exception_handler(BadBodyError, _bad_body)
+    app.add_exception_handler(BodyTimeoutError, _too_slow)
+    app.add_exception_handler(ServerBusyError, _busy)
     app.add_exception_handler(QuotaExceeded, _quota_exceeded)
+    app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(BadParameterError, _bad_value)
     app.add_exception_handler(InvalidDocument, _bad_value)
+    app.add_exception_handler(TooDeepError, _bad_value)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
@@ -50,9 +70,23 @@ async def _bad_body(request: Request, exc: Exception) -> JSONResponse:  # noqa: 
     return error_response(exc.status, str(exc))
 
 
-async def _quota_exceeded(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
+async def _too_slow(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
+    return error_response(408, str(exc), {"Connection": "close"})
+
+
+async def _busy(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
+    assert isinstance(exc, ServerBusyError)
+    return error_response(503, str(exc), {"Retry-After": str(exc.retry_after)})
+
+
+async def _quota_exceeded(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QuotaExceeded)
-    return error_response(429, str(exc), usage=exc.quota.as_protocol())
+    headers = retry_after(exc.quota, server_state(request).storage.quotas)
+    return error_response(429, str(exc), headers, usage=exc.quota.as_protocol())
+
+
+async def _key_reused(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
+    return error_response(422, str(exc))
 
 
 async def _bad_value(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001

@@ -1,7 +1,8 @@
 """Query parameters of the query API, turned into what the storage takes.
 
 Times are accepted as epoch seconds (``1767225600`` or ``1767225600.5``) or ISO 8601
-(``2026-01-01T00:00:00Z``; without a zone, UTC is meant). Labels are ``key:value``.
+(``2026-01-01T00:00:00Z``; without a zone, UTC is meant). Labels are ``key:value``. No parameter
+may hold NUL: nothing stored can contain it, and PostgreSQL cannot even compare with it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ BUCKETS: dict[str, int | None] = {"minute": 60, "hour": 3600, "day": 86400, "non
 
 class BadParameterError(ValueError):
     """A query parameter that cannot be understood (HTTP 400); the message names it."""
+
+
+def text(name: str, value: str | None) -> str | None:
+    """``value``, or ``None`` when it is absent or empty.
+
+    Raises:
+        BadParameterError: it holds NUL.
+    """
+    if not value:
+        return None
+    if "\x00" in value:
+        raise BadParameterError(f"{name} must not contain NUL (%00)")
+    return value
 
 
 def parse_time(name: str, value: str | None) -> float | None:
@@ -62,6 +76,7 @@ def parse_labels(values: list[str]) -> dict[str, str]:
     """
     labels: dict[str, str] = {}
     for item in values:
+        text("label", item)
         key, colon, value = item.partition(":")
         if not colon or not key:
             raise BadParameterError(f"label must look like key:value, got {item!r}")
@@ -79,6 +94,7 @@ def check_group_by(value: str) -> str:
     """
     if value in ("model", "provider", "none"):
         return value
+    text("group_by", value)
     if value.startswith("label:") and len(value) > len("label:"):
         return value
     raise BadParameterError(f"group_by must be model, provider, none or label:<key>, got {value!r}")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from .deps import current_key, server_state
 from .models import ErrorResponse, SessionDetailResponse, SessionPageResponse, StatsResponse
-from .params import BUCKETS, BadParameterError, check_group_by, parse_labels, parse_time
+from .params import BUCKETS, BadParameterError, check_group_by, parse_labels, parse_time, text
 from .storage import KeyRecord, SessionQuery, StatsQuery
 
 router = APIRouter(
@@ -59,11 +59,11 @@ def list_sessions(
     """Session summaries, newest first, one page at a time."""
     query = SessionQuery(
         labels=parse_labels(label or []),
-        name=name or None,
+        name=text("name", name),
         since=parse_time("since", since),
         until=parse_time("until", until),
-        model=model or None,
-        provider=provider or None,
+        model=text("model", model),
+        provider=text("provider", provider),
         has_errors=has_errors,
         limit=limit,
         cursor=cursor or None,
@@ -80,7 +80,9 @@ def list_sessions(
 )
 def get_session(request: Request, key: KeyDep, session_id: str) -> dict[str, Any]:
     """One session with its events, function events and trace tree."""
-    found = server_state(request).storage.session(key.project_id, session_id)
+    text("session_id", session_id)
+    storage = server_state(request).storage
+    found = _refusing_values(lambda: storage.session(key.project_id, session_id))
     if found is None:
         raise HTTPException(404, "session not found")
     return found

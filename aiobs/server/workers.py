@@ -31,6 +31,13 @@ from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from .app import create_app
+from .connections import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    PROTOCOL,
+)
+from .limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_EVENTS, DEFAULT_MEMORY_BYTES, UploadLimits
 from .storage import Quotas, open_storage
 
 SETTINGS_VARIABLE = "AIOBS_SERVER_SETTINGS"
@@ -41,6 +48,17 @@ APP_FACTORY = "aiobs.server.workers:app_from_environment"
 
 STARTUP_FAILURE = 3
 """Exit status of ``aiobs server`` when it could not start serving (as uvicorn's own)."""
+
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5
+"""Seconds a kept-alive connection may wait for its next request (uvicorn's default)."""
+
+DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT = 30
+"""Seconds the requests in flight get to finish when the server is stopped."""
+
+RESERVED_DESCRIPTORS = 64
+"""File descriptors kept for the database, logs and the listening socket, beyond connections."""
+
+logger = logging.getLogger("aiobs.server")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +72,13 @@ class ServerSettings:
     max_document_bytes: int
     log_level: str = "info"
     workers: int = 1
+    max_events_per_upload: int = DEFAULT_MAX_EVENTS
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    ingest_memory_bytes: int = DEFAULT_MEMORY_BYTES
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    graceful_shutdown_timeout: int = DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT
 
     def to_json(self) -> str:
         """The settings as one line of JSON."""
@@ -77,6 +102,17 @@ class ServerSettings:
         """The trace quotas these settings describe."""
         return Quotas(self.quota_limits, self.period)  # type: ignore[arg-type]
 
+    @property
+    def limits(self) -> UploadLimits:
+        """The upload limits these settings describe."""
+        return UploadLimits(
+            max_body_bytes=self.max_body_bytes,
+            max_document_bytes=self.max_document_bytes,
+            max_events=self.max_events_per_upload,
+            body_timeout=self.body_timeout,
+            memory_bytes=self.ingest_memory_bytes,
+        )
+
 
 def app_from_environment() -> FastAPI:
     """The app of one worker process, built from :data:`SETTINGS_VARIABLE`.
@@ -95,12 +131,7 @@ def app_from_environment() -> FastAPI:
     settings = ServerSettings.from_json(text)
     configure_logging(settings.log_level)
     storage = open_storage(settings.db, settings.quotas)
-    app = create_app(
-        storage,
-        max_body_bytes=settings.max_body_bytes,
-        max_document_bytes=settings.max_document_bytes,
-        spread_connections=settings.workers > 1,
-    )
+    app = create_app(storage, limits=settings.limits, spread_connections=settings.workers > 1)
 
     @asynccontextmanager
     async def close_storage_at_shutdown(_: FastAPI) -> AsyncIterator[None]:
@@ -112,7 +143,15 @@ def app_from_environment() -> FastAPI:
 
 
 class TCPConfig(uvicorn.Config):
-    """The settings of uvicorn, with a listening socket that says it speaks TCP."""
+    """The settings of uvicorn, with a listening socket that says it speaks TCP.
+
+    The ``aiobs_*`` attributes are the connection limits of :mod:`.connections`; the config is
+    pickled into each worker process with them.
+    """
+
+    aiobs_header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    aiobs_max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    aiobs_max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def bind_socket(self) -> socket.socket:
         """The listening socket, re-wrapped with ``IPPROTO_TCP`` if it came without a protocol."""
@@ -142,7 +181,13 @@ def run(settings: ServerSettings, host: str, port: int) -> int:
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        http=PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
+        h11_max_incomplete_event_size=DEFAULT_MAX_HEADER_BYTES,
     )
+    config.aiobs_header_timeout = settings.header_timeout
+    config.aiobs_max_connections = connection_limit(settings.max_connections)
     server = uvicorn.Server(config)
     if workers == 1:
         server.run()
@@ -153,6 +198,30 @@ def run(settings: ServerSettings, host: str, port: int) -> int:
     else:
         Multiprocess(config, sockets=sockets).run()
     return 0
+
+
+def connection_limit(wanted: int) -> int:
+    """``wanted``, or fewer if the file descriptors a process may open leave less room.
+
+    A connection beyond what the descriptors allow cannot even be accepted, so the limit that
+    closes idle connections to make room must come first (see :mod:`.connections`).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return wanted
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or wanted <= soft - RESERVED_DESCRIPTORS:
+        return wanted
+    room = max(soft - RESERVED_DESCRIPTORS, 1)
+    logger.warning(
+        "--max-connections %d is more than the open-file limit (%d, see ulimit -n) leaves room "
+        "for: at most %d connections",
+        wanted,
+        soft,
+        room,
+    )
+    return room
 
 
 def configure_logging(level: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from aiobs.server.storage import (
     KEY_PREFIX,
     TIERS,
+    IdempotencyKeyReused,
     IngestResult,
     InvalidDocument,
     KeyRecord,
@@ -41,6 +42,7 @@ class MemoryStorage(Storage):
         self._keys: dict[str, tuple[KeyRecord, str]] = {}
         self._used: dict[str, int] = {}
         self._seen: set[tuple[str, str]] = set()
+        self._digests: dict[tuple[str, str], str | None] = {}
         self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
         self._events: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
 
@@ -97,7 +99,12 @@ class MemoryStorage(Storage):
         return QuotaStatus(key.tier, used, self.quotas.limit(key.tier), 0.0)
 
     def ingest(
-        self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
+        self,
+        key: KeyRecord,
+        document: Mapping[str, Any],
+        idempotency_key: str | None,
+        *,
+        digest: str | None = None,
     ) -> IngestResult:
         if not isinstance(document, dict) or not all(
             isinstance(document.get(name), list)
@@ -109,11 +116,15 @@ class MemoryStorage(Storage):
         with self._lock:
             project = key.project_id
             if idempotency_key is not None and (project, idempotency_key) in self._seen:
+                first = self._digests.get((project, idempotency_key))
+                if digest is not None and first is not None and first != digest:
+                    raise IdempotencyKeyReused(idempotency_key)
                 return IngestResult(False, 0, 0, self.quota_status(key))
             if self.quota_status(key).is_rate_limited:
                 raise QuotaExceeded(self.quota_status(key))
             if idempotency_key is not None:
                 self._seen.add((project, idempotency_key))
+                self._digests[(project, idempotency_key)] = digest
             new = 0
             for session in document["sessions"]:
                 new += (project, session["id"]) not in self._sessions

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from aiobs.server.app import create_app
 from aiobs.server.auth import KeyCache
+from aiobs.server.limits import UploadLimits
 from aiobs.server.storage import NewKey, Quotas, SessionQuery, Storage, open_storage
 from tests.server.app_fixtures import (
     body,
@@ -378,6 +379,48 @@ class TestSizeLimits:
         chunks = (part for part in (body(document([session()])),))
         answer = requests.post(f"{url}/v1/traces", data=chunks, headers=auth(key), timeout=10)
         assert answer.status_code == 201
+
+
+class TestMemoryBudget:
+    """Uploads in progress share one memory budget: beyond it, 503 with Retry-After, at once."""
+
+    def test_an_upload_beyond_the_budget_is_told_to_come_back(
+        self, storage: Storage, key: NewKey
+    ) -> None:
+        app = create_app(storage, limits=UploadLimits(memory_bytes=4 * 1024 * 1024))
+        run = session()
+        events = [llm_event(run["id"]) for _ in range(800)]  # about 500 KB of JSON
+        raw = body(document([run], events))
+        with live_server(app) as url:
+            host, port = url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port)), timeout=5) as slow:
+                head = (
+                    f"POST /v1/traces HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Authorization: Bearer {key.secret}\r\nContent-Length: 3100000\r\n\r\n"
+                )
+                slow.sendall(head.encode() + b" " * 3_000_000)  # 3 MB held while the rest waits
+                time.sleep(0.5)
+                busy = requests.post(f"{url}/v1/traces", data=raw, headers=auth(key), timeout=10)
+                assert busy.status_code == 503
+                assert busy.headers["Retry-After"] == "1"
+                assert "busy with other uploads" in busy.json()["error"]
+            deadline = time.monotonic() + 10  # the slow upload has gone: its share comes back
+            while True:
+                again = requests.post(f"{url}/v1/traces", data=raw, headers=auth(key), timeout=10)
+                if again.status_code != 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert again.status_code == 201
+
+    def test_an_upload_larger_than_the_whole_budget_is_refused_for_good(
+        self, storage: Storage, key: NewKey
+    ) -> None:
+        client = TestClient(create_app(storage, limits=UploadLimits(memory_bytes=1024 * 1024)))
+        run = session()
+        raw = body(document([run], [llm_event(run["id"]) for _ in range(800)]))
+        answer = client.post("/v1/traces", content=raw, headers=auth(key))
+        assert answer.status_code == 413
+        assert "--ingest-memory-mb" in answer.json()["error"]
 
 
 class TestQuota:

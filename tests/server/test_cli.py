@@ -158,6 +158,13 @@ class TestServerCommand:
             (["server", "--period", "year"], "invalid choice"),
             (["server", "--port", "eighty"], "invalid int value"),
             (["server", "--max-body-mb", "0"], "--max-body-mb must be positive"),
+            (["server", "--max-events-per-upload", "0"], "--max-events-per-upload must be"),
+            (["server", "--ingest-memory-mb", "-5"], "--ingest-memory-mb must be positive"),
+            (["server", "--timeout-headers", "0"], "--timeout-headers must be positive"),
+            (["server", "--timeout-body", "0"], "--timeout-body must be positive"),
+            (["server", "--timeout-keep-alive", "0"], "--timeout-keep-alive must be positive"),
+            (["server", "--max-connections", "0"], "--max-connections must be positive"),
+            (["server", "--timeout-graceful-shutdown", "0"], "--timeout-graceful-shutdown must"),
             ([], "required"),
         ],
     )
@@ -170,6 +177,17 @@ class TestServerCommand:
         err = capsys.readouterr().err
         assert "usage:" in err
         assert says in err
+
+    def test_a_bad_event_limit_in_the_environment_is_a_usage_error(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("AIOBS_SERVER_MAX_EVENTS_PER_UPLOAD", "many")
+        with pytest.raises(SystemExit) as exit_:
+            main(["server"])
+        assert exit_.value.code == 2
+        assert "AIOBS_SERVER_MAX_EVENTS_PER_UPLOAD='many' must be a positive integer" in (
+            capsys.readouterr().err
+        )
 
     def test_without_the_server_extra_it_says_what_to_install(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -8,11 +8,12 @@ from __future__ import annotations
 import copy
 import statistics
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiobs.server.storage import SQLStorage, open_storage
+from aiobs.server.storage import SQLStorage, migrations, open_storage
 from aiobs.server.storage.base import (
     KEY_PREFIX,
     InvalidDocument,
@@ -22,6 +23,8 @@ from aiobs.server.storage.base import (
     SessionQuery,
     StatsQuery,
 )
+from aiobs.server.storage.driver import Driver
+from aiobs.server.storage.sqlite import SQLiteDriver
 
 from .conftest import Call, SessionPlan, legacy_document, record_document
 
@@ -133,8 +136,11 @@ class TestMigrations:
         storage.migrate()
         storage.migrate()
         with storage.driver.reading() as cursor:
-            cursor.execute("SELECT version FROM aiobs_schema_version")
-            assert [row[0] for row in cursor.fetchall()] == [1]
+            cursor.execute("SELECT version FROM aiobs_schema_version ORDER BY version")
+            # each step once
+            assert [row[0] for row in cursor.fetchall()] == list(
+                range(1, migrations.CURRENT_VERSION + 1)
+            )
         assert storage.authenticate(key.secret) == key.record
 
     def test_concurrent_migrations(self, storage_url: str) -> None:
@@ -163,10 +169,43 @@ class TestMigrations:
             assert len(opened) == 4
             with opened[0].driver.reading() as cursor:
                 cursor.execute("SELECT COUNT(*) FROM aiobs_schema_version")
-                assert cursor.fetchone()[0] == 1
+                assert cursor.fetchone()[0] == migrations.CURRENT_VERSION  # each step once
         finally:
             for storage in opened:
                 storage.close()
+
+
+def _unmigrated_driver(url: str) -> Driver:
+    if url.startswith("sqlite:///"):
+        return SQLiteDriver(Path(url.removeprefix("sqlite:///")))
+    from aiobs.server.storage.postgres import PostgresDriver
+
+    return PostgresDriver(url)
+
+
+class TestMigrationFromVersion1:
+    """A database of the first schema gains the digests of idempotency keys, keeping its data."""
+
+    def test_uploads_stored_before_answer_a_replay(self, storage_url: str) -> None:
+        first = SQLStorage(_unmigrated_driver(storage_url))
+        with first.driver.transaction() as cursor:
+            cursor.execute("CREATE TABLE aiobs_schema_version (version INTEGER NOT NULL)")
+            for statement in migrations.STEPS[0]:
+                cursor.execute(statement)
+            cursor.execute("INSERT INTO aiobs_schema_version (version) VALUES (1)")
+        key = first.create_key("free").record
+        with first.driver.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO aiobs_uploads (project_id, idempotency_key, received_at)"
+                " VALUES (?, 'old-upload', 1.0)",
+                (key.project_id,),
+            )
+        assert migrations.migrate(first.driver) == 1
+        document = record_document(SessionPlan(calls=[Call()]))
+        again = first.ingest(key, document, "old-upload", digest="sha256:anything")
+        assert (again.created, again.events_stored) == (False, 0)
+        assert first.ingest(key, document, "new-upload", digest="d1").created
+        first.close()
 
 
 class TestIngest:
@@ -763,3 +802,15 @@ def test_check(storage: SQLStorage) -> None:
 def test_quota_of_unknown_key_is_zero(storage: SQLStorage) -> None:
     ghost = KeyRecord("nosuchkey0", "proj_x", "free", None, 0.0)
     assert storage.quota_status(ghost).used == 0
+
+
+@pytest.mark.parametrize("session_id", [{}, [], 5, None])
+def test_an_event_naming_its_session_with_a_non_string_is_refused(
+    storage: SQLStorage, session_id: Any
+) -> None:
+    key = storage.create_key("free").record
+    document = _valid()
+    document["sessions"].append({"id": "s2", "name": "m", "started_at": 2.0, "meta": {}})
+    document["events"][0]["session_id"] = session_id
+    with pytest.raises(InvalidDocument, match=r"events\[0\]\.session_id"):
+        storage.ingest(key, document, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -165,3 +166,13 @@ def test_a_taken_port_fails_with_a_message(tmp_path: Path, count: str) -> None:
         )
     assert finished.returncode == workers.STARTUP_FAILURE
     assert "address already in use" in finished.stderr.lower()
+
+
+def test_the_connection_limit_leaves_room_within_the_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+    try:
+        assert workers.connection_limit(1000) == 512 - workers.RESERVED_DESCRIPTORS
+        assert workers.connection_limit(100) == 100
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -12,6 +12,7 @@ from pathlib import Path
 from .base import (
     KEY_PREFIX,
     TIERS,
+    IdempotencyKeyReused,
     IngestResult,
     InvalidDocument,
     KeyRecord,
@@ -31,6 +32,7 @@ from .sqlite import SQLiteDriver
 __all__ = [
     "KEY_PREFIX",
     "TIERS",
+    "IdempotencyKeyReused",
     "IngestResult",
     "InvalidDocument",
     "KeyRecord",

@@ -122,6 +122,20 @@ class InvalidDocument(ValueError):  # noqa: N818 - named for what is wrong, like
     """The upload is not an aiobs export document; the message says what is wrong."""
 
 
+class IdempotencyKeyReused(Exception):  # noqa: N818 - named for what happened
+    """The idempotency key was used before for a different document; nothing was stored.
+
+    The IETF draft "The Idempotency-Key HTTP Header Field" answers this with 422.
+    """
+
+    def __init__(self, idempotency_key: str) -> None:
+        shown = idempotency_key if len(idempotency_key) <= 80 else idempotency_key[:77] + "..."
+        super().__init__(
+            f"the Idempotency-Key {shown!r} was used before for a different document: "
+            "send a new document with a new key (a retry must send the same document)"
+        )
+
+
 @dataclass(frozen=True)
 class SessionQuery:
     """Filters and page of ``GET /v1/sessions``. Times are epoch seconds."""
@@ -229,13 +243,26 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def ingest(
-        self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
+        self,
+        key: KeyRecord,
+        document: Mapping[str, Any],
+        idempotency_key: str | None,
+        *,
+        digest: str | None = None,
     ) -> IngestResult:
         """Store an export document for the key's project, once per idempotency key.
+
+        Args:
+            key: the uploading key.
+            document: the parsed export document.
+            idempotency_key: uploads with the same key are stored once.
+            digest: a hash of the document's bytes, kept with the idempotency key; an upload
+                with a key seen before and a different digest is refused.
 
         Raises:
             QuotaExceeded: the key's quota is used up (nothing stored).
             InvalidDocument: the document's shape is wrong (nothing stored).
+            IdempotencyKeyReused: the key came before with a different digest.
         """
 
     # -- queries --------------------------------------------------------------------------------

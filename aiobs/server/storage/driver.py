@@ -39,6 +39,10 @@ class Driver(abc.ABC):
     name: str
     """``"sqlite"`` or ``"postgresql"``."""
 
+    data_errors: tuple[type[Exception], ...] = ()
+    """What the database raises for a value it cannot hold (a number out of range, NUL in
+    text): the storage refuses the request with it instead of failing."""
+
     lock_rows: str = ""
     """Appended to a ``SELECT`` inside a write transaction so that the rows it reads stay locked
     until the commit (``" FOR UPDATE"``), where other writers could otherwise change them; empty

@@ -83,6 +83,11 @@ STEPS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX aiobs_events_time ON aiobs_events (project_id, kind, started_at)",
     ),
+    (
+        # the SHA-256 of the document an idempotency key was first used for, so that the key
+        # used again for another document is refused; null for uploads stored before this step
+        "ALTER TABLE aiobs_uploads ADD COLUMN digest TEXT",
+    ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""
 

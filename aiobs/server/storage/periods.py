@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 
@@ -17,3 +17,19 @@ def period_start(now: float, period: Literal["month", "day"]) -> float:
     if period == "month":
         start = start.replace(day=1)
     return start.timestamp()
+
+
+def period_end(start: float, period: Literal["month", "day"]) -> float:
+    """The epoch second at which the period that began at ``start`` ends (the next one begins).
+
+    >>> period_end(1698796800.0, "month")  # 2023-11-01 -> 2023-12-01
+    1701388800.0
+    >>> period_end(1698796800.0, "day")
+    1698883200.0
+    """
+    moment = datetime.fromtimestamp(start, tz=timezone.utc)
+    if period == "day":
+        return (moment + timedelta(days=1)).timestamp()
+    if moment.month == 12:
+        return moment.replace(year=moment.year + 1, month=1).timestamp()
+    return moment.replace(month=moment.month + 1).timestamp()

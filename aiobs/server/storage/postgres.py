@@ -22,13 +22,13 @@ MIGRATION_LOCK = 0x41494F4253
 INSTALL_HINT = "PostgreSQL storage needs psycopg: pip install 'aiobs[postgres]'"
 
 
-def _import_pool() -> Any:
+def _import_pool() -> tuple[Any, Any]:
     try:
-        import psycopg  # noqa: F401 - the pool needs it; import it first for a clear message
+        import psycopg  # the pool needs it; imported first for a clear message
         import psycopg_pool
     except ImportError as exc:
         raise ImportError(INSTALL_HINT) from exc
-    return psycopg_pool
+    return psycopg, psycopg_pool
 
 
 class _Translating:
@@ -81,7 +81,8 @@ class PostgresDriver(Driver):
     lock_rows = " FOR UPDATE"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
-        pool_module = _import_pool()
+        psycopg_module, pool_module = _import_pool()
+        self.data_errors = (psycopg_module.DataError,)
         self._pool = pool_module.ConnectionPool(
             url,
             min_size=min_size,

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from . import keys, migrations, sessions, stats
 from .base import (
     TIERS,
+    IdempotencyKeyReused,
     IngestResult,
     InvalidDocument,
     KeyRecord,
@@ -186,12 +188,19 @@ class SQLStorage(Storage):
         return QuotaStatus(key.tier, used, self.quotas.limit(key.tier), start)
 
     def ingest(
-        self, key: KeyRecord, document: Mapping[str, Any], idempotency_key: str | None
+        self,
+        key: KeyRecord,
+        document: Mapping[str, Any],
+        idempotency_key: str | None,
+        *,
+        digest: str | None = None,
     ) -> IngestResult:
         """Store an export document for the key's project, once per idempotency key.
 
         The rows are made here, in the caller's thread; the writer thread stores them together
-        with the other uploads waiting at that moment (see :mod:`.batching`).
+        with the other uploads waiting at that moment (see :mod:`.batching`). An idempotency
+        key seen before answers a replay when its digest is the same (or unknown), and raises
+        :class:`IdempotencyKeyReused` when it differs.
         """
         parsed = parse_document(document)
         project = key.project_id
@@ -209,11 +218,12 @@ class SQLStorage(Storage):
         def store(cursor: Cursor) -> IngestResult:
             if idempotency_key is not None:
                 cursor.execute(
-                    "INSERT INTO aiobs_uploads (project_id, idempotency_key, received_at)"
-                    " VALUES (?, ?, ?) ON CONFLICT (project_id, idempotency_key) DO NOTHING",
-                    (project, idempotency_key, now),
+                    "INSERT INTO aiobs_uploads (project_id, idempotency_key, received_at, digest)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (project_id, idempotency_key) DO NOTHING",
+                    (project, idempotency_key, now, digest),
                 )
                 if cursor.rowcount == 0:
+                    _check_replay(cursor, project, idempotency_key, digest)
                     return IngestResult(False, 0, 0, self._quota_status(cursor, key, start))
             if limited:
                 # servers sharing the database take turns at a limited key's count, so that
@@ -242,24 +252,56 @@ class SQLStorage(Storage):
             after = QuotaStatus(quota.tier, quota.used + new_sessions, quota.limit, start)
             return IngestResult(True, new_sessions, events_stored, after)
 
-        return self._writer.write(store)
+        rows = len(sessions_rows) + len(label_rows) + len(event_rows)
+        try:
+            return self._writer.write(store, rows)
+        except self.driver.data_errors as exc:
+            raise InvalidDocument(
+                f"the database cannot store a value of the document: {exc}"
+            ) from None
 
     # -- queries --------------------------------------------------------------------------------
 
     def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
         """Session summaries matching ``query``, newest first."""
-        with self.driver.reading() as cursor:
+        with self._refusing_data(), self.driver.reading() as cursor:
             return sessions.page(cursor, project_id, query)
 
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
         """One session with its events, function events and trace tree."""
-        with self.driver.reading() as cursor:
+        with self._refusing_data(), self.driver.reading() as cursor:
             return sessions.detail(cursor, project_id, session_id)
 
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
         """LLM call aggregates by group and time bucket."""
-        with self.driver.reading() as cursor:
+        with self._refusing_data(), self.driver.reading() as cursor:
             return stats.aggregate(cursor, project_id, query)
+
+    @contextmanager
+    def _refusing_data(self) -> Iterator[None]:
+        """A value the database cannot compare with (NUL in PostgreSQL text) as a ValueError."""
+        try:
+            yield
+        except self.driver.data_errors as exc:
+            raise ValueError(f"the database cannot use a value of the query: {exc}") from None
+
+
+def _check_replay(
+    cursor: Cursor, project_id: str, idempotency_key: str, digest: str | None
+) -> None:
+    """Raise unless the upload that first used ``idempotency_key`` had this ``digest``.
+
+    Uploads stored before digests were kept, and callers that pass none, count as the same.
+    """
+    if digest is None:
+        return
+    cursor.execute(
+        "SELECT digest FROM aiobs_uploads WHERE project_id = ? AND idempotency_key = ?",
+        (project_id, idempotency_key),
+    )
+    row = cursor.fetchone()
+    if row is not None and row[0] is not None and row[0] != digest:
+        raise IdempotencyKeyReused(idempotency_key)
 
 
 def _require_sessions(cursor: Cursor, project_id: str, wanted: Mapping[str, str]) -> None:

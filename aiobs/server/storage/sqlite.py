@@ -48,6 +48,7 @@ class SQLiteDriver(Driver):
     """
 
     name = "sqlite"
+    data_errors = (sqlite3.DataError,)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
