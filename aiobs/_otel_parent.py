@@ -100,17 +100,26 @@ def _make_reader() -> Callable[[], SpanContext | None] | None:
     if get_span is None or get_context is None:
         return None
 
+    last: tuple[Any, SpanContext | None] = (None, None)
+
     def read() -> SpanContext | None:
+        nonlocal last
         values = get_context()
         if not values:  # nothing is set in OpenTelemetry's context
             return None
+        # OpenTelemetry's contexts are immutable: the same one holds the same span. Calls made
+        # one after another under one span (a loop) read it once.
+        seen, found = last
+        if values is seen:
+            return found
+        found = None
         span = get_span(values)
-        if not span.is_recording():
-            return None
-        span_context = span.get_span_context()
-        if not span_context.is_valid:
-            return None
-        return (span_context.span_id, span_context.trace_id)
+        if span.is_recording():
+            span_context = span.get_span_context()
+            if span_context.is_valid:
+                found = (span_context.span_id, span_context.trace_id)
+        last = (values, found)
+        return found
 
     _reader = read
     return read

@@ -116,6 +116,20 @@ class TestOpenTelemetryParent:
             [["middle", [["leaf", []]]], ["manual", [["leaf", []]]], ["decided", []]]
         )
 
+    def test_each_otel_span_in_turn(self, tracer: Any) -> None:
+        observer.observe()
+        expected = []
+        for name in ("first", "second"):
+            with tracer.start_as_current_span(name) as span:
+                leaf(1)
+                leaf(2)
+                with tracer.start_as_current_span(f"{name} child") as child:
+                    leaf(3)
+                leaf(4)
+            expected += [ids(span), ids(span), ids(child), ids(span)]
+        events = flush_document()["function_events"]
+        assert [(event["parent_span_id"], event["trace_id"]) for event in events] == expected
+
     def test_an_aiobs_span_current_wins_over_the_otel_span(self, tracer: Any) -> None:
         observer.observe()
         with observer.span("outer"), tracer.start_as_current_span("inner otel"):
