@@ -13,6 +13,7 @@ from typing import Any
 from ._context import span_var
 from ._guard import guard
 from ._legacy import model_record
+from ._otel_parent import otel_parent
 from ._session import RecordingSession, current_session
 from ._spans import Span, point_event
 from .models import Event, FunctionEvent
@@ -89,8 +90,13 @@ class CurrentContext:
         return point_event(name, data, sys._getframe(1))
 
     def get_current_span_id(self) -> str | None:
-        """Hex id of the innermost open span here, or ``None`` (aiobs 0.2 API)."""
+        """Hex id of the innermost open span here, or ``None`` (aiobs 0.2 API).
+
+        With no aiobs span open, that of the recording OpenTelemetry span current here, if any.
+        """
         span = span_var.get()
+        if span is None:
+            span = otel_parent()
         return f"{span[0]:016x}" if span is not None else None
 
     def _record_event(self, payload: Event | FunctionEvent | Mapping[str, Any]) -> None:

@@ -14,10 +14,12 @@ from types import FrameType
 from typing import Any
 
 from . import _ids
+from . import _otel_parent as _otel
 from ._capture import Capturer
 from ._context import SpanContext, span_var
 from ._format import FUNCTION_ENH_PROMPT_ID
 from ._guard import report_internal_error
+from ._otel_parent import otel_parent
 from ._records import ErrorInfo, FunctionInfo, SpanRecord
 from ._session import RecordingSession
 
@@ -159,6 +161,8 @@ class OpenSpan:
         self.info = info
         self.span_id = _ids.new_span_id()
         parent = span_var.get()
+        if parent is None and _otel.current is not None and _otel.current():
+            parent = otel_parent()  # something is set in OpenTelemetry's context
         if parent is None:  # a root: its trace is named after it
             self.parent_id: int | None = None
             self.trace_id = self.span_id

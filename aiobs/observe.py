@@ -26,9 +26,11 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from . import _ids
+from . import _otel_parent as _otel
 from ._context import span_var
 from ._format import FUNCTION_ENH_PROMPT_ID, FUNCTION_YIELDED
 from ._guard import report_internal_error
+from ._otel_parent import otel_parent
 from ._recording import (
     _BIG_INT,
     _PLAIN_RESULTS,
@@ -162,6 +164,8 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
         try:
             span_id = _ids.new_span_id()
             parent = _span_get()
+            if parent is None and _otel.current is not None and _otel.current():
+                parent = otel_parent()  # something is set in OpenTelemetry's context
             if parent is None:  # a root: its trace is named after it
                 parent_id = None
                 trace_id = span_id
@@ -268,6 +272,8 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
         try:
             span_id = _ids.new_span_id()
             parent = _span_get()
+            if parent is None and _otel.current is not None and _otel.current():
+                parent = otel_parent()  # something is set in OpenTelemetry's context
             if parent is None:  # a root: its trace is named after it
                 parent_id = None
                 trace_id = span_id

@@ -105,7 +105,12 @@ def otel_variants() -> dict[str, Callable[..., int]]:
     def t_top(a: int, b: str, c: float = 0.0) -> int:
         return t_middle(a, b, c=c)
 
-    return {"otel": otel_work, "otel_nested": t_top}
+    def observe_in_otel_span(a: int, b: str, c: float = 0.0) -> int:
+        # A root @observe call made while an OpenTelemetry span is current: it takes that span as
+        # its parent. The span is opened once, outside the timed calls' own cost.
+        return observed_work(a, b, c=c)
+
+    return {"otel": otel_work, "otel_nested": t_top, "observe_otel_parent": observe_in_otel_span}
 
 
 # -- measurements -----------------------------------------------------------------------------
@@ -118,8 +123,12 @@ def time_per_call(fn: Callable[..., int], calls: int) -> float:
     return (time.perf_counter_ns() - start) / calls
 
 
-def call_overhead(rounds: int, calls: int) -> dict[str, float]:
-    """Median ns per call of each variant, interleaved round by round."""
+def call_overhead(rounds: int, calls: int, otel: bool = True) -> dict[str, float]:
+    """Median ns per call of each variant, interleaved round by round.
+
+    ``otel=False`` leaves OpenTelemetry unimported, as in a program that does not use it (with it
+    imported, every root @observe call also looks for a current OpenTelemetry span).
+    """
     variants: dict[str, tuple[Callable[..., int], bool]] = {
         "bare": (work, False),
         "observe_no_session": (observed_work, False),
@@ -128,16 +137,27 @@ def call_overhead(rounds: int, calls: int) -> dict[str, float]:
         "bare_nested": (top, False),
         "observe_nested": (o_top, True),
     }
-    try:
-        variants.update({name: (fn, False) for name, fn in otel_variants().items()})
-    except ImportError:
-        print("opentelemetry-sdk is not installed: skipping the OpenTelemetry comparison")
+    otel_span: Any = None
+    if otel:
+        try:
+            from opentelemetry.sdk.trace import TracerProvider
+
+            otel_span = TracerProvider().get_tracer("bench").start_as_current_span
+            made = otel_variants()
+            variants.update({name: (fn, False) for name, fn in made.items()})
+            variants["observe_otel_parent"] = (made["observe_otel_parent"], True)
+        except ImportError:
+            print("opentelemetry-sdk is not installed: skipping the OpenTelemetry comparison")
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, (fn, in_session) in variants.items():
             if in_session:
                 observer.observe(session_name="bench")
-            samples[name].append(time_per_call(fn, calls))
+            if name == "observe_otel_parent":
+                with otel_span("request"):
+                    samples[name].append(time_per_call(fn, calls))
+            else:
+                samples[name].append(time_per_call(fn, calls))
             if in_session:
                 observer.end()
                 observer.flush(persist=False)
@@ -205,6 +225,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small run, no budget check")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--no-otel", action="store_true", help="leave OpenTelemetry unimported (no comparison)"
+    )
     options = parser.parse_args()
 
     observer.configure(flush_at_exit=False, max_buffered_events=1_000_000)
@@ -212,7 +235,7 @@ def main() -> int:
     flush_sizes = (2_000,) if options.quick else (10_000, 100_000)
 
     calibration = calibration_us()
-    timings = call_overhead(rounds, calls)
+    timings = call_overhead(rounds, calls, otel=not options.no_otel)
     memory = retained_bytes_per_event(2_000 if options.quick else 20_000)
     with tempfile.TemporaryDirectory() as directory:
         flushes = {
@@ -222,6 +245,7 @@ def main() -> int:
     bare = timings["bare"]
     added = timings["observe_capture"] - bare
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"opentelemetry imported: {'opentelemetry.trace' in sys.modules}")
     print(
         f"calibration: sum(range(1000)) takes {calibration:.1f} µs before the run, "
         f"{calibration_us():.1f} µs after"

@@ -31,8 +31,10 @@ from pydantic import BaseModel
 
 from .. import _format as fmt
 from .. import _ids
+from .. import _otel_parent as _otel
 from .._context import span_var, suppressed_var
 from .._guard import report_internal_error
+from .._otel_parent import otel_parent
 from .._records import ErrorInfo, ModelRecord
 from .._session import current_session
 from ..usage import Usage
@@ -125,6 +127,8 @@ class LLMCall:
         self.callsite = user_callsite(3)
         self.span_id = _ids.new_span_id()
         parent = span_var.get()
+        if parent is None and _otel.current is not None and _otel.current():
+            parent = otel_parent()  # something is set in OpenTelemetry's context
         if parent is None:
             self.parent_id: int | None = None
             self.trace_id = self.span_id
