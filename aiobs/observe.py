@@ -41,6 +41,8 @@ from ._recording import (
 )
 from ._records import CLOSED, KIND_FUNCTION, KIND_GENERATOR, FunctionInfo, SpanRecord
 from ._session import RecordingSession, default, session_var
+from .models import Callsite as Callsite  # noqa: PLC0414 - aiobs 0.2 exposed it here
+from .models import FunctionEvent as FunctionEvent  # noqa: PLC0414 - aiobs 0.2 exposed it here
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,7 +55,7 @@ _getframe = sys._getframe
 
 
 @overload
-def observe(func: Callable[P, R], /) -> Callable[P, R]: ...
+def observe(func: Callable[P, R]) -> Callable[P, R]: ...
 
 
 @overload
@@ -70,7 +72,6 @@ def observe(
 
 def observe(
     func: Callable[P, R] | None = None,
-    /,
     *,
     name: str | None = None,
     capture_args: bool = True,

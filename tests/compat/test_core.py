@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from .harness import RunBoth, compatible, run_script
 
 CORE_MODULES = (
@@ -35,15 +33,6 @@ def legacy_collector_names(names: list[str]) -> list[str]:
     """0.2's module-level label names in ``aiobs.collector`` (its ``dir()``), and the hooks."""
     labels = [n for n in names if "label" in n.lower() or n == "SDK_VERSION"]
     return labels + [f"Collector.{hook}" for hook in NETWORK_HOOKS]
-
-
-OBSERVE_MODULE_PROBLEMS = {
-    "aiobs.observe: 'func' is POSITIONAL_ONLY = None, 0.2: POSITIONAL_OR_KEYWORD = None",
-    "aiobs.observe.observe: 'func' is POSITIONAL_ONLY = None, 0.2: POSITIONAL_OR_KEYWORD = None",
-    "aiobs.observe.Callsite: missing",
-    "aiobs.observe.FunctionEvent: missing",
-}
-"""What differs in ``aiobs/observe.py``, which is changed in a separate piece of work."""
 
 
 def signature_problems(reference_python: str, tmp_path: Path) -> set[str]:
@@ -91,15 +80,7 @@ class TestPublicNames:
     """Every public name of 0.2's core modules exists here with a compatible signature."""
 
     def test_names_and_signatures(self, reference_python: str, tmp_path: Path) -> None:
-        assert signature_problems(reference_python, tmp_path) - OBSERVE_MODULE_PROBLEMS == set()
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="aiobs/observe.py: observe's func is positional-only here, and 0.2's module also "
-        "exposed Callsite and FunctionEvent (a change to that module, made separately)",
-    )
-    def test_observe_module(self, reference_python: str, tmp_path: Path) -> None:
-        assert signature_problems(reference_python, tmp_path) & OBSERVE_MODULE_PROBLEMS == set()
+        assert signature_problems(reference_python, tmp_path) == set()
 
 
 def reference_message_in_ours(ours: dict[str, Any], reference: dict[str, Any]) -> bool:
