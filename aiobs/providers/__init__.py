@@ -115,13 +115,25 @@ def install_available() -> None:
         return
     with _lock:
         for name, module in SDK_MODULES.items():
-            if name in _waiting or (name in _instances and _instances[name].installed):
+            if name in _instances and _instances[name].installed:
+                if not _instances[name].intact:  # a test put its fake over a wrapper, or back
+                    _reinstall(name)
+                continue
+            if name in _waiting:
                 continue
             if module in _absent or not _sdk_present(module):
                 _absent.add(module)
                 continue
             _waiting.add(name)
             _hooks.when_imported(module, _AutoInstall(name))
+
+
+def _reinstall(name: str) -> None:
+    """Wrap again what replaced some of a provider's wrappers; never raises."""
+    try:
+        _instances[name].install()
+    except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
+        report_internal_error(f"reinstalling the {name} provider", exc)
 
 
 class _AutoInstall:

@@ -16,7 +16,7 @@ import importlib
 import importlib.metadata
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -40,7 +40,8 @@ class Patch:
     attribute: str
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
     optional: bool = False
-    _applied: tuple[Any, Any] | None = field(default=None, repr=False)
+    _applied: tuple[Any, Any, Any] | None = field(default=None, repr=False)
+    """``(owner, original, wrapper)`` while installed."""
 
     def resolve(self) -> Any | None:
         """The owner class, or ``None`` when it does not exist in the installed SDK."""
@@ -56,28 +57,37 @@ class Patch:
         return target
 
     def apply(self) -> bool:
-        """Install the wrapper; ``False`` when an optional target is missing. Idempotent."""
-        if self._applied is not None:
+        """Install the wrapper; ``False`` when an optional target is missing. Idempotent.
+
+        When the installed wrapper is no longer in place (a test's ``monkeypatch`` put a fake
+        over it, or put back what it replaced), what is there now is taken over: an aiobs
+        wrapper is adopted as it is, anything else (the SDK's method, a fake) is wrapped.
+        """
+        if self._applied is not None and self.in_place:
             return True
         owner = self.resolve()
         if owner is None:
             return False
-        original = owner.__dict__.get(self.attribute)
-        if original is None:
+        current = owner.__dict__.get(self.attribute)
+        if current is None:
             if self.optional:
                 return False
             raise AttributeError(f"{self.owner} has no attribute {self.attribute!r}")
-        wrapper = self.wrap(original)
-        setattr(wrapper, WRAPPED_MARK, original)
+        original = getattr(current, WRAPPED_MARK, None)
+        if original is not None:  # an aiobs wrapper already: adopted, never wrapped twice
+            self._applied = (owner, original, current)
+            return True
+        wrapper = self.wrap(current)
+        setattr(wrapper, WRAPPED_MARK, current)
         setattr(owner, self.attribute, wrapper)
-        self._applied = (owner, original)
+        self._applied = (owner, current, wrapper)
         return True
 
     def restore(self) -> None:
         """Put the original back (only if the wrapper is still the one installed)."""
         if self._applied is None:
             return
-        owner, original = self._applied
+        owner, original, _ = self._applied
         current = owner.__dict__.get(self.attribute)
         if getattr(current, WRAPPED_MARK, None) is original:
             setattr(owner, self.attribute, original)
@@ -87,6 +97,21 @@ class Patch:
     def applied(self) -> bool:
         """Whether this patch is installed."""
         return self._applied is not None
+
+    def installed_wrapper(self) -> tuple[Mapping[str, Any], str, Any]:
+        """``(owner's __dict__, attribute, wrapper)`` of the installed patch."""
+        if self._applied is None:
+            raise RuntimeError(f"{self.owner}.{self.attribute} is not patched")
+        owner, _, wrapper = self._applied
+        return (owner.__dict__, self.attribute, wrapper)
+
+    @property
+    def in_place(self) -> bool:
+        """Whether the wrapper this patch installed is still the owner's attribute."""
+        if self._applied is None:
+            return False
+        owner, _, wrapper = self._applied
+        return owner.__dict__.get(self.attribute) is wrapper
 
 
 class Provider:
@@ -119,6 +144,8 @@ class Provider:
 
     def __init__(self) -> None:
         self._patches: list[Patch] | None = None
+        self._wrappers: list[tuple[Mapping[str, Any], str, Any]] = []
+        """``(owner's __dict__, attribute, wrapper)`` of each installed patch (for ``intact``)."""
 
     def patches(self) -> list[Patch]:
         """The methods this provider wraps (called once, after the SDK imports)."""
@@ -164,17 +191,28 @@ class Provider:
         except BaseException:
             for patch in reversed(applied):
                 patch.restore()
+            self._wrappers = []
             raise
+        self._wrappers = [patch.installed_wrapper() for patch in applied]
 
     def uninstall(self) -> None:
         """Restore every original method."""
         for patch in reversed(self._patches or []):
             patch.restore()
+        self._wrappers = []
 
     @property
     def installed(self) -> bool:
         """Whether any of this provider's patches is in place."""
         return any(patch.applied for patch in self._patches or [])
+
+    @property
+    def intact(self) -> bool:
+        """Whether every installed patch's wrapper is still in place (nobody replaced one).
+
+        Checked at every session start, so it reads a list made when the patches were applied.
+        """
+        return all(where.get(attribute) is wrapper for where, attribute, wrapper in self._wrappers)
 
     def wrapped_apis(self) -> list[str]:
         """``Class.method`` of every installed patch (for diagnostics and tests)."""

@@ -3,8 +3,9 @@
 The fake returns ``types.SimpleNamespace`` objects or plain dicts shaped like the SDK's types; aiobs
 wraps it when it instruments the SDK after the fake was put in place, reads its result by field
 name, and puts the fake itself back when uninstrumented. A fake put over aiobs's wrapper (after
-aiobs instrumented the SDK) replaces the recording: its calls are not recorded, and
-uninstrumenting leaves the fake where it is.
+aiobs instrumented the SDK) replaces the recording until the next session starts, which wraps
+whatever replaced aiobs's wrappers (a fake, or the SDK's method put back); uninstrumenting leaves
+a fake put over a wrapper where it is.
 """
 
 from __future__ import annotations
@@ -295,7 +296,8 @@ class TestDocumentedPatterns:
         assert getattr(Completions.__dict__["create"], WRAPPED_MARK) is sdk_method
 
     def test_sdk_method_put_back_under_aiobs(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """monkeypatch restoring the SDK's method removes aiobs's wrapper of the fake with it."""
+        """monkeypatch restoring the SDK's method removes aiobs's wrapper of the fake with it;
+        the next session start wraps the SDK's method again."""
         sdk("openai")
         from openai.resources.chat.completions import Completions
 
@@ -305,10 +307,41 @@ class TestDocumentedPatterns:
             patcher.setattr(Completions, "create", lambda self, **kwargs: chat_namespace())
             observer.instrument("openai")
         assert Completions.__dict__["create"] is sdk_method  # aiobs's wrapper went with the fake
-        assert "openai" in providers.installed()
-        observer.uninstrument("openai")
-        observer.instrument("openai")  # wraps the SDK's method again
+        observer.observe()
         assert getattr(Completions.__dict__["create"], WRAPPED_MARK) is sdk_method
+        observer.observe()  # in place: left alone, not wrapped twice
+        assert getattr(Completions.__dict__["create"], WRAPPED_MARK) is sdk_method
+
+    def test_each_test_fake_recorded_without_uninstrumenting(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A 0.2 suite as written: aiobs instrumented by an earlier test, a fake, observe()."""
+        openai = sdk("openai")
+        from openai.resources.chat.completions import Completions
+
+        observer.instrument("openai")
+        wrapper = Completions.__dict__["create"]
+        sdk_method = getattr(wrapper, WRAPPED_MARK)
+        client = openai.OpenAI(api_key="sk-test")
+        for text in ("first test", "second test"):
+            reply = chat_namespace()
+            reply.choices[0].message.content = text
+
+            def fake(self: Any, reply: Any = reply, **kwargs: Any) -> Any:
+                return reply
+
+            with monkeypatch.context() as patcher:
+                patcher.setattr(Completions, "create", fake)
+                observer.observe()
+                client.chat.completions.create(model=MODEL, messages=user("hello"))
+                assert only_event()["response"]["text"] == text
+                assert getattr(Completions.__dict__["create"], WRAPPED_MARK) is fake
+            assert Completions.__dict__["create"] is wrapper  # monkeypatch put back aiobs's own
+            observer.observe()  # adopted as it is
+            assert Completions.__dict__["create"] is wrapper
+        observer.uninstrument("openai")
+        assert Completions.__dict__["create"] is sdk_method
+        observer.instrument("openai")
 
 
 class TestAnthropicFakes:
