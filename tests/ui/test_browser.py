@@ -94,6 +94,7 @@ class TestSessionPage:
         sign_in(page, ui_server)
         page.click("text=geography agent")
         tree = page.locator("#tree")
+        tree.locator("li[role=treeitem]").first.wait_for()  # drawn by the page's script
         visible = tree.locator("li[role=treeitem] >> visible=true")
         assert visible.locator(":scope > .row .name").all_inner_texts() == [
             "answer",
