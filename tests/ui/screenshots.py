@@ -25,8 +25,11 @@ def _sign_in(page: Page, url: str, secret: str) -> None:
     page.wait_for_url(url + "/ui/")
 
 
+SHOTS = ("signin", "sessions", "session", "session-narrow", "dashboard", "dashboard-narrow")
+
+
 def main(directory: str) -> int:
-    """Write signin.png, sessions.png, session.png and session-narrow.png into ``directory``."""
+    """Write the ``SHOTS`` as PNG files into ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as data:
@@ -48,10 +51,14 @@ def main(directory: str) -> int:
                 _sign_in(narrow, url, key.secret)
                 narrow.goto(url + "/ui/sessions/agent-run-1")
                 narrow.screenshot(path=out / "session-narrow.png", full_page=True)
+                page.goto(url + "/ui/dashboard")
+                page.screenshot(path=out / "dashboard.png", full_page=True)
+                narrow.goto(url + "/ui/dashboard")
+                narrow.screenshot(path=out / "dashboard-narrow.png", full_page=True)
                 browser.close()
         finally:
             storage.close()
-    for name in ("signin", "sessions", "session", "session-narrow"):
+    for name in SHOTS:
         print(out / f"{name}.png")
     return 0
 
