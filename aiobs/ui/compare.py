@@ -45,7 +45,7 @@ def compare(view_a: Mapping[str, Any], view_b: Mapping[str, Any]) -> dict[str, A
     children_a, roots_a = _tree(view_a["nodes"])
     children_b, roots_b = _tree(view_b["nodes"])
     rows: list[dict[str, Any]] = []
-    _align(rows, roots_a, roots_b, children_a, children_b, None, 0)
+    _Aligner(rows, children_a, children_b).align(roots_a, roots_b, None, 0)
     counts = {"both": 0, "a": 0, "b": 0, "changed": 0}
     for row in rows:
         counts[row["side"]] += 1
@@ -108,40 +108,48 @@ def _pairs(
     return pairs
 
 
-def _align(
-    rows: list[dict[str, Any]],
-    nodes_a: Sequence[Node],
-    nodes_b: Sequence[Node],
-    children_a: Mapping[str, list[Node]],
-    children_b: Mapping[str, list[Node]],
-    parent: str | None,
-    depth: int,
-) -> bool:
-    """Append the rows of these siblings and their subtrees; whether any of them differs."""
-    any_differs = False
-    for (name, _), a, b in _pairs(nodes_a, nodes_b):
-        row_id = f"c{len(rows)}"
-        below_a = children_a.get(a["id"], []) if a is not None else []
-        below_b = children_b.get(b["id"], []) if b is not None else []
-        figures_a, figures_b = _figures(a), _figures(b)
-        changes = _changes(figures_a, figures_b) if figures_a and figures_b else []
-        row = {
-            "id": row_id,
-            "parent": parent,
-            "depth": depth,
-            "name": name,
-            "side": "both" if a is not None and b is not None else ("a" if a is not None else "b"),
-            "a": figures_a,
-            "b": figures_b,
-            "changes": changes,
-            "differs": False,
-            "has_children": bool(below_a or below_b),
-        }
-        rows.append(row)
-        below = _align(rows, below_a, below_b, children_a, children_b, row_id, depth + 1)
-        row["differs"] = bool(changes) or row["side"] != "both" or below
-        any_differs = any_differs or row["differs"]
-    return any_differs
+class _Aligner:
+    """Appends the rows of aligned siblings and their subtrees to ``rows``."""
+
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        children_a: Mapping[str, list[Node]],
+        children_b: Mapping[str, list[Node]],
+    ) -> None:
+        self.rows = rows
+        self.children_a = children_a
+        self.children_b = children_b
+
+    def align(
+        self, nodes_a: Sequence[Node], nodes_b: Sequence[Node], parent: str | None, depth: int
+    ) -> bool:
+        """Append the rows of these siblings and their subtrees; whether any of them differs."""
+        any_differs = False
+        for (name, _), a, b in _pairs(nodes_a, nodes_b):
+            row_id = f"c{len(self.rows)}"
+            below_a = self.children_a.get(a["id"], []) if a is not None else []
+            below_b = self.children_b.get(b["id"], []) if b is not None else []
+            figures_a, figures_b = _figures(a), _figures(b)
+            changes = _changes(figures_a, figures_b) if figures_a and figures_b else []
+            side = "both" if a is not None and b is not None else ("a" if a is not None else "b")
+            row = {
+                "id": row_id,
+                "parent": parent,
+                "depth": depth,
+                "name": name,
+                "side": side,
+                "a": figures_a,
+                "b": figures_b,
+                "changes": changes,
+                "differs": False,
+                "has_children": bool(below_a or below_b),
+            }
+            self.rows.append(row)
+            below = self.align(below_a, below_b, row_id, depth + 1)
+            row["differs"] = bool(changes) or side != "both" or below
+            any_differs = any_differs or row["differs"]
+        return any_differs
 
 
 def _figures(node: Node | None) -> dict[str, Any] | None:
@@ -204,10 +212,10 @@ def _changes(figures_a: Mapping[str, Any], figures_b: Mapping[str, Any]) -> list
 
 
 def _delta(field: str, a: Any, b: Any) -> dict[str, Any]:
-    """``{"delta", "ratio", "verdict", "text"}`` of a figure from A to B (verdict ``None``: same)."""
+    """``{"delta", "ratio", "verdict", "text"}`` from A to B; verdict ``None`` when the same."""
     numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
     if not numbers:
-        same = a is None and b is None or a == b
+        same = (a is None and b is None) or a == b
         return {
             "delta": None,
             "ratio": None,
@@ -222,7 +230,7 @@ def _delta(field: str, a: Any, b: Any) -> dict[str, Any]:
         unchanged = abs(delta) < 1e-12
     if unchanged:
         return {"delta": delta, "ratio": ratio, "verdict": None, "text": ""}
-    sign = "+" if delta > 0 else "−"
+    sign = "+" if delta > 0 else "-"
     text = f"{sign}{_show(field, abs(delta))}"
     if ratio is not None:
         text += f" ({sign}{abs(ratio) * 100:.0f} %)"

@@ -129,7 +129,9 @@ def _row(row: Mapping[str, Any], group_by: str) -> dict[str, Any]:
     kind = "label" if group_by.startswith("label:") else group_by
     group = row["group"]
     return {
-        "group": "all calls" if kind == "none" else (group if group is not None else NO_GROUP[kind]),
+        "group": "all calls"
+        if kind == "none"
+        else (group if group is not None else NO_GROUP[kind]),
         "bucket": row["bucket_start"],
         "calls": calls,
         "errors": row["errors"],

@@ -185,7 +185,7 @@ class TestDifferences:
         found = self.changes(ms=400.0, cost=0.0001)
         assert (found["latency"]["verdict"], found["latency"]["text"]) == (
             "better",
-            "−400 ms (−50 %)",
+            "-400 ms (-50 %)",
         )
         assert found["cost"]["verdict"] == "better"
 
@@ -229,7 +229,7 @@ class TestDifferences:
         )
         assert (found["total_tokens"]["verdict"], found["total_tokens"]["text"]) == (
             "better",
-            "−580 (−22 %)",
+            "-580 (-22 %)",
         )
         assert (found["cost"]["verdict"], found["cost"]["text"]) == ("changed", "$0.0006 → none")
         assert found["errors"]["verdict"] == "worse"

@@ -6,7 +6,6 @@ import html
 import json
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 
 from aiobs.server.storage import NewKey
@@ -27,7 +26,10 @@ def cells(page: str, table_class: str) -> list[list[str]]:
     assert found is not None
     rows = re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
     return [
-        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
         for row in rows
     ]
 
@@ -44,10 +46,62 @@ class TestDashboard:
         answer = client.get("/ui/dashboard")
         assert answer.status_code == 200
         assert cells(answer.text, "sessions stats") == [
-            ["2026-01-01 00:00:00", "claude-haiku", "1", "0", "0.0 %", "1,234", "56", "1,290", "$0.0003", "400 ms", "400 ms", "400 ms"],
-            ["2026-01-01 00:00:00", "gpt-4o-mini", "1", "0", "0.0 %", "1,234", "56", "1,290", "$0.0003", "800 ms", "800 ms", "800 ms"],
-            ["2026-01-01 01:00:00", "gemini-2.0-flash", "1", "1", "100.0 %", "1,234", "56", "1,290", "$0.0003", "50 ms", "50 ms", "50 ms"],
-            ["2026-01-01 02:00:00", "gpt-4o-mini", "1", "0", "0.0 %", "1,234", "56", "1,290", "$0.0003", "10 ms", "10 ms", "10 ms"],
+            [
+                "2026-01-01 00:00:00",
+                "claude-haiku",
+                "1",
+                "0",
+                "0.0 %",
+                "1,234",
+                "56",
+                "1,290",
+                "$0.0003",
+                "400 ms",
+                "400 ms",
+                "400 ms",
+            ],
+            [
+                "2026-01-01 00:00:00",
+                "gpt-4o-mini",
+                "1",
+                "0",
+                "0.0 %",
+                "1,234",
+                "56",
+                "1,290",
+                "$0.0003",
+                "800 ms",
+                "800 ms",
+                "800 ms",
+            ],
+            [
+                "2026-01-01 01:00:00",
+                "gemini-2.0-flash",
+                "1",
+                "1",
+                "100.0 %",
+                "1,234",
+                "56",
+                "1,290",
+                "$0.0003",
+                "50 ms",
+                "50 ms",
+                "50 ms",
+            ],
+            [
+                "2026-01-01 02:00:00",
+                "gpt-4o-mini",
+                "1",
+                "0",
+                "0.0 %",
+                "1,234",
+                "56",
+                "1,290",
+                "$0.0003",
+                "10 ms",
+                "10 ms",
+                "10 ms",
+            ],
         ]
         data = chart_data(answer.text)
         assert data["groups"] == ["claude-haiku", "gpt-4o-mini", "gemini-2.0-flash"]
