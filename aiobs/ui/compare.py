@@ -133,7 +133,7 @@ class _Aligner:
             figures_a, figures_b = _figures(a), _figures(b)
             changes = _changes(figures_a, figures_b) if figures_a and figures_b else []
             side = "both" if a is not None and b is not None else ("a" if a is not None else "b")
-            row = {
+            row: dict[str, Any] = {
                 "id": row_id,
                 "parent": parent,
                 "depth": depth,
