@@ -54,7 +54,11 @@ def compare(view_a: Mapping[str, Any], view_b: Mapping[str, Any]) -> dict[str, A
 
 
 def totals(session_a: Mapping[str, Any], session_b: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The two sessions' summaries side by side: duration, calls, tokens, cost, errors."""
+    """The two sessions' summaries side by side: duration, calls, tokens, cost, errors.
+
+    Each is ``{"field", "name", "a", "b", "delta", "ratio", "verdict", "text"}``; a change in
+    the number of LLM calls is "changed", neither worse nor better.
+    """
     facts = []
     for field, name in (
         ("duration_ms", "Duration"),
@@ -64,7 +68,10 @@ def totals(session_a: Mapping[str, Any], session_b: Mapping[str, Any]) -> list[d
         ("errors", "Errors"),
     ):
         a, b = session_a.get(field), session_b.get(field)
-        facts.append({"field": field, "name": name, "a": a, "b": b, **_delta(field, a, b)})
+        change = _delta(field, a, b)
+        if field == "llm_calls" and change["verdict"] is not None:
+            change["verdict"] = "changed"  # more calls is neither better nor worse by itself
+        facts.append({"field": field, "name": name, "a": a, "b": b, **change})
     return facts
 
 

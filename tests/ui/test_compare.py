@@ -224,7 +224,7 @@ class TestDifferences:
         found = {fact["field"]: fact for fact in totals(a, b)}
         assert found["duration_ms"]["verdict"] is None  # within 10 %
         assert (found["llm_calls"]["verdict"], found["llm_calls"]["text"]) == (
-            "worse",
+            "changed",
             "+1 (+50 %)",
         )
         assert (found["total_tokens"]["verdict"], found["total_tokens"]["text"]) == (
