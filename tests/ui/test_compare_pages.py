@@ -65,10 +65,13 @@ class TestCompare:
                     "cost +$0.0002 (+67 %)",
                 ],
             ),
+            ("both", "anthropic chat.completions.create · claude-haiku", []),
             ("b", "verify", ["only in B"]),
-            ("a", "anthropic chat.completions.create · claude-haiku", ["only in A"]),
         ]
-        assert "1 with differences), 1 only in A, 1 only in B." in answer.text
+        assert (
+            "4 nodes in both sessions (1 with differences), 0 only in A, 1 only in B."
+            in answer.text
+        )
         assert 'href="/ui/sessions/agent-run-2"' in answer.text
 
     def test_a_session_with_itself_has_no_differences(
