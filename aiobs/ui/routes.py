@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from ..server.deps import server_state
 from ..server.params import BadParameterError, parse_labels, parse_time, text
 from ..server.storage import SessionQuery
+from . import compare, dashboard
 from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, SignIn, read_session
 from .security import session_payload as new_session_payload
 from .state import UiState, ui_state
@@ -236,6 +237,75 @@ async def session_page(request: Request, session_id: str) -> Response:
         session=found["session"],
         data_json=script_json(view),
         now=time.time(),
+    )
+
+
+@router.get("/dashboard")
+async def dashboard_page(request: Request) -> Response:
+    """Call figures over time by group, and the costliest and slowest sessions."""
+    state = ui_state(request)
+    sign_in = await _signed_in(request, state)
+    if sign_in is None:
+        return _to_sign_in()
+    values = dashboard.form_values(request.query_params)
+    storage = server_state(request).storage
+    figures = data_json = error = None
+    try:
+        query = dashboard.parse(values)
+        figures = await run_in_threadpool(dashboard.load, storage, sign_in.project_id, query)
+        data_json = script_json(dashboard.chart_data(query, figures))
+    except ValueError as exc:  # BadParameterError, or a value the storage refuses
+        error = str(exc)
+    return _render(
+        request,
+        state,
+        "dashboard.html",
+        400 if error else 200,
+        signed_in=True,
+        values=values,
+        figures=figures,
+        data_json=data_json,
+        error=error,
+    )
+
+
+@router.get("/compare")
+async def compare_page(request: Request) -> Response:
+    """Two sessions side by side: ``?a=<id>&b=<id>``, or two ``pick`` boxes of the sessions list."""
+    state = ui_state(request)
+    sign_in = await _signed_in(request, state)
+    if sign_in is None:
+        return _to_sign_in()
+    picked = [value for value in request.query_params.getlist("pick") if value]
+    if len(picked) == 2:
+        return RedirectResponse("/ui/compare?" + urlencode({"a": picked[0], "b": picked[1]}), 303)
+    ids = [request.query_params.get(side, "").strip() for side in ("a", "b")]
+    if picked or not all(ids):
+        error = f"Pick exactly two sessions to compare (you picked {len(picked)})."
+        if not picked:
+            error = "Give two sessions to compare: /ui/compare?a=<session id>&b=<session id>."
+        return _render(request, state, "compare.html", 400, signed_in=True, error=error, ids=ids)
+    storage = server_state(request).storage
+    found = [
+        await run_in_threadpool(storage.session, sign_in.project_id, session_id)
+        if "\x00" not in session_id
+        else None
+        for session_id in ids
+    ]
+    first, second = found
+    if first is None or second is None:
+        return _render(request, state, "not_found.html", 404, signed_in=True)
+    sessions = [first["session"], second["session"]]
+    return _render(
+        request,
+        state,
+        "compare.html",
+        signed_in=True,
+        error=None,
+        ids=ids,
+        sessions=sessions,
+        totals=compare.totals(*sessions),
+        compared=compare.compare(session_view(first), session_view(second)),
     )
 
 

@@ -541,6 +541,42 @@ class TestSessions:
         with pytest.raises(ValueError, match="limit"):
             storage.sessions("any", SessionQuery(limit=limit))
 
+    def test_costliest_and_slowest_first(self, storage: SQLStorage) -> None:
+        key = storage.create_key("enterprise").record
+        plans = [
+            SessionPlan("cheap", 100.0, calls=[Call(cost=0.001)]),
+            SessionPlan("dear", 200.0, calls=[Call(cost=0.004), Call(cost=0.003)]),
+            SessionPlan("unpriced", 300.0, calls=[Call(cost=None)]),
+            SessionPlan("middle", 400.0, calls=[Call(cost=0.002)]),
+            SessionPlan("nothing", 500.0),
+        ]
+        document = record_document(*plans)
+        lengths = {"cheap": 9.0, "dear": 1.0, "unpriced": 5.0, "middle": 3.0}
+        for recorded in document["sessions"]:  # "nothing" stays open: no end time
+            length = lengths.get(recorded["name"])
+            recorded["ended_at"] = None if length is None else recorded["started_at"] + length
+        storage.ingest(key, document, None)
+
+        def names(order: str, limit: int = 50, **filters: Any) -> list[str]:
+            query = SessionQuery(order=order, limit=limit, **filters)
+            page = storage.sessions(key.project_id, query)
+            assert page.next_cursor is None or order == "newest"  # the others are one page
+            return [summary["name"] for summary in page.sessions]
+
+        assert names("costliest") == ["dear", "middle", "cheap", "nothing", "unpriced"]
+        assert names("costliest", limit=2) == ["dear", "middle"]
+        assert names("costliest", since=250.0) == ["middle", "nothing", "unpriced"]
+        assert names("slowest") == ["cheap", "unpriced", "middle", "dear", "nothing"]
+        assert names("slowest", limit=1) == ["cheap"]
+        assert names("newest", limit=2) == ["nothing", "middle"]
+        with pytest.raises(ValueError, match="order must be one of newest, costliest, slowest"):
+            storage.sessions(key.project_id, SessionQuery(order="cheapest"))
+        newest = storage.sessions(key.project_id, SessionQuery(limit=2))
+        with pytest.raises(ValueError, match="only the newest-first order pages on"):
+            storage.sessions(
+                key.project_id, SessionQuery(order="slowest", cursor=newest.next_cursor)
+            )
+
     def test_one_session_with_tree(self, storage: SQLStorage) -> None:
         key = storage.create_key("free").record
         calls = [Call(started_at=1_002.0), Call("gpt-4o", started_at=1_001.0)]

@@ -145,3 +145,25 @@ def hostile_document(session_id: str = "hostile-run-1") -> dict[str, Any]:
     call = llm(session_id, "hostile1", None, 7200.1, 10, messages=messages)
     call["response"] = {"text": f"echo {XSS_IMG} </script><script>window.__xss='json'</script>"}
     return document([one], [call])
+
+
+def agent_rerun_document(session_id: str = "agent-run-2") -> dict[str, Any]:
+    """The agent run again a day later, to compare with ``agent_document``: the planning call
+    is slower, uses more tokens and answers differently, and a ``verify`` step is new."""
+    doc = agent_document(session_id)
+    doc["sessions"][0].update(name="geography agent (rerun)", started_at=START + 86400)
+    doc["sessions"][0]["ended_at"] = START + 86400 + 2.5
+    for event in doc["events"] + doc["function_events"]:
+        event["started_at"] += 86400
+        event["ended_at"] += 86400
+    plan_call = doc["events"][0]
+    plan_call.update(
+        duration_ms=1300.0, response={"text": "Paris, on the Seine.", "model": "gpt-4o-mini"}
+    )
+    plan_call["ended_at"] = plan_call["started_at"] + 1.3
+    plan_call["usage"] = {"input_tokens": 1800, "output_tokens": 90, "total_tokens": 1890}
+    plan_call["cost"] = {"input": 0.0003, "output": 0.0002, "total": 0.0005, "estimated": False}
+    doc["function_events"].append(
+        function(session_id, "verify1", "root1", "verify", at=86401.6, ms=300)
+    )
+    return doc

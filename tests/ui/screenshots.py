@@ -1,8 +1,8 @@
 """Take the screenshots of docs/ui.md: ``python -m tests.ui.screenshots docs/img``.
 
 A server with the sample sessions of the browser tests runs on a free port; Debian's Chromium
-(through Playwright) signs in and photographs each page at 1280x800, and the session page on a
-narrow screen.
+(through Playwright) signs in and photographs each page at 1280x800, and the session, dashboard
+and compare pages on a narrow screen (the agent's rerun is added for the compare page).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from playwright.sync_api import Page, sync_playwright
 from aiobs.server.app import create_app
 from tests.server.app_fixtures import live_server
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, seeded_storage
+from tests.ui.data import agent_rerun_document
 
 
 def _sign_in(page: Page, url: str, secret: str) -> None:
@@ -25,8 +26,20 @@ def _sign_in(page: Page, url: str, secret: str) -> None:
     page.wait_for_url(url + "/ui/")
 
 
+SHOTS = (
+    "signin",
+    "sessions",
+    "session",
+    "session-narrow",
+    "dashboard",
+    "dashboard-narrow",
+    "compare",
+    "compare-narrow",
+)
+
+
 def main(directory: str) -> int:
-    """Write signin.png, sessions.png, session.png and session-narrow.png into ``directory``."""
+    """Write the ``SHOTS`` as PNG files into ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as data:
@@ -48,10 +61,19 @@ def main(directory: str) -> int:
                 _sign_in(narrow, url, key.secret)
                 narrow.goto(url + "/ui/sessions/agent-run-1")
                 narrow.screenshot(path=out / "session-narrow.png", full_page=True)
+                page.goto(url + "/ui/dashboard")
+                page.screenshot(path=out / "dashboard.png", full_page=True)
+                narrow.goto(url + "/ui/dashboard")
+                narrow.screenshot(path=out / "dashboard-narrow.png", full_page=True)
+                storage.ingest(key.record, agent_rerun_document(), None)
+                page.goto(url + "/ui/compare?a=agent-run-1&b=agent-run-2")
+                page.screenshot(path=out / "compare.png")
+                narrow.goto(url + "/ui/compare?a=agent-run-1&b=agent-run-2")
+                narrow.screenshot(path=out / "compare-narrow.png", full_page=True)
                 browser.close()
         finally:
             storage.close()
-    for name in ("signin", "sessions", "session", "session-narrow"):
+    for name in SHOTS:
         print(out / f"{name}.png")
     return 0
 

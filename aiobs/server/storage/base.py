@@ -157,11 +157,13 @@ class SessionQuery:
     limit: int = 50
     cursor: str | None = None
     """The ``next_cursor`` of the previous page."""
+    order: str = "newest"
+    """``newest`` (pages with cursors), or one page of the ``costliest`` or ``slowest``."""
 
 
 @dataclass(frozen=True)
 class SessionPage:
-    """One page of session summaries, newest first."""
+    """One page of session summaries, in the query's order."""
 
     sessions: list[dict[str, Any]]
     next_cursor: str | None

@@ -26,18 +26,36 @@ _EVENT_EXISTS = (
     " AND e.session_id = s.id AND {})"
 )
 
+ORDERS = {
+    "newest": "s.started_at DESC, s.id",
+    "costliest": (
+        "COALESCE((SELECT SUM(e.cost) FROM aiobs_events e WHERE e.project_id = s.project_id"
+        " AND e.session_id = s.id), -1) DESC, s.started_at DESC, s.id"
+    ),
+    "slowest": "COALESCE(s.ended_at - s.started_at, -1) DESC, s.started_at DESC, s.id",
+}
+"""How a page can be sorted; only ``newest`` pages on with a cursor."""
+
 _EVENT_TYPES = {"llm": TYPE_PROVIDER, "function": TYPE_FUNCTION}
 """The trace tree's ``event_type`` for each stored kind of event."""
 
 
 def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
-    """One page of session summaries matching ``query``, newest first.
+    """One page of session summaries matching ``query``, newest first unless it says otherwise.
+
+    Sessions without a cost (or still open, for ``slowest``) come last.
 
     Raises:
-        ValueError: ``limit`` outside 1..500, or a cursor this function did not make.
+        ValueError: ``limit`` outside 1..500, a cursor this function did not make, an unknown
+            order, or a cursor with an order other than ``newest``.
     """
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    order = ORDERS.get(query.order)
+    if order is None:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {query.order!r}")
+    if query.cursor is not None and query.order != "newest":
+        raise ValueError("only the newest-first order pages on with a cursor")
     conditions = ["s.project_id = ?"]
     params: list[Any] = [project_id]
     for key, value in query.labels.items():
@@ -69,14 +87,15 @@ def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
         params += [after_time, after_time, after_id]
     cursor.execute(
         f"SELECT {_SESSION_COLUMNS} FROM aiobs_sessions s WHERE {' AND '.join(conditions)}"  # noqa: S608 - fixed fragments; values are parameters
-        " ORDER BY s.started_at DESC, s.id LIMIT ?",
+        f" ORDER BY {order} LIMIT ?",
         (*params, query.limit + 1),
     )
     rows = cursor.fetchall()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     summaries = summarize(cursor, project_id, rows)
-    next_cursor = encode_cursor(rows[-1][2], rows[-1][0]) if more else None
+    paging = more and query.order == "newest"
+    next_cursor = encode_cursor(rows[-1][2], rows[-1][0]) if paging else None
     return SessionPage(summaries, next_cursor)
 
 
