@@ -86,7 +86,6 @@ from .._format import (
     RESPONSE_FINISH_REASONS,
     RESPONSE_ID,
     RESPONSE_MODEL,
-    RESPONSE_TEXT,
     SESSION_ID,
     SESSION_LABELS,
     SESSION_NAME,
@@ -95,8 +94,14 @@ from .._format import (
     USAGE_INPUT_TOKENS,
     USAGE_OUTPUT_TOKENS,
 )
+from . import genai_messages
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
+from .genai_attributes import (
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -476,32 +481,16 @@ def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any
     }
 
 
-_PROMPT_ARGUMENTS = ("messages", "input", "contents", "prompt")
-"""Where the SDKs take the prompt (their own argument names, kept as given in ``request``)."""
-
-
 def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Prompt and answer as JSON strings (``capture_content=True`` only)."""
-    request = event.get(LLM_REQUEST)
-    inputs = request
-    if isinstance(request, Mapping):
-        for key in _PROMPT_ARGUMENTS:
-            if key in request:
-                inputs = request[key]
-                break
-    response = event.get(LLM_RESPONSE)
-    outputs = response
-    if isinstance(response, Mapping) and RESPONSE_TEXT in response:
-        outputs = [
-            {
-                "role": "assistant",
-                "parts": [{"type": "text", "content": response[RESPONSE_TEXT]}],
-                "finish_reason": (response.get(RESPONSE_FINISH_REASONS) or [None])[0],
-            }
-        ]
+    """Prompt, system instructions and answer in the conventions' structure, as JSON strings."""
+    provider, request = event.get(EVENT_PROVIDER), event.get(LLM_REQUEST)
+    inputs = genai_messages.input_messages(provider, request)
+    system = genai_messages.system_instructions(provider, request)
+    outputs = genai_messages.output_messages(event.get(LLM_RESPONSE))
     return {
-        "gen_ai.input.messages": None if inputs is None else _json(inputs),
-        "gen_ai.output.messages": None if outputs is None else _json(outputs),
+        GEN_AI_INPUT_MESSAGES: None if inputs is None else _json(inputs),
+        GEN_AI_SYSTEM_INSTRUCTIONS: None if system is None else _json(system),
+        GEN_AI_OUTPUT_MESSAGES: None if outputs is None else _json(outputs),
     }
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -289,7 +290,9 @@ class TestMapping:
         flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
         values = attrs(by_name(receiver.spans)["chat gpt-4o-mini"])
         messages = json.loads(values["gen_ai.input.messages"])
-        assert messages == [{"role": "user", "content": "Capital of France?"}]
+        assert messages == [
+            {"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]}
+        ]
         output = json.loads(values["gen_ai.output.messages"])
         assert output[0]["parts"][0]["content"] == "Paris"
         assert output[0]["finish_reason"] == "stop"
@@ -431,3 +434,126 @@ class TestSetup:
         )
         assert result.success, result
         assert len(receiver.spans) == 4
+
+
+# -- the GenAI conventions -------------------------------------------------------------------
+
+SCHEMAS = Path(__file__).parent / "data"
+
+
+def schema_valid(name: str, value: str) -> Any:
+    """``value`` (JSON text) decoded, after validating it against the conventions' schema."""
+    jsonschema = pytest.importorskip("jsonschema")
+    decoded = json.loads(value)
+    schema = json.loads((SCHEMAS / f"gen-ai-{name}.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(decoded)
+    return decoded
+
+
+def llm_call(
+    provider: str, api: str, request: dict[str, Any], operation: str, **finish: Any
+) -> None:
+    """One recorded LLM call, finished with ``finish`` (or failed with ``error=...``)."""
+    call = LLMCall.start(provider, api, request, model=request.get("model"), operation=operation)
+    assert call is not None
+    error = finish.pop("error", None)
+    if error is not None:
+        call.fail(error)
+    else:
+        call.finish(**finish)
+
+
+def export_one(receiver: Receiver, **options: Any) -> dict[str, Any]:
+    """Flush to ``receiver`` and return the attributes of the only span."""
+    flush_to(OTLPExporter(endpoint=receiver.url, **options))
+    (span,) = receiver.spans
+    return attrs(span)
+
+
+class TestGenAIContent:
+    """With ``capture_content``, prompts and answers follow the conventions' message structure."""
+
+    def test_anthropic_system_and_blocks(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 100,
+            "system": "You are terse.",
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "tu_1", "name": "w", "input": {}}],
+                },
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": "18C"}],
+                },
+            ],
+        }
+        response = {
+            "id": "msg_1",
+            "text": "18C.",
+            "tool_calls": [{"id": "tu_2", "name": "log", "arguments": {"t": 18}}],
+            "finish_reasons": ["tool_use"],
+        }
+        llm_call("anthropic", "messages.create", request, "chat", response=response)
+        values = export_one(receiver, capture_content=True)
+        assert schema_valid("system-instructions", values["gen_ai.system_instructions"]) == [
+            {"type": "text", "content": "You are terse."}
+        ]
+        messages = schema_valid("input-messages", values["gen_ai.input.messages"])
+        assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+        assert messages[2]["parts"] == [
+            {"type": "tool_call_response", "id": "tu_1", "response": "18C"}
+        ]
+        assert schema_valid("output-messages", values["gen_ai.output.messages"]) == [
+            {
+                "role": "assistant",
+                "parts": [
+                    {"type": "text", "content": "18C."},
+                    {"type": "tool_call", "id": "tu_2", "name": "log", "arguments": {"t": 18}},
+                ],
+                "finish_reason": "tool_use",
+            }
+        ]
+
+    def test_gemini_bare_string_and_system_instruction(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {
+            "model": "gemini-2.5-flash",
+            "contents": "Hi",
+            "config": {"system_instruction": "Be brief."},
+        }
+        response = {"text": "Hello", "finish_reasons": ["STOP"]}
+        llm_call(
+            "gemini", "models.generate_content", request, "generate_content", response=response
+        )
+        values = export_one(receiver, capture_content=True)
+        assert schema_valid("input-messages", values["gen_ai.input.messages"]) == [
+            {"role": "user", "parts": [{"type": "text", "content": "Hi"}]}
+        ]
+        assert schema_valid("system-instructions", values["gen_ai.system_instructions"]) == [
+            {"type": "text", "content": "Be brief."}
+        ]
+        output = schema_valid("output-messages", values["gen_ai.output.messages"])
+        assert output[0]["finish_reason"] == "STOP"
+
+    def test_output_without_finish_reason_has_none_rather_than_null(
+        self, receiver: Receiver
+    ) -> None:
+        observer.observe()
+        request = {"model": "gpt-4o-mini", "input": "Hi"}
+        llm_call("openai", "responses.create", request, "responses", response={"text": "Hel"})
+        values = export_one(receiver, capture_content=True)
+        assert json.loads(values["gen_ai.output.messages"]) == [
+            {"role": "assistant", "parts": [{"type": "text", "content": "Hel"}]}
+        ]
+
+    def test_no_content_without_the_switch(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {"model": "m", "system": "secret", "messages": [{"role": "user", "content": "x"}]}
+        llm_call("anthropic", "messages.create", request, "chat", response={"text": "y"})
+        values = export_one(receiver)
+        assert not {k for k in values if k.startswith(("gen_ai.input", "gen_ai.output"))}
+        assert "gen_ai.system_instructions" not in values
