@@ -83,6 +83,7 @@ from .._format import (
     LLM_RESPONSE_MODEL,
     LLM_STREAM,
     LLM_USAGE,
+    RESPONSE_DIMENSIONS,
     RESPONSE_FINISH_REASONS,
     RESPONSE_ID,
     RESPONSE_MODEL,
@@ -91,16 +92,41 @@ from .._format import (
     SESSION_NAME,
     STATUS_ERROR,
     STREAM_TTFT_MS,
+    USAGE_CACHE_WRITE_TOKENS,
+    USAGE_CACHED_INPUT_TOKENS,
     USAGE_INPUT_TOKENS,
     USAGE_OUTPUT_TOKENS,
+    USAGE_REASONING_TOKENS,
 )
-from . import genai_messages
+from . import genai_messages, genai_request
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
 from .genai_attributes import (
+    AIOBS_API,
+    AIOBS_COST_TOTAL,
+    AIOBS_STREAM_TTFT_MS,
+    ERROR_TYPE,
+    ERROR_TYPE_OTHER,
+    GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OPERATION_NAME,
     GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_REQUEST_STREAM,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_ID,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_SYSTEM,
     GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TOOL_DEFINITIONS,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    OPERATION_EMBEDDINGS,
 )
 
 if TYPE_CHECKING:
@@ -433,7 +459,9 @@ def provider_span(
 ) -> Span:
     """A ``CLIENT`` span for an LLM call, with the GenAI semantic-convention attributes."""
     trace_pb2 = _proto()[1]
-    operation = event.get(LLM_OPERATION) or event.get(EVENT_API) or "call"
+    operation = genai_request.operation_name(
+        event.get(LLM_OPERATION) or event.get(EVENT_API) or "call"
+    )
     model = event.get(LLM_REQUEST_MODEL)
     span = _base_span(event, f"{operation} {model}" if model else operation)
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
@@ -441,8 +469,8 @@ def provider_span(
     failed = _failed(event)
     if failed:
         exception = event.get(EVENT_EXCEPTION) or {}
-        attributes["error.type"] = exception.get(EXCEPTION_TYPE) or "_OTHER"
-    if capture_content:
+        attributes[ERROR_TYPE] = exception.get(EXCEPTION_TYPE) or ERROR_TYPE_OTHER
+    if capture_content and operation != OPERATION_EMBEDDINGS:
         attributes.update(_content_attributes(event))
     span.attributes.extend(_attributes(attributes))
     if failed:
@@ -463,22 +491,35 @@ def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any
     cost = event.get(LLM_COST) or {}
     stream = event.get(LLM_STREAM) or {}
     finish_reasons = response.get(RESPONSE_FINISH_REASONS)
-    return {
-        "gen_ai.operation.name": operation,
-        "gen_ai.provider.name": event.get(EVENT_PROVIDER),
-        "gen_ai.system": event.get(EVENT_PROVIDER),
-        "gen_ai.request.model": event.get(LLM_REQUEST_MODEL),
-        "gen_ai.response.model": event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
-        "gen_ai.response.id": response.get(RESPONSE_ID),
-        "gen_ai.response.finish_reasons": finish_reasons
+    provider = genai_request.provider_name(event.get(EVENT_PROVIDER))
+    ttft_ms = stream.get(STREAM_TTFT_MS)
+    dimensions = response.get(RESPONSE_DIMENSIONS)
+    attributes = {
+        GEN_AI_OPERATION_NAME: operation,
+        GEN_AI_PROVIDER_NAME: provider,
+        GEN_AI_SYSTEM: provider,
+        GEN_AI_REQUEST_MODEL: event.get(LLM_REQUEST_MODEL),
+        **genai_request.request_attributes(event.get(EVENT_API), event.get(LLM_REQUEST)),
+        GEN_AI_RESPONSE_MODEL: event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
+        GEN_AI_RESPONSE_ID: response.get(RESPONSE_ID),
+        GEN_AI_RESPONSE_FINISH_REASONS: finish_reasons
         if isinstance(finish_reasons, list)
         else None,
-        "gen_ai.usage.input_tokens": usage.get(USAGE_INPUT_TOKENS),
-        "gen_ai.usage.output_tokens": usage.get(USAGE_OUTPUT_TOKENS),
-        "aiobs.api": event.get(EVENT_API),
-        "aiobs.cost.total": cost.get(COST_TOTAL),
-        "aiobs.stream.ttft_ms": stream.get(STREAM_TTFT_MS),
+        GEN_AI_USAGE_INPUT_TOKENS: usage.get(USAGE_INPUT_TOKENS),
+        GEN_AI_USAGE_OUTPUT_TOKENS: usage.get(USAGE_OUTPUT_TOKENS),
+        GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.get(USAGE_CACHED_INPUT_TOKENS),
+        GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.get(USAGE_CACHE_WRITE_TOKENS),
+        GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.get(USAGE_REASONING_TOKENS),
+        GEN_AI_EMBEDDINGS_DIMENSION_COUNT: dimensions if isinstance(dimensions, int) else None,
+        AIOBS_API: event.get(EVENT_API),
+        AIOBS_COST_TOTAL: cost.get(COST_TOTAL),
+        AIOBS_STREAM_TTFT_MS: ttft_ms,
     }
+    if stream:
+        attributes[GEN_AI_REQUEST_STREAM] = True
+    if isinstance(ttft_ms, (int, float)) and not isinstance(ttft_ms, bool):
+        attributes[GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttft_ms / 1000
+    return attributes
 
 
 def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -491,6 +532,7 @@ def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
         GEN_AI_INPUT_MESSAGES: None if inputs is None else _json(inputs),
         GEN_AI_SYSTEM_INSTRUCTIONS: None if system is None else _json(system),
         GEN_AI_OUTPUT_MESSAGES: None if outputs is None else _json(outputs),
+        GEN_AI_TOOL_DEFINITIONS: _json_or_none(genai_request.tool_definitions(request)),
     }
 
 
@@ -560,6 +602,10 @@ def _unix_nanos(seconds: Any) -> int:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         return 0
     return round(seconds * 1_000_000) * 1000
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else _json(value)
 
 
 def _json(value: Any) -> str:

@@ -557,3 +557,113 @@ class TestGenAIContent:
         values = export_one(receiver)
         assert not {k for k in values if k.startswith(("gen_ai.input", "gen_ai.output"))}
         assert "gen_ai.system_instructions" not in values
+
+
+class TestGenAIValues:
+    """Operation and provider names, request parameters, usage and streaming, as standardized."""
+
+    def test_responses_api_is_chat(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {"model": "gpt-4o", "input": "Hi", "temperature": 0.5, "max_output_tokens": 50}
+        llm_call("openai", "responses.create", request, "responses", response={"text": "Yo"})
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        (span,) = receiver.spans
+        assert span.name == "chat gpt-4o"
+        values = attrs(span)
+        assert values["gen_ai.operation.name"] == "chat"
+        assert values["gen_ai.request.temperature"] == 0.5
+        assert values["gen_ai.request.max_tokens"] == 50
+
+    def test_gemini_is_gcp_gemini_with_its_config(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {
+            "model": "gemini-2.5-flash",
+            "contents": "Hi",
+            "config": {
+                "temperature": 0.1,
+                "top_p": 0.9,
+                "top_k": 40,
+                "max_output_tokens": 64,
+                "stop_sequences": ["END"],
+                "seed": 7,
+                "presence_penalty": 0.25,
+                "frequency_penalty": 0.5,
+                "candidate_count": 1,
+            },
+        }
+        stream = {"ttft_ms": 250.0, "chunks": 2, "status": "completed"}
+        llm_call(
+            "gemini",
+            "models.generate_content_stream",
+            request,
+            "generate_content",
+            response={"text": "Hello", "finish_reasons": ["STOP"]},
+            stream=stream,
+        )
+        values = export_one(receiver)
+        assert values["gen_ai.operation.name"] == "generate_content"
+        assert values["gen_ai.provider.name"] == "gcp.gemini"
+        assert values["gen_ai.request.temperature"] == 0.1
+        assert values["gen_ai.request.top_p"] == 0.9
+        assert values["gen_ai.request.top_k"] == 40
+        assert values["gen_ai.request.max_tokens"] == 64
+        assert values["gen_ai.request.stop_sequences"] == ["END"]
+        assert values["gen_ai.request.seed"] == 7
+        assert values["gen_ai.request.presence_penalty"] == 0.25
+        assert values["gen_ai.request.frequency_penalty"] == 0.5
+        assert values["gen_ai.request.choice.count"] == 1
+        assert values["gen_ai.request.stream"] is True
+        assert values["gen_ai.response.time_to_first_chunk"] == pytest.approx(0.25)
+        assert values["gen_ai.response.finish_reasons"] == ["STOP"]
+
+    def test_openai_chat_parameters_and_usage(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "max_completion_tokens": 20,
+            "stop": "\n",
+            "seed": 3,
+            "tools": [{"type": "function", "function": {"name": "weather"}}],
+        }
+        usage = Usage(
+            input_tokens=100,
+            output_tokens=30,
+            cached_input_tokens=60,
+            cache_write_tokens=10,
+            reasoning_tokens=12,
+        )
+        llm_call("openai", "chat.completions.create", request, "chat", response={}, usage=usage)
+        values = export_one(receiver)
+        assert values["gen_ai.request.max_tokens"] == 20
+        assert values["gen_ai.request.stop_sequences"] == ["\n"]
+        assert values["gen_ai.request.seed"] == 3
+        assert "gen_ai.request.stream" not in values
+        assert values["gen_ai.usage.input_tokens"] == 100
+        assert values["gen_ai.usage.cache_read.input_tokens"] == 60
+        assert values["gen_ai.usage.cache_creation.input_tokens"] == 10
+        assert values["gen_ai.usage.reasoning.output_tokens"] == 12
+        assert "gen_ai.tool.definitions" not in values  # content: only with capture_content
+
+    def test_tool_definitions_are_content(self, receiver: Receiver) -> None:
+        observer.observe()
+        tools = [{"name": "weather", "input_schema": {"type": "object"}}]
+        request = {"model": "claude", "max_tokens": 5, "messages": [], "tools": tools}
+        llm_call("anthropic", "messages.create", request, "chat", response={})
+        values = export_one(receiver, capture_content=True)
+        assert json.loads(values["gen_ai.tool.definitions"]) == tools
+        assert values["gen_ai.request.max_tokens"] == 5
+
+    def test_embeddings(self, receiver: Receiver) -> None:
+        observer.observe()
+        request = {"model": "text-embedding-3-small", "input": ["a"], "encoding_format": "base64"}
+        response = {"count": 1, "dimensions": 1536}
+        llm_call("openai", "embeddings.create", request, "embeddings", response=response)
+        flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
+        (span,) = receiver.spans
+        values = attrs(span)
+        assert span.name == "embeddings text-embedding-3-small"
+        assert values["gen_ai.operation.name"] == "embeddings"
+        assert values["gen_ai.request.encoding_formats"] == ["base64"]
+        assert values["gen_ai.embeddings.dimension.count"] == 1536
+        assert "gen_ai.input.messages" not in values  # embeddings have inputs, not messages
