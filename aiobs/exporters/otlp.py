@@ -70,6 +70,9 @@ from .._format import (
     EVENT_STARTED_AT,
     EVENT_STATUS,
     EVENT_TRACE_ID,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STATUS_CODE,
+    EXCEPTION_TRACEBACK,
     EXCEPTION_TYPE,
     FUNCTION_KIND,
     FUNCTION_MODULE,
@@ -107,6 +110,8 @@ from .genai_attributes import (
     AIOBS_STREAM_TTFT_MS,
     ERROR_TYPE,
     ERROR_TYPE_OTHER,
+    EXCEPTION_EVENT,
+    EXCEPTION_STACKTRACE,
     GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
@@ -126,8 +131,11 @@ from .genai_attributes import (
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
     GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    HTTP_RESPONSE_STATUS_CODE,
     OPERATION_EMBEDDINGS,
 )
+from .genai_attributes import EXCEPTION_MESSAGE as EXCEPTION_MESSAGE_ATTRIBUTE
+from .genai_attributes import EXCEPTION_TYPE as EXCEPTION_TYPE_ATTRIBUTE
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -448,9 +456,10 @@ def function_span(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> Span
         "aiobs.module": event.get(FUNCTION_MODULE),
         **_session_attributes(event, sessions),
     }
-    span.attributes.extend(_attributes(attributes))
     if _failed(event):
-        _set_error(span, event.get(EVENT_ERROR) or "error")
+        attributes.update(_error_attributes(event))
+    span.attributes.extend(_attributes(attributes))
+    _record_failure(span, event)
     return span
 
 
@@ -466,21 +475,50 @@ def provider_span(
     span = _base_span(event, f"{operation} {model}" if model else operation)
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
     attributes = {**_genai_attributes(event, operation), **_session_attributes(event, sessions)}
-    failed = _failed(event)
-    if failed:
-        exception = event.get(EVENT_EXCEPTION) or {}
-        attributes[ERROR_TYPE] = exception.get(EXCEPTION_TYPE) or ERROR_TYPE_OTHER
+    if _failed(event):
+        attributes.update(_error_attributes(event))
     if capture_content and operation != OPERATION_EMBEDDINGS:
         attributes.update(_content_attributes(event))
     span.attributes.extend(_attributes(attributes))
-    if failed:
-        _set_error(span, event.get(EVENT_ERROR) or "error")
+    _record_failure(span, event)
     return span
 
 
 def _failed(event: Mapping[str, Any]) -> bool:
     """Whether the call or function failed (aiobs 0.2 events have only ``error``)."""
     return bool(event.get(EVENT_ERROR)) or event.get(EVENT_STATUS) == STATUS_ERROR
+
+
+def _exception(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    exception = event.get(EVENT_EXCEPTION)
+    return exception if isinstance(exception, Mapping) else {}
+
+
+def _error_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    """``error.type`` of a failed event, and the HTTP status of a failed LLM call if known."""
+    exception = _exception(event)
+    status = exception.get(EXCEPTION_STATUS_CODE)
+    return {
+        ERROR_TYPE: exception.get(EXCEPTION_TYPE) or ERROR_TYPE_OTHER,
+        HTTP_RESPONSE_STATUS_CODE: status if isinstance(status, int) else None,
+    }
+
+
+def _record_failure(span: Span, event: Mapping[str, Any]) -> None:
+    """A failed event's ``ERROR`` status and its ``exception`` span event, at the span's end."""
+    if not _failed(event):
+        return
+    _set_error(span, event.get(EVENT_ERROR) or "error")
+    exception = _exception(event)
+    attributes = {
+        EXCEPTION_TYPE_ATTRIBUTE: exception.get(EXCEPTION_TYPE),
+        EXCEPTION_MESSAGE_ATTRIBUTE: exception.get(EXCEPTION_MESSAGE) or event.get(EVENT_ERROR),
+        EXCEPTION_STACKTRACE: exception.get(EXCEPTION_TRACEBACK),
+    }
+    span_event = span.events.add()
+    span_event.name = EXCEPTION_EVENT
+    span_event.time_unix_nano = span.end_time_unix_nano
+    span_event.attributes.extend(_attributes(attributes))
 
 
 def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any]:

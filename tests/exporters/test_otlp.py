@@ -667,3 +667,43 @@ class TestGenAIValues:
         assert values["gen_ai.request.encoding_formats"] == ["base64"]
         assert values["gen_ai.embeddings.dimension.count"] == 1536
         assert "gen_ai.input.messages" not in values  # embeddings have inputs, not messages
+
+
+def exception_event(span: Span) -> dict[str, Any]:
+    """The attributes of the span's one ``exception`` event."""
+    (event,) = [event for event in span.events if event.name == "exception"]
+    return attrs(event)
+
+
+class TestExceptions:
+    """Failures carry an ``exception`` event, ``error.type`` and the HTTP status when known."""
+
+    def test_failed_function(self, receiver: Receiver) -> None:
+        record()
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        broken = by_name(receiver.spans)["broken"]
+        assert attrs(broken)["error.type"] == "ValueError"
+        event = exception_event(broken)
+        assert event["exception.type"] == "ValueError"
+        assert event["exception.message"] == "no luck"
+        assert 'raise ValueError("no luck")' in event["exception.stacktrace"]
+        assert broken.start_time_unix_nano <= broken.events[0].time_unix_nano
+        assert broken.events[0].time_unix_nano <= broken.end_time_unix_nano
+        assert not by_name(receiver.spans)["pipeline"].events
+
+    def test_failed_llm_call_with_http_status(self, receiver: Receiver) -> None:
+        class RateLimitError(Exception):
+            status_code = 429
+
+        observer.observe()
+        request = {"model": "gpt-4o", "messages": []}
+        error = RateLimitError("slow down")
+        llm_call("openai", "chat.completions.create", request, "chat", error=error)
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        (span,) = receiver.spans
+        values = attrs(span)
+        assert values["error.type"].endswith("<locals>.RateLimitError")  # fully qualified
+        assert values["http.response.status_code"] == 429
+        event = exception_event(span)
+        assert event["exception.type"] == values["error.type"]
+        assert event["exception.message"] == "slow down"
