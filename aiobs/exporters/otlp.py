@@ -51,15 +51,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import suppress_instrumentation
 from .._format import (
-    CALLSITE_FILE,
-    CALLSITE_FUNCTION,
-    CALLSITE_LINE,
     COST_TOTAL,
     DOC_EVENTS,
     DOC_FUNCTION_EVENTS,
     DOC_SESSIONS,
     EVENT_API,
-    EVENT_CALLSITE,
     EVENT_ENDED_AT,
     EVENT_ERROR,
     EVENT_EXCEPTION,
@@ -101,12 +97,14 @@ from .._format import (
     USAGE_OUTPUT_TOKENS,
     USAGE_REASONING_TOKENS,
 )
-from . import genai_messages, genai_request
+from . import genai_functions, genai_messages, genai_request
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
 from .genai_attributes import (
     AIOBS_API,
     AIOBS_COST_TOTAL,
+    AIOBS_KIND,
+    AIOBS_MODULE,
     AIOBS_STREAM_TTFT_MS,
     ERROR_TYPE,
     ERROR_TYPE_OTHER,
@@ -435,27 +433,30 @@ def build_request(
     scope_spans.scope.version = __version__
     sessions = {session[SESSION_ID]: session for session in document.get(DOC_SESSIONS) or []}
     for event in document.get(DOC_FUNCTION_EVENTS) or []:
-        scope_spans.spans.append(function_span(event, sessions))
+        scope_spans.spans.append(function_span(event, sessions, capture_content))
     for event in document.get(DOC_EVENTS) or []:
         scope_spans.spans.append(provider_span(event, sessions, capture_content))
     request_typed: ExportTraceServiceRequest = request
     return request_typed
 
 
-def function_span(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> Span:
+def function_span(
+    event: Mapping[str, Any], sessions: Mapping[str, Any], capture_content: bool = False
+) -> Span:
     """An ``INTERNAL`` span for a function event (``@observe``, a span or an event)."""
     trace_pb2 = _proto()[1]
     span = _base_span(event, event.get(FUNCTION_NAME) or event.get(EVENT_API) or "function")
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_INTERNAL
-    callsite = event.get(EVENT_CALLSITE) or {}
+    session = sessions.get(str(event.get(EVENT_SESSION_ID))) or {}
     attributes = {
-        "code.function": callsite.get(CALLSITE_FUNCTION),
-        "code.filepath": callsite.get(CALLSITE_FILE),
-        "code.lineno": callsite.get(CALLSITE_LINE),
-        "aiobs.kind": event.get(FUNCTION_KIND) or KIND_FUNCTION,
-        "aiobs.module": event.get(FUNCTION_MODULE),
+        **genai_functions.code_attributes(event, session),
+        AIOBS_KIND: event.get(FUNCTION_KIND) or KIND_FUNCTION,
+        AIOBS_MODULE: event.get(FUNCTION_MODULE),
         **_session_attributes(event, sessions),
     }
+    if capture_content:
+        content = genai_functions.content_attributes(event)
+        attributes.update({key: _json_or_none(value) for key, value in content.items()})
     if _failed(event):
         attributes.update(_error_attributes(event))
     span.attributes.extend(_attributes(attributes))

@@ -232,9 +232,11 @@ class TestMapping:
         spans = by_name(receiver.spans)
         session_id = attrs(spans["pipeline"])["session.id"]
         ask = attrs(spans["ask"])
-        assert ask["code.function"] == "pipeline"
-        assert ask["code.filepath"].endswith("tests/exporters/test_otlp.py")
-        assert isinstance(ask["code.lineno"], int)
+        assert ask["aiobs.callsite.function"] == "pipeline"
+        assert ask["aiobs.callsite.file"].endswith("tests/exporters/test_otlp.py")
+        assert isinstance(ask["aiobs.callsite.line"], int)
+        assert ask["code.function.name"] == f"{__name__}.record.<locals>.ask"
+        assert ask["code.file.path"] == __file__
         assert ask["aiobs.kind"] == "function"
         assert ask["aiobs.module"] == __name__
         assert ask["gen_ai.conversation.id"] == session_id
@@ -707,3 +709,72 @@ class TestExceptions:
         event = exception_event(span)
         assert event["exception.type"] == values["error.type"]
         assert event["exception.message"] == "slow down"
+
+
+@observe
+def summarize(text: str, *, limit: int = 10) -> dict[str, Any]:
+    """A module-level function, so that the exporter can find its own file and line."""
+    with observer.span("cut") as span:
+        span.set("limit", limit)
+    observer.event("cache", data={"hit": True})
+    return {"summary": text[:limit]}
+
+
+SUMMARIZE_LINE = summarize.__wrapped__.__code__.co_firstlineno  # type: ignore[attr-defined]
+
+
+class TestFunctionSpans:
+    """Function spans describe the function itself and carry its data as opt-in content."""
+
+    def test_code_attributes_describe_the_function(self, receiver: Receiver) -> None:
+        observer.observe()
+        summarize("A long text", limit=4)
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        values = attrs(by_name(receiver.spans)["summarize"])
+        assert values["code.function.name"] == f"{__name__}.summarize"
+        assert values["code.file.path"] == __file__
+        assert values["code.line.number"] == SUMMARIZE_LINE
+        assert values["aiobs.callsite.function"] == "test_code_attributes_describe_the_function"
+        assert not {"code.function", "code.filepath", "code.lineno"} & set(values)
+
+    def test_spans_and_events_point_at_their_own_line(self, receiver: Receiver) -> None:
+        observer.observe()
+        summarize("A long text", limit=4)
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        cut = attrs(by_name(receiver.spans)["cut"])
+        assert cut["code.function.name"] == "summarize"
+        assert cut["code.file.path"] == __file__
+        assert SUMMARIZE_LINE < cut["code.line.number"] < SUMMARIZE_LINE + 5
+
+    def test_content_with_the_switch(self, receiver: Receiver) -> None:
+        observer.observe()
+        summarize("A long text", limit=4)
+        flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
+        spans = by_name(receiver.spans)
+        values = attrs(spans["summarize"])
+        assert json.loads(values["aiobs.function.arguments"]) == {
+            "args": ["A long text"],
+            "kwargs": {"limit": 4},
+        }
+        assert json.loads(values["aiobs.function.result"]) == {"summary": "A lo"}
+        assert json.loads(attrs(spans["cut"])["aiobs.span.attributes"]) == {"limit": 4}
+        assert json.loads(attrs(spans["cache"])["aiobs.span.attributes"]) == {"data": {"hit": True}}
+        assert "input.value" not in values  # OpenInference names only with profile="phoenix"
+
+    def test_no_content_without_the_switch(self, receiver: Receiver) -> None:
+        observer.observe()
+        summarize("A long text", limit=4)
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        for span in receiver.spans:
+            assert not {k for k in attrs(span) if k.startswith(("aiobs.function.", "aiobs.span."))}
+
+    def test_content_is_redacted(self, receiver: Receiver) -> None:
+        @observe
+        def login(user: str, password: str) -> str:
+            return "ok"
+
+        observer.observe()
+        login("ann", password="hunter2")
+        flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
+        (span,) = receiver.spans
+        assert "hunter2" not in attrs(span)["aiobs.function.arguments"]
