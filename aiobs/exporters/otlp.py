@@ -7,25 +7,29 @@ Langfuse's OTLP endpoint, or a vendor that accepts OTLP. One flush becomes one
     from aiobs.exporters.otlp import OTLPExporter
     observer.flush(exporter=OTLPExporter("http://localhost:4318/v1/traces"))
 
-How the document maps to OpenTelemetry:
+How the document maps to OpenTelemetry (the full table is in ``docs/guide.md``):
 
-- **Resource**: one per document, with ``service.name`` and ``telemetry.sdk.name=aiobs`` (and
-  ``telemetry.sdk.version``, ``telemetry.sdk.language``).
+- **Resource**: one per document: ``resource_attributes``, ``service.name`` and
+  ``telemetry.sdk.name=aiobs`` (and ``telemetry.sdk.version``, ``telemetry.sdk.language``).
 - **Function events** (``@observe`` calls, ``observer.span()``, ``observer.event()``): one
-  ``INTERNAL`` span each, named after the function, with ``code.function``, ``code.filepath``,
-  ``code.lineno``, ``aiobs.kind`` and ``aiobs.module``.
+  ``INTERNAL`` span each, named after the function, with ``code.function.name``,
+  ``code.file.path``, ``code.line.number`` describing the function (see
+  :mod:`aiobs.exporters.genai_functions`), ``aiobs.callsite.*``, ``aiobs.kind``, ``aiobs.module``.
 - **Provider events** (LLM calls): one ``CLIENT`` span each, named ``"<operation> <model>"``
-  (``"chat gpt-4o-mini"``) and carrying the GenAI semantic-convention attributes
-  (``gen_ai.operation.name``, ``gen_ai.provider.name`` and the older ``gen_ai.system``,
-  ``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.response.id``,
-  ``gen_ai.response.finish_reasons``, ``gen_ai.usage.input_tokens`` / ``output_tokens``) plus
-  ``aiobs.cost.total`` and ``aiobs.stream.ttft_ms``. Prompts and answers are sent only with
-  ``capture_content=True`` (as JSON in ``gen_ai.input.messages`` / ``gen_ai.output.messages``).
+  (``"chat gpt-4o-mini"``) and carrying the GenAI semantic-convention attributes (operation and
+  provider names as the conventions list them, request parameters, response, usage with cache and
+  reasoning tokens, time to first chunk) plus ``aiobs.cost.total``.
+- **Content**, only with ``capture_content=True``: prompts, system instructions and answers in
+  the conventions' message structure (:mod:`aiobs.exporters.genai_messages`), tool definitions,
+  and functions' arguments, results and span data.
 - **Sessions** are not spans: every span carries its session's id as ``gen_ai.conversation.id``
   and ``session.id``, and the session's labels as ``aiobs.label.<key>``.
+- **Failures**: status ``ERROR`` with the message, ``error.type``, an ``exception`` span event
+  (type, message, stack trace) and an LLM error's ``http.response.status_code``.
 - Trace, span and parent ids are kept, so the span tree is the one aiobs recorded. An event
-  without a trace id gets one derived from its span id. A failed call or function has status
-  ``ERROR`` with its message (and ``error.type`` on LLM calls).
+  without a trace id gets one derived from its span id.
+- ``profile="phoenix"`` adds Arize Phoenix's OpenInference names
+  (:mod:`aiobs.exporters.genai_profiles`).
 
 Defaults follow the OpenTelemetry environment variables: the endpoint is
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``,
@@ -97,7 +101,7 @@ from .._format import (
     USAGE_OUTPUT_TOKENS,
     USAGE_REASONING_TOKENS,
 )
-from . import genai_functions, genai_messages, genai_request
+from . import genai_functions, genai_messages, genai_profiles, genai_request
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
 from .genai_attributes import (
@@ -131,6 +135,7 @@ from .genai_attributes import (
     GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
     HTTP_RESPONSE_STATUS_CODE,
     OPERATION_EMBEDDINGS,
+    SERVICE_NAME,
 )
 from .genai_attributes import EXCEPTION_MESSAGE as EXCEPTION_MESSAGE_ATTRIBUTE
 from .genai_attributes import EXCEPTION_TYPE as EXCEPTION_TYPE_ATTRIBUTE
@@ -156,6 +161,7 @@ TRACES_HEADERS_ENV = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 """Like :data:`HEADERS_ENV`, for traces only; its keys win."""
 
 DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
+DEFAULT_SERVICE_NAME = "aiobs"
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
 """Longest wait honoured from a ``Retry-After`` header, in seconds."""
@@ -186,15 +192,20 @@ class OTLPExporter(BaseExporter):
         endpoint: full traces URL; defaults from the OpenTelemetry environment variables.
         headers: extra HTTP headers (authentication); default from ``OTEL_EXPORTER_OTLP_HEADERS``.
         timeout: seconds allowed for each HTTP attempt.
-        service_name: the resource's ``service.name``.
+        service_name: the resource's ``service.name`` (default: the one in
+            ``resource_attributes``, else ``"aiobs"``).
         compression: ``"gzip"`` (default) or ``None``.
-        capture_content: also send prompts and answers of LLM calls (off by default).
+        capture_content: also send prompts and answers of LLM calls, and arguments, results
+            and span data of functions (off by default).
         max_retries: further attempts after a 429/502/503/504 answer or a connection error.
         backoff: first wait between attempts in seconds, doubled at each retry.
+        resource_attributes: more attributes of the resource (``deployment.environment.name``,
+            ``service.version``...).
+        profile: ``"phoenix"`` adds Arize Phoenix's OpenInference names to the standard ones.
 
     Raises:
         ImportError: ``opentelemetry-proto`` is not installed.
-        ValueError: ``compression`` is neither ``"gzip"`` nor ``None``.
+        ValueError: ``compression`` is neither ``"gzip"`` nor ``None``, or ``profile`` is unknown.
     """
 
     name = "otlp"
@@ -204,20 +215,27 @@ class OTLPExporter(BaseExporter):
         endpoint: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
-        service_name: str = "aiobs",
+        service_name: str | None = None,
         compression: str | None = "gzip",
         *,
         capture_content: bool = False,
         max_retries: int = 3,
         backoff: float = 0.5,
+        resource_attributes: Mapping[str, Any] | None = None,
+        profile: str | None = None,
     ) -> None:
         _proto()
         if compression not in {"gzip", None}:
             raise ValueError(f"compression must be 'gzip' or None, not {compression!r}")
+        genai_profiles.check(profile)
         self.endpoint = endpoint or default_endpoint()
         self.headers = dict(headers) if headers is not None else default_headers()
         self.timeout = timeout
-        self.service_name = service_name
+        self.resource_attributes = dict(resource_attributes or {})
+        self.service_name = str(
+            service_name or self.resource_attributes.get(SERVICE_NAME) or DEFAULT_SERVICE_NAME
+        )
+        self.profile = profile
         self.compression = compression
         self.capture_content = capture_content
         self.max_retries = max_retries
@@ -228,7 +246,13 @@ class OTLPExporter(BaseExporter):
 
     def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:  # noqa: ARG002
         """Convert ``document`` to spans and POST them; a failure keeps the data for later."""
-        request = build_request(document.data, self.service_name, self.capture_content)
+        request = build_request(
+            document.data,
+            self.service_name,
+            self.capture_content,
+            resource_attributes=self.resource_attributes,
+            profile=self.profile,
+        )
         spans = len(request.resource_spans[0].scope_spans[0].spans)
         body = request.SerializeToString()
         if self.compression == "gzip":
@@ -410,7 +434,12 @@ def _rejected_spans(answer: bytes) -> int:
 
 
 def build_request(
-    document: Mapping[str, Any], service_name: str = "aiobs", capture_content: bool = False
+    document: Mapping[str, Any],
+    service_name: str = DEFAULT_SERVICE_NAME,
+    capture_content: bool = False,
+    *,
+    resource_attributes: Mapping[str, Any] | None = None,
+    profile: str | None = None,
 ) -> ExportTraceServiceRequest:
     """The document as one ``ExportTraceServiceRequest``: one resource, one scope, its spans."""
     from .._version import __version__
@@ -418,30 +447,32 @@ def build_request(
     trace_service_pb2, _, _, _ = _proto()
     request = trace_service_pb2.ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(
-        _attributes(
-            {
-                "service.name": service_name,
-                "telemetry.sdk.name": "aiobs",
-                "telemetry.sdk.language": "python",
-                "telemetry.sdk.version": __version__,
-            }
-        )
-    )
+    resource = {
+        **(resource_attributes or {}),
+        SERVICE_NAME: service_name,
+        "telemetry.sdk.name": "aiobs",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.version": __version__,
+    }
+    resource.update(genai_profiles.resource_attributes(profile, resource))
+    resource_spans.resource.attributes.extend(_attributes(resource))
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "aiobs"
     scope_spans.scope.version = __version__
     sessions = {session[SESSION_ID]: session for session in document.get(DOC_SESSIONS) or []}
     for event in document.get(DOC_FUNCTION_EVENTS) or []:
-        scope_spans.spans.append(function_span(event, sessions, capture_content))
+        scope_spans.spans.append(function_span(event, sessions, capture_content, profile))
     for event in document.get(DOC_EVENTS) or []:
-        scope_spans.spans.append(provider_span(event, sessions, capture_content))
+        scope_spans.spans.append(provider_span(event, sessions, capture_content, profile))
     request_typed: ExportTraceServiceRequest = request
     return request_typed
 
 
 def function_span(
-    event: Mapping[str, Any], sessions: Mapping[str, Any], capture_content: bool = False
+    event: Mapping[str, Any],
+    sessions: Mapping[str, Any],
+    capture_content: bool = False,
+    profile: str | None = None,
 ) -> Span:
     """An ``INTERNAL`` span for a function event (``@observe``, a span or an event)."""
     trace_pb2 = _proto()[1]
@@ -454,9 +485,12 @@ def function_span(
         AIOBS_MODULE: event.get(FUNCTION_MODULE),
         **_session_attributes(event, sessions),
     }
+    content: dict[str, Any] = {}
     if capture_content:
-        content = genai_functions.content_attributes(event)
-        attributes.update({key: _json_or_none(value) for key, value in content.items()})
+        raw = genai_functions.content_attributes(event)
+        content = {key: _json_or_none(value) for key, value in raw.items()}
+        attributes.update(content)
+    attributes.update(genai_profiles.function_attributes(profile, content))
     if _failed(event):
         attributes.update(_error_attributes(event))
     span.attributes.extend(_attributes(attributes))
@@ -465,7 +499,10 @@ def function_span(
 
 
 def provider_span(
-    event: Mapping[str, Any], sessions: Mapping[str, Any], capture_content: bool = False
+    event: Mapping[str, Any],
+    sessions: Mapping[str, Any],
+    capture_content: bool = False,
+    profile: str | None = None,
 ) -> Span:
     """A ``CLIENT`` span for an LLM call, with the GenAI semantic-convention attributes."""
     trace_pb2 = _proto()[1]
@@ -475,7 +512,11 @@ def provider_span(
     model = event.get(LLM_REQUEST_MODEL)
     span = _base_span(event, f"{operation} {model}" if model else operation)
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
-    attributes = {**_genai_attributes(event, operation), **_session_attributes(event, sessions)}
+    attributes = {
+        **_genai_attributes(event, operation),
+        **_session_attributes(event, sessions),
+        **genai_profiles.llm_attributes(profile, operation),
+    }
     if _failed(event):
         attributes.update(_error_attributes(event))
     if capture_content and operation != OPERATION_EMBEDDINGS:

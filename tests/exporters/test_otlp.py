@@ -778,3 +778,63 @@ class TestFunctionSpans:
         flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
         (span,) = receiver.spans
         assert "hunter2" not in attrs(span)["aiobs.function.arguments"]
+
+
+class TestResourceAndProfile:
+    """Service and resource attributes per exporter, and the Phoenix profile's additions."""
+
+    def test_resource_attributes(self, receiver: Receiver) -> None:
+        record()
+        exporter = OTLPExporter(
+            endpoint=receiver.url,
+            service_name="support-bot",
+            resource_attributes={"deployment.environment.name": "staging", "team": "ai"},
+        )
+        flush_to(exporter)
+        resource = attrs(receiver.received[0].request.resource_spans[0].resource)
+        assert resource["service.name"] == "support-bot"
+        assert resource["deployment.environment.name"] == "staging"
+        assert resource["team"] == "ai"
+        assert resource["telemetry.sdk.name"] == "aiobs"
+        assert "openinference.project.name" not in resource
+
+    def test_service_name_from_resource_attributes(self, receiver: Receiver) -> None:
+        record()
+        exporter = OTLPExporter(endpoint=receiver.url, resource_attributes={"service.name": "x"})
+        flush_to(exporter)
+        resource = attrs(receiver.received[0].request.resource_spans[0].resource)
+        assert resource["service.name"] == "x"
+
+    def test_phoenix_profile(self, receiver: Receiver) -> None:
+        record()
+        exporter = OTLPExporter(
+            endpoint=receiver.url, service_name="bot", profile="phoenix", capture_content=True
+        )
+        flush_to(exporter)
+        resource = attrs(receiver.received[0].request.resource_spans[0].resource)
+        assert resource["openinference.project.name"] == "bot"
+        spans = by_name(receiver.spans)
+        assert attrs(spans["chat gpt-4o-mini"])["openinference.span.kind"] == "LLM"
+        ask = attrs(spans["ask"])
+        assert ask["openinference.span.kind"] == "CHAIN"
+        assert json.loads(ask["input.value"]) == {"args": ["Capital of France?"], "kwargs": {}}
+        assert ask["input.mime_type"] == "application/json"
+        assert json.loads(ask["output.value"]) == "Paris"
+        assert ask["output.mime_type"] == "application/json"
+        assert ask["aiobs.function.result"] == ask["output.value"]  # the standard stays
+
+    def test_phoenix_project_name_can_be_set(self, receiver: Receiver) -> None:
+        record()
+        exporter = OTLPExporter(
+            endpoint=receiver.url,
+            profile="phoenix",
+            resource_attributes={"openinference.project.name": "evals"},
+        )
+        flush_to(exporter)
+        resource = attrs(receiver.received[0].request.resource_spans[0].resource)
+        assert resource["openinference.project.name"] == "evals"
+        assert "input.value" not in attrs(by_name(receiver.spans)["ask"])  # content is opt-in
+
+    def test_unknown_profile(self) -> None:
+        with pytest.raises(ValueError, match=r"profile must be None or 'phoenix', not 'langfuse'"):
+            OTLPExporter(profile="langfuse")
