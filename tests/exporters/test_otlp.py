@@ -838,3 +838,31 @@ class TestResourceAndProfile:
     def test_unknown_profile(self) -> None:
         with pytest.raises(ValueError, match=r"profile must be None or 'phoenix', not 'langfuse'"):
             OTLPExporter(profile="langfuse")
+
+
+class TestApplicationTrace:
+    """Inside an application's OpenTelemetry span, aiobs's spans continue its trace."""
+
+    def test_one_trace_with_aiobs_under_the_application_span(self, receiver: Receiver) -> None:
+        sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+        export = pytest.importorskip("opentelemetry.sdk.trace.export")
+        in_memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+        finished = in_memory.InMemorySpanExporter()
+        provider = sdk_trace.TracerProvider()
+        provider.add_span_processor(export.SimpleSpanProcessor(finished))
+        tracer = provider.get_tracer("app")
+        try:
+            with tracer.start_as_current_span("handle request"):
+                record()
+        finally:
+            provider.shutdown()
+        flush_to(OTLPExporter(endpoint=receiver.url))
+        (app_span,) = finished.get_finished_spans()
+        app_trace = app_span.context.trace_id.to_bytes(16, "big")
+        app_id = app_span.context.span_id.to_bytes(8, "big")
+        spans = by_name(receiver.spans)
+        assert {span.trace_id for span in receiver.spans} == {app_trace}
+        assert spans["pipeline"].parent_span_id == app_id
+        assert spans["ask"].parent_span_id == spans["pipeline"].span_id
+        assert spans["chat gpt-4o-mini"].parent_span_id == spans["ask"].span_id
+        assert app_id not in {span.span_id for span in receiver.spans}
