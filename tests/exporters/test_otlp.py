@@ -866,3 +866,112 @@ class TestApplicationTrace:
         assert spans["ask"].parent_span_id == spans["pipeline"].span_id
         assert spans["chat gpt-4o-mini"].parent_span_id == spans["ask"].span_id
         assert app_id not in {span.span_id for span in receiver.spans}
+
+
+class TestSdkTypes:
+    """Requests built from the SDKs' own types convert as their dict forms do."""
+
+    def test_gemini_types(self, receiver: Receiver) -> None:
+        types = pytest.importorskip("google.genai.types")
+        from aiobs.providers.gemini import request_of
+
+        contents = [
+            types.Content(
+                role="user",
+                parts=[
+                    types.Part.from_text(text="Hi"),
+                    types.Part.from_function_response(name="w", response={"t": 1}),
+                ],
+            ),
+            types.Content(role="model", parts=[types.Part.from_function_call(name="w", args={})]),
+        ]
+        config = types.GenerateContentConfig(system_instruction="Be brief.", temperature=0.2)
+        observer.observe()
+        request = request_of({"model": "m", "contents": contents, "config": config})
+        llm_call("gemini", "models.generate_content", request, "generate_content", response={})
+        values = export_one(receiver, capture_content=True)
+        assert schema_valid("input-messages", values["gen_ai.input.messages"]) == [
+            {
+                "role": "user",
+                "parts": [
+                    {"type": "text", "content": "Hi"},
+                    {"type": "tool_call_response", "id": None, "response": {"t": 1}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "parts": [{"type": "tool_call", "id": None, "name": "w", "arguments": {}}],
+            },
+        ]
+        assert json.loads(values["gen_ai.system_instructions"]) == [
+            {"type": "text", "content": "Be brief."}
+        ]
+        assert values["gen_ai.request.temperature"] == 0.2
+
+
+class TestRealSdks:
+    """The SDKs' real calls, against the stand-in vendor server, exported as the conventions say."""
+
+    def test_three_vendors_and_a_failure(self, receiver: Receiver) -> None:
+        openai = pytest.importorskip("openai")
+        anthropic = pytest.importorskip("anthropic")
+        genai = pytest.importorskip("google.genai")
+        from aiobs.standin import Reply, StandinServer
+
+        with (
+            StandinServer() as server,
+            mock.patch.dict("os.environ", ANTHROPIC_OPEN_TELEMETRY="false"),
+        ):
+            observer.observe()
+            chat = openai.OpenAI(base_url=server.openai_url, api_key="x", max_retries=0)
+            chat.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Capital of France?"},
+                ],
+                temperature=0.3,
+            )
+            claude = anthropic.Anthropic(base_url=server.anthropic_url, api_key="x", max_retries=0)
+            claude.messages.create(
+                model="claude-sonnet-4-5",
+                max_tokens=50,
+                system="You are terse.",
+                messages=[{"role": "user", "content": "Hi"}],
+            )
+            gemini = genai.Client(api_key="x", http_options={"base_url": server.gemini_url})
+            gemini.models.generate_content(
+                model="gemini-2.5-flash",
+                contents="Hello",
+                config={"system_instruction": "Answer in French."},
+            )
+            server.fail_next(Reply.error(429, "slow down"))
+            with pytest.raises(openai.RateLimitError):
+                chat.chat.completions.create(model="gpt-4o-mini", messages=[])
+            flush_to(OTLPExporter(endpoint=receiver.url, capture_content=True))
+            chat.close()
+            claude.close()
+        spans = [attrs(span) for span in receiver.spans]
+        names = [(v["gen_ai.operation.name"], v["gen_ai.provider.name"]) for v in spans]
+        assert names == [
+            ("chat", "openai"),
+            ("chat", "anthropic"),
+            ("generate_content", "gcp.gemini"),
+            ("chat", "openai"),
+        ]
+        systems = [json.loads(v["gen_ai.system_instructions"]) for v in spans[:3]]
+        assert [parts[0]["content"] for parts in systems] == [
+            "Be brief.",
+            "You are terse.",
+            "Answer in French.",
+        ]
+        for values in spans[:3]:
+            schema_valid("input-messages", values["gen_ai.input.messages"])
+            output = schema_valid("output-messages", values["gen_ai.output.messages"])
+            assert output[0]["parts"][0]["type"] == "text"
+        assert spans[0]["gen_ai.request.temperature"] == 0.3
+        assert spans[1]["gen_ai.request.max_tokens"] == 50
+        assert spans[3]["http.response.status_code"] == 429
+        assert spans[3]["error.type"] == "openai.RateLimitError"
+        failed = receiver.spans[3]
+        assert exception_event(failed)["exception.type"] == "openai.RateLimitError"
