@@ -65,7 +65,7 @@ def code_attributes(event: Mapping[str, Any], session: Mapping[str, Any]) -> dic
         AIOBS_CALLSITE_FILE: callsite.get(CALLSITE_FILE),
         AIOBS_CALLSITE_LINE: callsite.get(CALLSITE_LINE),
     }
-    if event.get(FUNCTION_KIND) in {KIND_SPAN, KIND_EVENT}:
+    if event.get(FUNCTION_KIND) in (KIND_SPAN, KIND_EVENT):  # a tuple: the value may be anything
         attributes[CODE_FUNCTION_NAME] = callsite.get(CALLSITE_FUNCTION)
         attributes[CODE_FILE_PATH] = _absolute(callsite.get(CALLSITE_FILE), session)
         attributes[CODE_LINE_NUMBER] = callsite.get(CALLSITE_LINE)

@@ -47,6 +47,11 @@ SYSTEM_ROLES = frozenset({"system", "developer"})
 _RESPONSES_INPUT_PARTS = frozenset({"input_text", "output_text", "text", "summary_text"})
 
 
+def _name(value: Any) -> str | None:
+    """``value`` if it is a string (roles and types of odd input may be anything)."""
+    return value if isinstance(value, str) else None
+
+
 def _text(content: str) -> Part:
     return {"type": "text", "content": content}
 
@@ -117,7 +122,7 @@ def system_instructions(provider: Any, request: Any) -> list[Part] | None:
         items = request.get("messages", request.get("input"))
         if isinstance(items, Sequence) and not isinstance(items, str):
             for item in items:
-                if isinstance(item, Mapping) and item.get("role") in SYSTEM_ROLES:
+                if isinstance(item, Mapping) and _name(item.get("role")) in SYSTEM_ROLES:
                     parts.extend(_openai_content(item.get("content")))
     return parts or None
 
@@ -158,7 +163,7 @@ def _openai_content(content: Any) -> list[Part]:
                 parts.append(_text(item))
             elif isinstance(item, Mapping):
                 text = item.get("text")
-                if item.get("type") in _RESPONSES_INPUT_PARTS and isinstance(text, str):
+                if _name(item.get("type")) in _RESPONSES_INPUT_PARTS and isinstance(text, str):
                     parts.append(_text(text))
                 elif item.get("type") == "refusal" and isinstance(item.get("refusal"), str):
                     parts.append(_text(item["refusal"]))
@@ -174,7 +179,7 @@ def _openai_chat_messages(messages: Any) -> list[Message] | None:
     for message in messages:
         if not isinstance(message, Mapping):
             continue
-        role = message.get("role")
+        role = _name(message.get("role"))
         if role in SYSTEM_ROLES:
             continue
         if role in {"tool", "function"}:
@@ -189,7 +194,7 @@ def _openai_chat_messages(messages: Any) -> list[Message] | None:
                 function = call.get("function") or call.get("custom") or {}
                 arguments = function.get("arguments", function.get("input"))
                 parts.append(_tool_call(call.get("id"), function.get("name"), arguments))
-        result.append({"role": role if isinstance(role, str) else "user", "parts": parts})
+        result.append({"role": role or "user", "parts": parts})
     return result
 
 
@@ -214,7 +219,7 @@ def _responses_input(value: Any) -> list[Message] | None:
     for item in value:
         if not isinstance(item, Mapping):
             continue
-        kind = item.get("type")
+        kind = _name(item.get("type"))
         if kind in {"function_call", "custom_tool_call"}:
             arguments = item.get("arguments", item.get("input"))
             part = _tool_call(item.get("call_id"), item.get("name"), arguments)
@@ -223,11 +228,11 @@ def _responses_input(value: Any) -> list[Message] | None:
             part = _tool_response(item.get("call_id"), _plain(item.get("output")))
             result.append({"role": "tool", "parts": [part]})
         elif "role" in item:
-            role = item.get("role")
+            role = _name(item.get("role"))
             if role in SYSTEM_ROLES:
                 continue
             parts = _openai_content(item.get("content"))
-            result.append({"role": role if isinstance(role, str) else "user", "parts": parts})
+            result.append({"role": role or "user", "parts": parts})
         elif kind == "reasoning":
             summary = item.get("summary") or []
             texts = [s.get("text") for s in summary if isinstance(s, Mapping)]
@@ -258,7 +263,7 @@ def _anthropic_parts(content: Any) -> list[Part]:
     for block in content:
         if not isinstance(block, Mapping):
             continue
-        kind = block.get("type")
+        kind = _name(block.get("type"))
         if kind == "text" and isinstance(block.get("text"), str):
             parts.append(_text(block["text"]))
         elif kind in {"tool_use", "server_tool_use"}:
@@ -277,7 +282,7 @@ def _anthropic_messages(messages: Any) -> list[Message] | None:
         return None
     return [
         {
-            "role": str(message.get("role") or "user"),
+            "role": _name(message.get("role")) or "user",
             "parts": _anthropic_parts(message.get("content")),
         }
         for message in messages

@@ -317,3 +317,16 @@ class TestOutputMessages:
         assert input_messages("gemini", {"contents": 3}) is None
         assert input_messages("anthropic", {"messages": [None, 3]}) == []
         assert system_instructions("gemini", {"contents": "x", "config": "bad"}) is None
+
+    def test_unhashable_roles_and_types(self) -> None:
+        odd: Any = [{"role": ["user"], "type": {"a": 1}, "content": [{"type": [1], "text": "x"}]}]
+        assert input_messages("openai", {"messages": odd}) == [
+            {"role": "user", "parts": [{"type": "unknown"}]}
+        ]
+        assert input_messages("openai", {"input": odd}) == [
+            {"role": "user", "parts": [{"type": "unknown"}]}
+        ]
+        assert input_messages("anthropic", {"messages": odd}) == [
+            {"role": "user", "parts": [{"type": "unknown"}]}
+        ]
+        assert system_instructions("openai", {"messages": odd}) is None
