@@ -7,25 +7,29 @@ Langfuse's OTLP endpoint, or a vendor that accepts OTLP. One flush becomes one
     from aiobs.exporters.otlp import OTLPExporter
     observer.flush(exporter=OTLPExporter("http://localhost:4318/v1/traces"))
 
-How the document maps to OpenTelemetry:
+How the document maps to OpenTelemetry (the full table is in ``docs/guide.md``):
 
-- **Resource**: one per document, with ``service.name`` and ``telemetry.sdk.name=aiobs`` (and
-  ``telemetry.sdk.version``, ``telemetry.sdk.language``).
+- **Resource**: one per document: ``resource_attributes``, ``service.name`` and
+  ``telemetry.sdk.name=aiobs`` (and ``telemetry.sdk.version``, ``telemetry.sdk.language``).
 - **Function events** (``@observe`` calls, ``observer.span()``, ``observer.event()``): one
-  ``INTERNAL`` span each, named after the function, with ``code.function``, ``code.filepath``,
-  ``code.lineno``, ``aiobs.kind`` and ``aiobs.module``.
+  ``INTERNAL`` span each, named after the function, with ``code.function.name``,
+  ``code.file.path``, ``code.line.number`` describing the function (see
+  :mod:`aiobs.exporters.genai_functions`), ``aiobs.callsite.*``, ``aiobs.kind``, ``aiobs.module``.
 - **Provider events** (LLM calls): one ``CLIENT`` span each, named ``"<operation> <model>"``
-  (``"chat gpt-4o-mini"``) and carrying the GenAI semantic-convention attributes
-  (``gen_ai.operation.name``, ``gen_ai.provider.name`` and the older ``gen_ai.system``,
-  ``gen_ai.request.model``, ``gen_ai.response.model``, ``gen_ai.response.id``,
-  ``gen_ai.response.finish_reasons``, ``gen_ai.usage.input_tokens`` / ``output_tokens``) plus
-  ``aiobs.cost.total`` and ``aiobs.stream.ttft_ms``. Prompts and answers are sent only with
-  ``capture_content=True`` (as JSON in ``gen_ai.input.messages`` / ``gen_ai.output.messages``).
+  (``"chat gpt-4o-mini"``) and carrying the GenAI semantic-convention attributes (operation and
+  provider names as the conventions list them, request parameters, response, usage with cache and
+  reasoning tokens, time to first chunk) plus ``aiobs.cost.total``.
+- **Content**, only with ``capture_content=True``: prompts, system instructions and answers in
+  the conventions' message structure (:mod:`aiobs.exporters.genai_messages`), tool definitions,
+  and functions' arguments, results and span data.
 - **Sessions** are not spans: every span carries its session's id as ``gen_ai.conversation.id``
   and ``session.id``, and the session's labels as ``aiobs.label.<key>``.
+- **Failures**: status ``ERROR`` with the message, ``error.type``, an ``exception`` span event
+  (type, message, stack trace) and an LLM error's ``http.response.status_code``.
 - Trace, span and parent ids are kept, so the span tree is the one aiobs recorded. An event
-  without a trace id gets one derived from its span id. A failed call or function has status
-  ``ERROR`` with its message (and ``error.type`` on LLM calls).
+  without a trace id gets one derived from its span id.
+- ``profile="phoenix"`` adds Arize Phoenix's OpenInference names
+  (:mod:`aiobs.exporters.genai_profiles`).
 
 Defaults follow the OpenTelemetry environment variables: the endpoint is
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``,
@@ -51,15 +55,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import suppress_instrumentation
 from .._format import (
-    CALLSITE_FILE,
-    CALLSITE_FUNCTION,
-    CALLSITE_LINE,
     COST_TOTAL,
     DOC_EVENTS,
     DOC_FUNCTION_EVENTS,
     DOC_SESSIONS,
     EVENT_API,
-    EVENT_CALLSITE,
     EVENT_ENDED_AT,
     EVENT_ERROR,
     EVENT_EXCEPTION,
@@ -70,6 +70,9 @@ from .._format import (
     EVENT_STARTED_AT,
     EVENT_STATUS,
     EVENT_TRACE_ID,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STATUS_CODE,
+    EXCEPTION_TRACEBACK,
     EXCEPTION_TYPE,
     FUNCTION_KIND,
     FUNCTION_MODULE,
@@ -83,20 +86,59 @@ from .._format import (
     LLM_RESPONSE_MODEL,
     LLM_STREAM,
     LLM_USAGE,
+    RESPONSE_DIMENSIONS,
     RESPONSE_FINISH_REASONS,
     RESPONSE_ID,
     RESPONSE_MODEL,
-    RESPONSE_TEXT,
     SESSION_ID,
     SESSION_LABELS,
     SESSION_NAME,
     STATUS_ERROR,
     STREAM_TTFT_MS,
+    USAGE_CACHE_WRITE_TOKENS,
+    USAGE_CACHED_INPUT_TOKENS,
     USAGE_INPUT_TOKENS,
     USAGE_OUTPUT_TOKENS,
+    USAGE_REASONING_TOKENS,
 )
+from . import genai_functions, genai_messages, genai_profiles, genai_request
 from .base import BaseExporter, ExportResult
 from .document import GZIP_LEVEL
+from .genai_attributes import (
+    AIOBS_API,
+    AIOBS_COST_TOTAL,
+    AIOBS_KIND,
+    AIOBS_MODULE,
+    AIOBS_STREAM_TTFT_MS,
+    ERROR_TYPE,
+    ERROR_TYPE_OTHER,
+    EXCEPTION_EVENT,
+    EXCEPTION_STACKTRACE,
+    GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_REQUEST_STREAM,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_ID,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_SYSTEM,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TOOL_DEFINITIONS,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    HTTP_RESPONSE_STATUS_CODE,
+    OPERATION_EMBEDDINGS,
+    SERVICE_NAME,
+)
+from .genai_attributes import EXCEPTION_MESSAGE as EXCEPTION_MESSAGE_ATTRIBUTE
+from .genai_attributes import EXCEPTION_TYPE as EXCEPTION_TYPE_ATTRIBUTE
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -119,6 +161,7 @@ TRACES_HEADERS_ENV = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 """Like :data:`HEADERS_ENV`, for traces only; its keys win."""
 
 DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
+DEFAULT_SERVICE_NAME = "aiobs"
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
 """Longest wait honoured from a ``Retry-After`` header, in seconds."""
@@ -149,15 +192,20 @@ class OTLPExporter(BaseExporter):
         endpoint: full traces URL; defaults from the OpenTelemetry environment variables.
         headers: extra HTTP headers (authentication); default from ``OTEL_EXPORTER_OTLP_HEADERS``.
         timeout: seconds allowed for each HTTP attempt.
-        service_name: the resource's ``service.name``.
+        service_name: the resource's ``service.name`` (default: the one in
+            ``resource_attributes``, else ``"aiobs"``).
         compression: ``"gzip"`` (default) or ``None``.
-        capture_content: also send prompts and answers of LLM calls (off by default).
+        capture_content: also send prompts and answers of LLM calls, and arguments, results
+            and span data of functions (off by default).
         max_retries: further attempts after a 429/502/503/504 answer or a connection error.
         backoff: first wait between attempts in seconds, doubled at each retry.
+        resource_attributes: more attributes of the resource (``deployment.environment.name``,
+            ``service.version``...).
+        profile: ``"phoenix"`` adds Arize Phoenix's OpenInference names to the standard ones.
 
     Raises:
         ImportError: ``opentelemetry-proto`` is not installed.
-        ValueError: ``compression`` is neither ``"gzip"`` nor ``None``.
+        ValueError: ``compression`` is neither ``"gzip"`` nor ``None``, or ``profile`` is unknown.
     """
 
     name = "otlp"
@@ -167,20 +215,27 @@ class OTLPExporter(BaseExporter):
         endpoint: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
-        service_name: str = "aiobs",
+        service_name: str | None = None,
         compression: str | None = "gzip",
         *,
         capture_content: bool = False,
         max_retries: int = 3,
         backoff: float = 0.5,
+        resource_attributes: Mapping[str, Any] | None = None,
+        profile: str | None = None,
     ) -> None:
         _proto()
         if compression not in {"gzip", None}:
             raise ValueError(f"compression must be 'gzip' or None, not {compression!r}")
+        genai_profiles.check(profile)
         self.endpoint = endpoint or default_endpoint()
         self.headers = dict(headers) if headers is not None else default_headers()
         self.timeout = timeout
-        self.service_name = service_name
+        self.resource_attributes = dict(resource_attributes or {})
+        self.service_name = str(
+            service_name or self.resource_attributes.get(SERVICE_NAME) or DEFAULT_SERVICE_NAME
+        )
+        self.profile = profile
         self.compression = compression
         self.capture_content = capture_content
         self.max_retries = max_retries
@@ -191,7 +246,13 @@ class OTLPExporter(BaseExporter):
 
     def export_document(self, document: ExportDocument, **kwargs: Any) -> ExportResult:  # noqa: ARG002
         """Convert ``document`` to spans and POST them; a failure keeps the data for later."""
-        request = build_request(document.data, self.service_name, self.capture_content)
+        request = build_request(
+            document.data,
+            self.service_name,
+            self.capture_content,
+            resource_attributes=self.resource_attributes,
+            profile=self.profile,
+        )
         spans = len(request.resource_spans[0].scope_spans[0].spans)
         body = request.SerializeToString()
         if self.compression == "gzip":
@@ -373,7 +434,12 @@ def _rejected_spans(answer: bytes) -> int:
 
 
 def build_request(
-    document: Mapping[str, Any], service_name: str = "aiobs", capture_content: bool = False
+    document: Mapping[str, Any],
+    service_name: str = DEFAULT_SERVICE_NAME,
+    capture_content: bool = False,
+    *,
+    resource_attributes: Mapping[str, Any] | None = None,
+    profile: str | None = None,
 ) -> ExportTraceServiceRequest:
     """The document as one ``ExportTraceServiceRequest``: one resource, one scope, its spans."""
     from .._version import __version__
@@ -381,73 +447,120 @@ def build_request(
     trace_service_pb2, _, _, _ = _proto()
     request = trace_service_pb2.ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(
-        _attributes(
-            {
-                "service.name": service_name,
-                "telemetry.sdk.name": "aiobs",
-                "telemetry.sdk.language": "python",
-                "telemetry.sdk.version": __version__,
-            }
-        )
-    )
+    resource = {
+        **(resource_attributes or {}),
+        SERVICE_NAME: service_name,
+        "telemetry.sdk.name": "aiobs",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.version": __version__,
+    }
+    resource.update(genai_profiles.resource_attributes(profile, resource))
+    resource_spans.resource.attributes.extend(_attributes(resource))
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "aiobs"
     scope_spans.scope.version = __version__
     sessions = {session[SESSION_ID]: session for session in document.get(DOC_SESSIONS) or []}
     for event in document.get(DOC_FUNCTION_EVENTS) or []:
-        scope_spans.spans.append(function_span(event, sessions))
+        scope_spans.spans.append(function_span(event, sessions, capture_content, profile))
     for event in document.get(DOC_EVENTS) or []:
-        scope_spans.spans.append(provider_span(event, sessions, capture_content))
+        scope_spans.spans.append(provider_span(event, sessions, capture_content, profile))
     request_typed: ExportTraceServiceRequest = request
     return request_typed
 
 
-def function_span(event: Mapping[str, Any], sessions: Mapping[str, Any]) -> Span:
+def function_span(
+    event: Mapping[str, Any],
+    sessions: Mapping[str, Any],
+    capture_content: bool = False,
+    profile: str | None = None,
+) -> Span:
     """An ``INTERNAL`` span for a function event (``@observe``, a span or an event)."""
     trace_pb2 = _proto()[1]
     span = _base_span(event, event.get(FUNCTION_NAME) or event.get(EVENT_API) or "function")
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_INTERNAL
-    callsite = event.get(EVENT_CALLSITE) or {}
+    session = sessions.get(str(event.get(EVENT_SESSION_ID))) or {}
     attributes = {
-        "code.function": callsite.get(CALLSITE_FUNCTION),
-        "code.filepath": callsite.get(CALLSITE_FILE),
-        "code.lineno": callsite.get(CALLSITE_LINE),
-        "aiobs.kind": event.get(FUNCTION_KIND) or KIND_FUNCTION,
-        "aiobs.module": event.get(FUNCTION_MODULE),
+        **genai_functions.code_attributes(event, session),
+        AIOBS_KIND: event.get(FUNCTION_KIND) or KIND_FUNCTION,
+        AIOBS_MODULE: event.get(FUNCTION_MODULE),
         **_session_attributes(event, sessions),
     }
-    span.attributes.extend(_attributes(attributes))
+    content: dict[str, Any] = {}
+    if capture_content:
+        raw = genai_functions.content_attributes(event)
+        content = {key: _json_or_none(value) for key, value in raw.items()}
+        attributes.update(content)
+    attributes.update(genai_profiles.function_attributes(profile, content))
     if _failed(event):
-        _set_error(span, event.get(EVENT_ERROR) or "error")
+        attributes.update(_error_attributes(event))
+    span.attributes.extend(_attributes(attributes))
+    _record_failure(span, event)
     return span
 
 
 def provider_span(
-    event: Mapping[str, Any], sessions: Mapping[str, Any], capture_content: bool = False
+    event: Mapping[str, Any],
+    sessions: Mapping[str, Any],
+    capture_content: bool = False,
+    profile: str | None = None,
 ) -> Span:
     """A ``CLIENT`` span for an LLM call, with the GenAI semantic-convention attributes."""
     trace_pb2 = _proto()[1]
-    operation = event.get(LLM_OPERATION) or event.get(EVENT_API) or "call"
+    operation = genai_request.operation_name(
+        event.get(LLM_OPERATION) or event.get(EVENT_API) or "call"
+    )
     model = event.get(LLM_REQUEST_MODEL)
     span = _base_span(event, f"{operation} {model}" if model else operation)
     span.kind = trace_pb2.Span.SpanKind.SPAN_KIND_CLIENT
-    attributes = {**_genai_attributes(event, operation), **_session_attributes(event, sessions)}
-    failed = _failed(event)
-    if failed:
-        exception = event.get(EVENT_EXCEPTION) or {}
-        attributes["error.type"] = exception.get(EXCEPTION_TYPE) or "_OTHER"
-    if capture_content:
+    attributes = {
+        **_genai_attributes(event, operation),
+        **_session_attributes(event, sessions),
+        **genai_profiles.llm_attributes(profile, operation),
+    }
+    if _failed(event):
+        attributes.update(_error_attributes(event))
+    if capture_content and operation != OPERATION_EMBEDDINGS:
         attributes.update(_content_attributes(event))
     span.attributes.extend(_attributes(attributes))
-    if failed:
-        _set_error(span, event.get(EVENT_ERROR) or "error")
+    _record_failure(span, event)
     return span
 
 
 def _failed(event: Mapping[str, Any]) -> bool:
     """Whether the call or function failed (aiobs 0.2 events have only ``error``)."""
     return bool(event.get(EVENT_ERROR)) or event.get(EVENT_STATUS) == STATUS_ERROR
+
+
+def _exception(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    exception = event.get(EVENT_EXCEPTION)
+    return exception if isinstance(exception, Mapping) else {}
+
+
+def _error_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    """``error.type`` of a failed event, and the HTTP status of a failed LLM call if known."""
+    exception = _exception(event)
+    status = exception.get(EXCEPTION_STATUS_CODE)
+    return {
+        ERROR_TYPE: exception.get(EXCEPTION_TYPE) or ERROR_TYPE_OTHER,
+        HTTP_RESPONSE_STATUS_CODE: status if isinstance(status, int) else None,
+    }
+
+
+def _record_failure(span: Span, event: Mapping[str, Any]) -> None:
+    """A failed event's ``ERROR`` status and its ``exception`` span event, at the span's end."""
+    if not _failed(event):
+        return
+    _set_error(span, event.get(EVENT_ERROR) or "error")
+    exception = _exception(event)
+    attributes = {
+        EXCEPTION_TYPE_ATTRIBUTE: exception.get(EXCEPTION_TYPE),
+        EXCEPTION_MESSAGE_ATTRIBUTE: exception.get(EXCEPTION_MESSAGE) or event.get(EVENT_ERROR),
+        EXCEPTION_STACKTRACE: exception.get(EXCEPTION_TRACEBACK),
+    }
+    span_event = span.events.add()
+    span_event.name = EXCEPTION_EVENT
+    span_event.time_unix_nano = span.end_time_unix_nano
+    span_event.attributes.extend(_attributes(attributes))
 
 
 def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any]:
@@ -458,50 +571,48 @@ def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any
     cost = event.get(LLM_COST) or {}
     stream = event.get(LLM_STREAM) or {}
     finish_reasons = response.get(RESPONSE_FINISH_REASONS)
-    return {
-        "gen_ai.operation.name": operation,
-        "gen_ai.provider.name": event.get(EVENT_PROVIDER),
-        "gen_ai.system": event.get(EVENT_PROVIDER),
-        "gen_ai.request.model": event.get(LLM_REQUEST_MODEL),
-        "gen_ai.response.model": event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
-        "gen_ai.response.id": response.get(RESPONSE_ID),
-        "gen_ai.response.finish_reasons": finish_reasons
+    provider = genai_request.provider_name(event.get(EVENT_PROVIDER))
+    ttft_ms = stream.get(STREAM_TTFT_MS)
+    dimensions = response.get(RESPONSE_DIMENSIONS)
+    attributes = {
+        GEN_AI_OPERATION_NAME: operation,
+        GEN_AI_PROVIDER_NAME: provider,
+        GEN_AI_SYSTEM: provider,
+        GEN_AI_REQUEST_MODEL: event.get(LLM_REQUEST_MODEL),
+        **genai_request.request_attributes(event.get(EVENT_API), event.get(LLM_REQUEST)),
+        GEN_AI_RESPONSE_MODEL: event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
+        GEN_AI_RESPONSE_ID: response.get(RESPONSE_ID),
+        GEN_AI_RESPONSE_FINISH_REASONS: finish_reasons
         if isinstance(finish_reasons, list)
         else None,
-        "gen_ai.usage.input_tokens": usage.get(USAGE_INPUT_TOKENS),
-        "gen_ai.usage.output_tokens": usage.get(USAGE_OUTPUT_TOKENS),
-        "aiobs.api": event.get(EVENT_API),
-        "aiobs.cost.total": cost.get(COST_TOTAL),
-        "aiobs.stream.ttft_ms": stream.get(STREAM_TTFT_MS),
+        GEN_AI_USAGE_INPUT_TOKENS: usage.get(USAGE_INPUT_TOKENS),
+        GEN_AI_USAGE_OUTPUT_TOKENS: usage.get(USAGE_OUTPUT_TOKENS),
+        GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.get(USAGE_CACHED_INPUT_TOKENS),
+        GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.get(USAGE_CACHE_WRITE_TOKENS),
+        GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.get(USAGE_REASONING_TOKENS),
+        GEN_AI_EMBEDDINGS_DIMENSION_COUNT: dimensions if isinstance(dimensions, int) else None,
+        AIOBS_API: event.get(EVENT_API),
+        AIOBS_COST_TOTAL: cost.get(COST_TOTAL),
+        AIOBS_STREAM_TTFT_MS: ttft_ms,
     }
-
-
-_PROMPT_ARGUMENTS = ("messages", "input", "contents", "prompt")
-"""Where the SDKs take the prompt (their own argument names, kept as given in ``request``)."""
+    if stream:
+        attributes[GEN_AI_REQUEST_STREAM] = True
+    if isinstance(ttft_ms, (int, float)) and not isinstance(ttft_ms, bool):
+        attributes[GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttft_ms / 1000
+    return attributes
 
 
 def _content_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Prompt and answer as JSON strings (``capture_content=True`` only)."""
-    request = event.get(LLM_REQUEST)
-    inputs = request
-    if isinstance(request, Mapping):
-        for key in _PROMPT_ARGUMENTS:
-            if key in request:
-                inputs = request[key]
-                break
-    response = event.get(LLM_RESPONSE)
-    outputs = response
-    if isinstance(response, Mapping) and RESPONSE_TEXT in response:
-        outputs = [
-            {
-                "role": "assistant",
-                "parts": [{"type": "text", "content": response[RESPONSE_TEXT]}],
-                "finish_reason": (response.get(RESPONSE_FINISH_REASONS) or [None])[0],
-            }
-        ]
+    """Prompt, system instructions and answer in the conventions' structure, as JSON strings."""
+    provider, request = event.get(EVENT_PROVIDER), event.get(LLM_REQUEST)
+    inputs = genai_messages.input_messages(provider, request)
+    system = genai_messages.system_instructions(provider, request)
+    outputs = genai_messages.output_messages(event.get(LLM_RESPONSE))
     return {
-        "gen_ai.input.messages": None if inputs is None else _json(inputs),
-        "gen_ai.output.messages": None if outputs is None else _json(outputs),
+        GEN_AI_INPUT_MESSAGES: None if inputs is None else _json(inputs),
+        GEN_AI_SYSTEM_INSTRUCTIONS: None if system is None else _json(system),
+        GEN_AI_OUTPUT_MESSAGES: None if outputs is None else _json(outputs),
+        GEN_AI_TOOL_DEFINITIONS: _json_or_none(genai_request.tool_definitions(request)),
     }
 
 
@@ -571,6 +682,10 @@ def _unix_nanos(seconds: Any) -> int:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         return 0
     return round(seconds * 1_000_000) * 1000
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else _json(value)
 
 
 def _json(value: Any) -> str:
