@@ -27,19 +27,19 @@ def run(paths: Sequence[Path], host: str, port: int, *, open_browser: bool) -> i
     Raises:
         OSError: the address cannot be listened on.
     """
+    if not is_loopback(host):
+        print(NO_AUTH_WARNING.format(host=host), file=sys.stderr)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise OSError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
     url = f"http://{shown_host}:{bound_port}/ui/"
-    if not is_loopback(host):
-        print(NO_AUTH_WARNING.format(host=host), file=sys.stderr)
     log = logging.getLogger("aiobs.server")
     if not log.handlers:  # files that cannot be read are logged: say so on the terminal
         handler = logging.StreamHandler()
