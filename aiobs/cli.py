@@ -149,9 +149,7 @@ def _add_local(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="address to listen on (default: 127.0.0.1; another address lets anyone who can "
         "reach it read the traces, with no sign-in)",
     )
-    ui.add_argument(
-        "--port", type=int, default=0, help="port to listen on (default: a free port)"
-    )
+    ui.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port)")
     ui.add_argument(
         "--no-browser",
         action="store_true",
@@ -167,7 +165,10 @@ def _add_local(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     report.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=FILES_HELP)
     report.add_argument(
-        "-o", "--output", type=Path, default=Path("aiobs-report.html"),
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("aiobs-report.html"),
         help="the HTML file to write (default: aiobs-report.html)",
     )
     report.set_defaults(run=_run_report)

@@ -130,7 +130,7 @@ def _from_lines(path: Path, text: str) -> dict[str, Any]:
             lists[_LISTS[kind]].append(record)
         else:
             raise UnreadableFile(
-                f"{path}: line {number} is not an aiobs record (no \"{RECORD}\" field saying "
+                f'{path}: line {number} is not an aiobs record (no "{RECORD}" field saying '
                 f"{RECORD_SESSION}, {RECORD_EVENT} or {RECORD_FUNCTION_EVENT})"
             )
     return {DOC_SESSIONS: list(sessions.values()), **lists}

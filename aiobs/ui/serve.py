@@ -49,9 +49,7 @@ def run(paths: Sequence[Path], host: str, port: int, *, open_browser: bool) -> i
     with LocalViewer(paths, host) as viewer:
         config = uvicorn.Config(viewer.app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
-        announce = threading.Thread(
-            target=_announce, args=(server, url, open_browser), daemon=True
-        )
+        announce = threading.Thread(target=_announce, args=(server, url, open_browser), daemon=True)
         announce.start()
         try:
             server.run(sockets=[sock])

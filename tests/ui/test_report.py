@@ -54,8 +54,11 @@ class TestTheFile:
         html = report_file.read_text(encoding="utf-8")
         data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
         assert data is not None
-        assert "<" not in data.group(1) and ">" not in data.group(1) and "&" not in data.group(1)
-        assert XSS_SCRIPT not in html and XSS_IMG not in html
+        assert "<" not in data.group(1)
+        assert ">" not in data.group(1)
+        assert "&" not in data.group(1)
+        assert XSS_SCRIPT not in html
+        assert XSS_IMG not in html
         names = [view["nodes"][0]["name"] for view in json.loads(data.group(1))["sessions"]]
         assert len(names) == 3
 
@@ -65,7 +68,8 @@ class TestTheFile:
         export(tmp_path / "a.json", document)
         assert main(["report", str(tmp_path / "a.json"), "-o", str(tmp_path / "a.html")]) == 0
         html = (tmp_path / "a.html").read_text(encoding="utf-8")
-        assert "\u2028" not in html and "\u2029" not in html
+        assert "\u2028" not in html
+        assert "\u2029" not in html
         assert "a\\u2028b\\u2029c\\u003c/script\\u003e" in html
 
     def test_a_report_of_files_none_of_which_reads_is_not_written(
@@ -115,7 +119,8 @@ class TestInBrowser:
         assert page.inner_text(".session-head") == server_page.inner_text(".session-head")
         server_page.context.close()
         page.go_back()
-        assert page.is_visible("#sessions-page") and not page.is_visible("#session-page")
+        assert page.is_visible("#sessions-page")
+        assert not page.is_visible("#session-page")
         assert requests == [report_file.as_uri()]
 
     def test_hostile_strings_are_text(self, page: Any, report_file: Path) -> None:
