@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .trace import session_view
 
 REPORT_CSS = """
 .report-note { color: #b8c0cf; font-size: 12px; }
+.problems { margin-bottom: 12px; }
 .problems ul { margin: 4px 0 0; padding-left: 20px; overflow-wrap: anywhere; }
 """
 """What the report's page adds to the UI's stylesheet."""
@@ -66,7 +68,10 @@ def write_report(paths: list[Path], output: Path, *, title: str | None = None) -
     html = render_report(sessions, problems, title or ", ".join(path.name for path in paths))
     data = html.encode("utf-8")
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(data)
+    # readable by its owner only, as FileExporter makes the flush files it is made from
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     return WrittenReport(len(sessions), len(data), problems)
 
 
