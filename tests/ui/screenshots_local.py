@@ -7,6 +7,7 @@ sessions of the browser tests are written as flush files (JSON, JSON Lines, gzip
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,12 +26,17 @@ def main(directory: str) -> int:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as data, sync_playwright() as playwright:
-        files = flush_directory(Path(data) / "out")
+        flush_directory(Path(data) / "out")
         report = Path(data) / "report.html"
-        aiobs(["report", str(files), "-o", str(report)])
+        here = Path.cwd()
+        os.chdir(data)  # so that the banners name the broken file as out/broken.json
+        try:
+            aiobs(["report", "out", "-o", str(report)])
+        finally:
+            os.chdir(here)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        viewer = Viewer(str(files), "--no-browser")
+        viewer = Viewer("out", "--no-browser", cwd=Path(data))
         try:
             page.goto(viewer.url)
             page.screenshot(path=out / "local.png")
