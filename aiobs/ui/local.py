@@ -67,8 +67,14 @@ class LocalFiles:
         with self._lock:
             if not force and self._clock() < self._next:
                 return
-            for path in flush_files(self.paths):
-                self._load(path)
+            for given in self.paths:
+                try:
+                    found = flush_files([given])
+                except OSError as exc:  # a directory that cannot be listed
+                    self._problem(given, f"{given}: cannot be read ({exc.strerror or exc})")
+                    continue
+                for path in found:
+                    self._load(path)
             self._next = self._clock() + self._interval
 
     def problems(self) -> list[str]:
@@ -91,6 +97,9 @@ class LocalFiles:
         except ValueError as exc:  # UnreadableFile, InvalidDocument
             message = str(exc)
             self._problem(path, message if message.startswith(str(path)) else f"{path}: {message}")
+            return
+        except Exception as exc:  # noqa: BLE001 - one odd file (say nested too deep) must not stop the others
+            self._problem(path, f"{path}: cannot be loaded ({type(exc).__name__}: {exc})")
             return
         if self._problems.pop(path, None) is not None and self._log_problems:
             logger.info("aiobs ui: %s is readable again", path)

@@ -20,6 +20,7 @@ import pytest
 from aiobs.cli import main
 from aiobs.exporters import FileExporter
 from aiobs.exporters.document import ExportDocument
+from aiobs.server.storage import SessionQuery
 from aiobs.ui.files import UnreadableFile, read_document
 from aiobs.ui.local import REFRESH_SECONDS, is_loopback
 from tests.ui.conftest import UiServer
@@ -316,3 +317,24 @@ def test_gzip_of_a_whole_json_document(tmp_path: Path) -> None:
     path = tmp_path / "hand.json.gz"
     path.write_bytes(gzip.compress(json.dumps(agent_document()).encode()))
     assert read_document(path)["sessions"][0]["id"] == "agent-run-1"
+
+
+class TestNothingStopsTheViewer:
+    """A file that breaks the reader in an unexpected way is reported like any bad file."""
+
+    def test_a_deeply_nested_file_is_a_problem_not_a_crash(self, tmp_path: Path) -> None:
+        from aiobs.ui.local import LocalViewer
+
+        export(tmp_path / "good.json", agent_document())
+        (tmp_path / "deep.json").write_text("[" * 200_000)
+        with LocalViewer([tmp_path]) as viewer:
+            (problem,) = viewer.files.problems()
+            assert problem.startswith(f"{tmp_path / 'deep.json'}: cannot be loaded (")
+            summary = viewer.storage.sessions(
+                viewer.app.state.aiobs_ui.local_project, SessionQuery()
+            )
+            assert [s["id"] for s in summary.sessions] == ["agent-run-1"]
+
+    def test_a_directory_given_as_a_file_says_it_cannot_be_read(self, tmp_path: Path) -> None:
+        with pytest.raises(UnreadableFile, match=r": cannot be read \(Is a directory\)"):
+            read_document(tmp_path)
