@@ -307,6 +307,7 @@ class TestViewerInBrowser:
                 "geography agent",
             ]
             page.click("a[href='/ui/sessions/agent-run-2']")
+            page.locator("#tree li[role=treeitem]").first.wait_for()  # drawn by the script
             assert "LLM" in page.inner_text("#tree")
         finally:
             running.stop()
