@@ -205,10 +205,8 @@ def _run_report(args: argparse.Namespace, _: Quotas | None) -> int:
     if not written.sessions and written.problems:
         print("aiobs: error: no file could be read; no report written", file=sys.stderr)
         return 1
-    print(
-        f"wrote {args.output} ({written.sessions} sessions, {written.size:,} bytes)",
-        file=sys.stderr,
-    )
+    sessions = f"{written.sessions} session{'' if written.sessions == 1 else 's'}"
+    print(f"wrote {args.output} ({sessions}, {written.size:,} bytes)", file=sys.stderr)
     return 1 if written.problems else 0
 
 

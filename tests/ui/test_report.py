@@ -88,7 +88,7 @@ class TestTheFile:
         output = tmp_path / "deeper" / "a.html"
         assert main(["report", str(tmp_path / "a.json"), "-o", str(output)]) == 0
         size = output.stat().st_size
-        assert capsys.readouterr().err == f"wrote {output} (1 sessions, {size:,} bytes)\n"
+        assert capsys.readouterr().err == f"wrote {output} (1 session, {size:,} bytes)\n"
 
 
 @pytest.mark.slow
