@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -51,11 +52,21 @@ def run(paths: Sequence[Path], host: str, port: int, *, open_browser: bool) -> i
         server = uvicorn.Server(config)
         announce = threading.Thread(target=_announce, args=(server, url, open_browser), daemon=True)
         announce.start()
+        # uvicorn stops gracefully on SIGTERM, then sends the signal again to the handler it
+        # found: make that one end the program normally, so the temporary database is removed
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _exit) if main_thread else None
         try:
             server.run(sockets=[sock])
         finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
             sock.close()
     return 0
+
+
+def _exit(*_: object) -> None:
+    raise SystemExit(0)
 
 
 def _announce(server: uvicorn.Server, url: str, open_browser: bool) -> None:

@@ -81,8 +81,13 @@ class Viewer:
             return exc.code, exc.read().decode()
 
     def stop(self) -> None:
-        self.process.kill()
-        _, self.stderr = self.process.communicate(timeout=10)
+        """Stop it as Ctrl+C would (it then removes its temporary database)."""
+        self.process.terminate()
+        try:
+            _, self.stderr = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, self.stderr = self.process.communicate(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +228,11 @@ class TestViewerProcess:
     def test_opens_the_browser_named_by_BROWSER(self, tmp_path: Path) -> None:
         opened = tmp_path / "opened.txt"
         script = tmp_path / "browser.py"
-        script.write_text(f"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\n")
+        written = f"{opened}.tmp"  # renamed when complete: the test never reads half of it
+        script.write_text(
+            f"import os, sys; open({written!r}, 'w').write(sys.argv[1]); "
+            f"os.rename({written!r}, {str(opened)!r})\n"
+        )
         running = Viewer(str(tmp_path), env={"BROWSER": f"{sys.executable} {script} %s"})
         try:
             deadline = time.monotonic() + 10
@@ -339,3 +348,15 @@ class TestNothingStopsTheViewer:
     def test_a_directory_given_as_a_file_says_it_cannot_be_read(self, tmp_path: Path) -> None:
         with pytest.raises(UnreadableFile, match=r": cannot be read \(Is a directory\)"):
             read_document(tmp_path)
+
+
+def test_stopping_removes_the_temporary_database(tmp_path: Path) -> None:
+    """The viewer's SQLite copy of the files is deleted when it stops (SIGTERM, as Ctrl+C)."""
+    export(tmp_path / "a.json", agent_document())
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    running = Viewer(str(tmp_path / "a.json"), "--no-browser", env={"TMPDIR": str(temporary)})
+    assert [path.name[:9] for path in temporary.iterdir()] == ["aiobs-ui-"]
+    running.stop()
+    assert running.process.returncode == 0
+    assert list(temporary.iterdir()) == []
