@@ -54,6 +54,8 @@ $(STAMP): $(VENV)/.installed-lock pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+	$(BIN)/python -m aiobs report out/demo.json -o out/demo.html
+	@echo "Open out/demo.html in a browser (one file, nothing fetched), or browse out/ with: $(BIN)/aiobs ui out"
 
 test: lint typecheck unit
 
@@ -119,6 +121,7 @@ chromium:
 # The screenshots in docs/ui.md, taken in Chromium from a server with sample sessions.
 screenshots: $(STAMP) chromium
 	$(BIN)/python -m tests.ui.screenshots docs/img
+	$(BIN)/python -m tests.ui.screenshots_local docs/img
 
 # The oldest SDKs, in an environment of their own.
 OLD_VENV := .venv-oldest

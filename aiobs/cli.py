@@ -1,4 +1,4 @@
-"""The ``aiobs`` command: run the flush server and manage its API keys.
+"""The ``aiobs`` command: run the flush server, manage its API keys, view flush files.
 
 ::
 
@@ -6,6 +6,8 @@
     aiobs keys create --tier pro --name ci        # prints the new key, once
     aiobs keys list
     aiobs keys revoke KEY_ID
+    aiobs ui out/                                 # the web UI over flush files, no server
+    aiobs report out/demo.json -o out/demo.html   # one self-contained HTML file
 
 The database is ``--db``, else ``$AIOBS_SERVER_DB``, else ``sqlite:///aiobs-server.db``.
 """
@@ -18,6 +20,7 @@ import sys
 import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .server.config import (
     DEFAULT_DB,
@@ -121,7 +124,90 @@ def _parser() -> argparse.ArgumentParser:
     _add_db(revoke)
     revoke.add_argument("key_id", metavar="KEY_ID")
     revoke.set_defaults(run=_revoke_key)
+    _add_local(commands)
     return parser
+
+
+FILES_HELP = (
+    "flush files (.json, .jsonl, or either gzipped: what FileExporter writes) or directories "
+    "searched for them"
+)
+
+
+def _add_local(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``aiobs ui`` and ``aiobs report``: the web UI over flush files, with no server."""
+    ui = commands.add_parser(
+        "ui",
+        help="browse flush files in the web UI, on this machine",
+        description="Serve the web UI over flush files, with no key and no sign-in. New files "
+        "in a directory, and files that grow, show at the next page load. See docs/ui.md.",
+    )
+    ui.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=FILES_HELP)
+    ui.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; another address lets anyone who can "
+        "reach it read the traces, with no sign-in)",
+    )
+    ui.add_argument("--port", type=int, default=0, help="port to listen on (default: a free port)")
+    ui.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="only print the address (by default it is also opened in a browser, the one "
+        "named by $BROWSER when set)",
+    )
+    ui.set_defaults(run=_run_ui)
+    report = commands.add_parser(
+        "report",
+        help="write flush files as one self-contained HTML file",
+        description="Write the sessions of flush files, with their traces, into one HTML file "
+        "that opens from disk in any browser and fetches nothing. See docs/ui.md.",
+    )
+    report.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=FILES_HELP)
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("aiobs-report.html"),
+        help="the HTML file to write (default: aiobs-report.html)",
+    )
+    report.set_defaults(run=_run_report)
+
+
+def _check_paths(paths: list[Path]) -> None:
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise ValueError(f"no such file or directory: {', '.join(missing)}")
+
+
+def _run_ui(args: argparse.Namespace, _: Quotas | None) -> int:
+    _check_paths(args.paths)
+    if not 0 <= args.port <= 65535:
+        raise ValueError("--port must be between 0 and 65535")
+    try:
+        from .ui import serve
+    except ImportError:
+        print(SERVER_HINT.replace("aiobs server", "aiobs ui"), file=sys.stderr)
+        return 2
+    return serve.run(args.paths, args.host, args.port, open_browser=not args.no_browser)
+
+
+def _run_report(args: argparse.Namespace, _: Quotas | None) -> int:
+    _check_paths(args.paths)
+    try:
+        from .ui import report
+    except ImportError:
+        print(SERVER_HINT.replace("aiobs server", "aiobs report"), file=sys.stderr)
+        return 2
+    written = report.write_report(args.paths, args.output)
+    for problem in written.problems:
+        print(f"aiobs report: skipped {problem}", file=sys.stderr)
+    if not written.sessions and written.problems:
+        print("aiobs: error: no file could be read; no report written", file=sys.stderr)
+        return 1
+    sessions = f"{written.sessions} session{'' if written.sessions == 1 else 's'}"
+    print(f"wrote {args.output} ({sessions}, {written.size:,} bytes)", file=sys.stderr)
+    return 1 if written.problems else 0
 
 
 def _add_limits(server: argparse.ArgumentParser) -> None:

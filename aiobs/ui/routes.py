@@ -98,6 +98,8 @@ def _set_cookie(
 
 async def _signed_in(request: Request, state: UiState) -> SignIn | None:
     """The sign-in of this request's cookie, while its key is live."""
+    if state.local_project is not None:  # the local viewer over flush files: no keys
+        return SignIn("local", state.local_project, time.time())
     sign_in = read_session(state.signer, request.cookies.get(SESSION_COOKIE))
     if sign_in is None:
         return None

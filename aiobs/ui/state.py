@@ -57,6 +57,8 @@ class UiState:
     signer: Signer
     templates: jinja2.Environment
     keys: LiveKeys
+    local_project: str | None = None
+    """Set only by the local viewer (``aiobs ui``): every page shows this project, no sign-in."""
 
 
 def ui_state(request: Request) -> UiState:
