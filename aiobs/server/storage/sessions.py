@@ -15,6 +15,7 @@ from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
 from .filters import time_range
+from .search import session_condition
 
 MAX_PAGE = 500
 """Most sessions on one page."""
@@ -30,11 +31,16 @@ _EVENT_TYPES = {"llm": TYPE_PROVIDER, "function": TYPE_FUNCTION}
 """The trace tree's ``event_type`` for each stored kind of event."""
 
 
-def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
+def page(
+    cursor: Cursor, project_id: str, query: SessionQuery, dialect: str = "sqlite"
+) -> SessionPage:
     """One page of session summaries matching ``query``, newest first.
 
+    ``dialect`` is the driver's name (full-text search differs between the databases).
+
     Raises:
-        ValueError: ``limit`` outside 1..500, or a cursor this function did not make.
+        ValueError: ``limit`` outside 1..500, a cursor this function did not make, or a search
+            text too long.
     """
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
@@ -63,6 +69,10 @@ def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
     if query.has_errors is not None:
         failed = _EVENT_EXISTS.format("e.error = 1")
         conditions.append(failed if query.has_errors else f"NOT {failed}")
+    if query.search is not None:
+        matching, search_params = session_condition(dialect, query.search)
+        conditions.append(matching)
+        params += search_params
     if query.cursor is not None:
         after_time, after_id = decode_cursor(query.cursor)
         conditions.append("(s.started_at < ? OR (s.started_at = ? AND s.id > ?))")
