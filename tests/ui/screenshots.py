@@ -26,7 +26,8 @@ def _sign_in(page: Page, url: str, secret: str) -> None:
 
 
 def main(directory: str) -> int:
-    """Write signin.png, sessions.png, session.png and session-narrow.png into ``directory``."""
+    """Write signin.png, sessions.png, sessions-search.png, session.png and session-narrow.png
+    into ``directory``."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as data:
@@ -39,6 +40,8 @@ def main(directory: str) -> int:
                 page.screenshot(path=out / "signin.png")
                 _sign_in(page, url, key.secret)
                 page.screenshot(path=out / "sessions.png")
+                page.goto(url + "/ui/?q=capital+France")
+                page.screenshot(path=out / "sessions-search.png")
                 page.goto(url + "/ui/sessions/agent-run-1")
                 page.focus("#tree li[aria-selected=true]")
                 for press in ("ArrowDown", "ArrowRight", "ArrowRight"):
@@ -51,7 +54,7 @@ def main(directory: str) -> int:
                 browser.close()
         finally:
             storage.close()
-    for name in ("signin", "sessions", "session", "session-narrow"):
+    for name in ("signin", "sessions", "sessions-search", "session", "session-narrow"):
         print(out / f"{name}.png")
     return 0
 
