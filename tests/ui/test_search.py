@@ -16,9 +16,7 @@ pytestmark = pytest.mark.slow
 class TestSearchBox:
     """Words typed in the search box find the sessions where they were said."""
 
-    def test_words_of_a_conversation_find_its_session(
-        self, page: Any, ui_server: UiServer
-    ) -> None:
+    def test_words_of_a_conversation_find_its_session(self, page: Any, ui_server: UiServer) -> None:
         sign_in(page, ui_server)
         page.fill("input[name=q]", "capital France")
         page.keyboard.press("Enter")
