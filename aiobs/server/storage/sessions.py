@@ -27,6 +27,11 @@ _EVENT_EXISTS = (
     " AND e.session_id = s.id AND {})"
 )
 
+_LLM = "e.kind || '' = 'llm'"
+"""An LLM call, written so that no index on ``kind`` is chosen for it: without statistics
+SQLite would otherwise read the events of a session's subquery through ``aiobs_events_time``
+(every LLM call of the project, for each session) instead of the session's own events."""
+
 _EVENT_TYPES = {"llm": TYPE_PROVIDER, "function": TYPE_FUNCTION}
 """The trace tree's ``event_type`` for each stored kind of event."""
 
@@ -59,18 +64,16 @@ def page(
     conditions += in_range
     params += range_params
     if query.model is not None:
-        conditions.append(
-            _EVENT_EXISTS.format("e.kind = 'llm' AND (e.model = ? OR e.request_model = ?)")
-        )
+        conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND (e.model = ? OR e.request_model = ?)"))
         params += [query.model, query.model]
     if query.provider is not None:
-        conditions.append(_EVENT_EXISTS.format("e.kind = 'llm' AND e.provider = ?"))
+        conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND e.provider = ?"))
         params.append(query.provider)
     if query.has_errors is not None:
         failed = _EVENT_EXISTS.format("e.error = 1")
         conditions.append(failed if query.has_errors else f"NOT {failed}")
     if query.search is not None:
-        matching, search_params = session_condition(dialect, query.search)
+        matching, search_params = session_condition(dialect, project_id, query.search)
         conditions.append(matching)
         params += search_params
     if query.cursor is not None:
