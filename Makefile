@@ -182,6 +182,11 @@ bench-flush: $(STAMP)
 bench-server: $(STAMP) postgres
 	$(BIN)/python bench/bench_server.py
 
+# The web UI over 100,000 sessions and 1,000,000 events (SQLite, built once and kept under /tmp).
+.PHONY: bench-ui
+bench-ui: $(STAMP) chromium
+	$(BIN)/python bench/bench_ui.py
+
 schema: $(STAMP)
 	$(BIN)/python -c 'import json, aiobs.models as m; print(json.dumps(m.json_schema(), indent=2, sort_keys=True))' > docs/schema/export.schema.json
 

@@ -53,6 +53,14 @@ def list_sessions(
     model: str | None = None,
     provider: str | None = None,
     has_errors: bool | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Words an event's inputs or outputs hold, all of them (whole words,"
+            " any case, at most 1000 characters).",
+            examples=["refund policy"],
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> dict[str, Any]:
@@ -65,6 +73,7 @@ def list_sessions(
         model=text("model", model),
         provider=text("provider", provider),
         has_errors=has_errors,
+        search=text("q", q),
         limit=limit,
         cursor=cursor or None,
     )

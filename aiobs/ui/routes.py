@@ -153,7 +153,7 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-FILTERS = ("label", "name", "since", "until", "model", "provider", "errors")
+FILTERS = ("q", "label", "name", "since", "until", "model", "provider", "errors")
 
 
 def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
@@ -174,6 +174,7 @@ def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
         model=text("model", params.get("model")),
         provider=text("provider", params.get("provider")),
         has_errors=None if not errors else errors == "yes",
+        search=text("q", params.get("q")),
         limit=PAGE_SIZE,
         cursor=text("cursor", cursor),
     )

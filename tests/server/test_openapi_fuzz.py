@@ -201,7 +201,7 @@ HOSTILE_QUERY_VALUES = ["a\x00b", "\x00", "x" * 10_000, "label:\x00", "%00", "é
 @pytest.mark.parametrize(
     ("path", "parameters"),
     [
-        ("/v1/sessions", ["name", "label", "model", "provider", "since", "cursor"]),
+        ("/v1/sessions", ["name", "label", "model", "provider", "since", "cursor", "q"]),
         ("/v1/stats", ["group_by", "since", "until"]),
         ("/v1/sessions/{session_id}", ["session_id"]),
     ],

@@ -29,6 +29,7 @@ def _sign_in(page: Page, url: str, secret: str) -> None:
 SHOTS = (
     "signin",
     "sessions",
+    "sessions-search",
     "session",
     "session-narrow",
     "dashboard",
@@ -52,6 +53,8 @@ def main(directory: str) -> int:
                 page.screenshot(path=out / "signin.png")
                 _sign_in(page, url, key.secret)
                 page.screenshot(path=out / "sessions.png")
+                page.goto(url + "/ui/?q=capital+France")
+                page.screenshot(path=out / "sessions-search.png")
                 page.goto(url + "/ui/sessions/agent-run-1")
                 page.focus("#tree li[aria-selected=true]")
                 for press in ("ArrowDown", "ArrowRight", "ArrowRight"):

@@ -154,6 +154,8 @@ class SessionQuery:
     """Sessions with an LLM call to this provider."""
     has_errors: bool | None = None
     """``True``: sessions with a failed call or function; ``False``: sessions without."""
+    search: str | None = None
+    """Sessions with an event whose inputs or outputs hold every word of this."""
     limit: int = 50
     cursor: str | None = None
     """The ``next_cursor`` of the previous page."""

@@ -42,7 +42,11 @@ from ..._format import (
     EVENT_STARTED_AT,
     EVENT_STATUS,
     EVENT_TRACE_ID,
+    FUNCTION_ARGS,
+    FUNCTION_KWARGS,
     FUNCTION_NAME,
+    FUNCTION_RESULT,
+    FUNCTION_YIELDED,
     LLM_COST,
     LLM_REQUEST,
     LLM_REQUEST_MODEL,
@@ -102,8 +106,23 @@ EVENT_COLUMNS = (
     "total_tokens",
     "cost",
     "body",
+    "search_text",
 )
-"""The indexed columns kept beside each event's JSON ``body``."""
+"""The indexed columns kept beside each event's JSON ``body``, and the text searched for it."""
+
+MAX_SEARCH_CHARS = 8192
+"""Characters of an event's recorded text that full-text search sees (the first ones)."""
+
+_SEARCHED_FIELDS = {
+    "llm": (LLM_REQUEST, LLM_RESPONSE),
+    "function": (FUNCTION_ARGS, FUNCTION_KWARGS, FUNCTION_RESULT, FUNCTION_YIELDED),
+}
+"""Where an event's recorded inputs and outputs are, by kind."""
+
+_UNSEARCHED_KEYS = frozenset({"model", "role", "type", "id", "finish_reasons", "usage"})
+"""Keys of a request or response whose values are names of things, not what was said."""
+
+_BODY = EVENT_COLUMNS.index("body")
 
 _ID_FIELDS = (EVENT_SPAN_ID, EVENT_PARENT_SPAN_ID, EVENT_TRACE_ID)
 _TEXT_FIELDS = (
@@ -192,13 +211,13 @@ def _check_event_texts(
     once for the whole document; only when one of them is there (a recorded argument may hold
     NUL, a text may say NaN) is each event looked at.
     """
-    texts = "".join([row[-1] for row in rows])
+    texts = "".join([row[_BODY] for row in rows])
     if "\\u0000" not in texts and "Infinity" not in texts and "NaN" not in texts:
         return
     paths = [f"{DOC_EVENTS}[{index}]" for index in range(len(events))]
     paths += [f"{DOC_FUNCTION_EVENTS}[{index}]" for index in range(len(function_events))]
     for row, path in zip(rows, paths, strict=True):
-        text = row[-1]
+        text = row[_BODY]
         if ("Infinity" in text or "NaN" in text) and not _all_finite(text):
             raise InvalidDocument(f"{path} holds a number that is not finite (NaN or infinity)")
         if "\\u0000" in text:
@@ -343,7 +362,36 @@ def _event_row(
         *tokens,
         _cost(event, path),
         text,
+        search_text(body, kind),
     )
+
+
+def search_text(event: Mapping[str, Any], kind: str) -> str:
+    """The text full-text search finds ``event`` by: the strings of its inputs and outputs.
+
+    The request's messages or prompt and the response's text for an LLM call, the arguments and
+    result of a function, one string per line, in the order recorded, cut at
+    :data:`MAX_SEARCH_CHARS`. Names of things (``model``, ``role``, ids) are left out, and NUL
+    (which a recorded argument may hold) becomes a space, since PostgreSQL text cannot hold it.
+    """
+    parts: list[str] = []
+    size = 0
+    stack: list[object] = [event.get(name) for name in reversed(_SEARCHED_FIELDS[kind])]
+    while stack and size < MAX_SEARCH_CHARS:
+        value = stack.pop()
+        if isinstance(value, str):
+            parts.append(value)
+            size += len(value) + 1
+        elif isinstance(value, dict):
+            stack.extend(
+                item for key, item in reversed(value.items()) if key not in _UNSEARCHED_KEYS
+            )
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    text = "\n".join(parts)[:MAX_SEARCH_CHARS]
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    return text
 
 
 def _model_in(payload: object, path: str, where: str) -> str | None:

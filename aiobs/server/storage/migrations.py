@@ -1,17 +1,89 @@
 """The schema, as numbered steps recorded in ``aiobs_schema_version``.
 
 Each step is a list of statements both SQLite and PostgreSQL accept (SQLite reads
-``DOUBLE PRECISION`` and ``BIGINT`` as its REAL and INTEGER). :func:`migrate` applies the missing
-steps in one transaction, holding the driver's migration lock, so servers starting together
-against one database apply each step once. A step is never edited after release: a change is a
-new step.
+``DOUBLE PRECISION`` and ``BIGINT`` as its REAL and INTEGER), or of functions given the cursor
+and the driver's name, for what differs between the two or needs Python. :func:`migrate` applies
+the missing steps in one transaction, holding the driver's migration lock, so servers starting
+together against one database apply each step once. A step is never edited after release: a
+change is a new step.
 """
 
 from __future__ import annotations
 
-from .driver import Driver
+import json
+from collections.abc import Callable
 
-STEPS: tuple[tuple[str, ...], ...] = (
+from .document import search_text
+from .driver import Cursor, Driver
+
+Statement = str | Callable[[Cursor, str], None]
+"""SQL both databases accept, or a function of the cursor and the driver's name."""
+
+BACKFILL_BATCH = 2000
+"""Stored events read, and given their search text, at a time when full-text search is added."""
+
+
+def _fill_search_text(cursor: Cursor, _dialect: str) -> None:
+    """Give the events stored before full-text search existed their search text."""
+    after = ("", "", "")
+    while True:
+        cursor.execute(
+            "SELECT project_id, session_id, event_key, kind, body FROM aiobs_events"
+            " WHERE (project_id, session_id, event_key) > (?, ?, ?)"
+            " ORDER BY project_id, session_id, event_key LIMIT ?",
+            (*after, BACKFILL_BATCH),
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        cursor.executemany(
+            "UPDATE aiobs_events SET search_text = ?"
+            " WHERE project_id = ? AND session_id = ? AND event_key = ?",
+            [
+                (search_text(json.loads(body), kind), project, session, key)
+                for project, session, key, kind, body in rows
+            ],
+        )
+        after = tuple(rows[-1][:3])
+
+
+def _index_search_text(cursor: Cursor, dialect: str) -> None:
+    """The full-text index: FTS5 on SQLite, a ``tsvector`` with a GIN index on PostgreSQL.
+
+    SQLite's index is a table of its own, filled by a trigger as events are inserted, that keeps
+    each event's project and session beside its text, so that a search never needs the events
+    table; its tokenizer keeps diacritics, as PostgreSQL's ``simple`` configuration does.
+    """
+    if dialect == "postgresql":
+        cursor.execute(
+            "ALTER TABLE aiobs_events ADD COLUMN search_vector tsvector GENERATED ALWAYS AS"
+            " (to_tsvector('simple', COALESCE(search_text, ''))) STORED"
+        )
+        cursor.execute("CREATE INDEX aiobs_events_search ON aiobs_events USING GIN (search_vector)")
+        return
+    cursor.execute(
+        "CREATE VIRTUAL TABLE aiobs_event_text USING fts5(search_text,"
+        " project_id UNINDEXED, session_id UNINDEXED,"
+        " tokenize = 'unicode61 remove_diacritics 0')"
+    )
+    cursor.execute(
+        "CREATE TRIGGER aiobs_event_text_insert AFTER INSERT ON aiobs_events"
+        " WHEN NEW.search_text IS NOT NULL AND NEW.search_text != '' BEGIN"
+        " INSERT INTO aiobs_event_text (rowid, search_text, project_id, session_id)"
+        " VALUES (NEW.rowid, NEW.search_text, NEW.project_id, NEW.session_id); END"
+    )
+    cursor.execute(
+        "CREATE TRIGGER aiobs_event_text_delete AFTER DELETE ON aiobs_events BEGIN"
+        " DELETE FROM aiobs_event_text WHERE rowid = OLD.rowid; END"
+    )
+    cursor.execute(
+        "INSERT INTO aiobs_event_text (rowid, search_text, project_id, session_id)"
+        " SELECT rowid, search_text, project_id, session_id FROM aiobs_events"
+        " WHERE search_text IS NOT NULL AND search_text != ''"
+    )
+
+
+STEPS: tuple[tuple[Statement, ...], ...] = (
     (
         """CREATE TABLE aiobs_projects (
             id TEXT PRIMARY KEY,
@@ -88,6 +160,13 @@ STEPS: tuple[tuple[str, ...], ...] = (
         # used again for another document is refused; null for uploads stored before this step
         "ALTER TABLE aiobs_uploads ADD COLUMN digest TEXT",
     ),
+    (
+        # full-text search over what was said: the text is extracted at ingest (see
+        # document.search_text), bounded, and indexed by each database's own means
+        "ALTER TABLE aiobs_events ADD COLUMN search_text TEXT",
+        _fill_search_text,
+        _index_search_text,
+    ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""
 
@@ -109,6 +188,9 @@ def migrate(driver: Driver) -> int:
             )
         for version in range(before + 1, CURRENT_VERSION + 1):
             for statement in STEPS[version - 1]:
-                cursor.execute(statement)
+                if isinstance(statement, str):
+                    cursor.execute(statement)
+                else:
+                    statement(cursor, driver.name)
             cursor.execute("INSERT INTO aiobs_schema_version (version) VALUES (?)", (version,))
     return before

@@ -15,6 +15,7 @@ from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
 from .filters import time_range
+from .search import session_condition
 
 MAX_PAGE = 500
 """Most sessions on one page."""
@@ -36,18 +37,27 @@ ORDERS = {
 }
 """How a page can be sorted; only ``newest`` pages on with a cursor."""
 
+_LLM = "e.kind || '' = 'llm'"
+"""An LLM call, written so that no index on ``kind`` is chosen for it: without statistics
+SQLite would otherwise read the events of a session's subquery through ``aiobs_events_time``
+(every LLM call of the project, for each session) instead of the session's own events."""
+
 _EVENT_TYPES = {"llm": TYPE_PROVIDER, "function": TYPE_FUNCTION}
 """The trace tree's ``event_type`` for each stored kind of event."""
 
 
-def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
+def page(
+    cursor: Cursor, project_id: str, query: SessionQuery, dialect: str = "sqlite"
+) -> SessionPage:
     """One page of session summaries matching ``query``, newest first unless it says otherwise.
 
     Sessions without a cost (or still open, for ``slowest``) come last.
 
+    ``dialect`` is the driver's name (full-text search differs between the databases).
+
     Raises:
         ValueError: ``limit`` outside 1..500, a cursor this function did not make, an unknown
-            order, or a cursor with an order other than ``newest``.
+            order, a cursor with an order other than ``newest``, or a search text too long.
     """
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
@@ -71,16 +81,18 @@ def page(cursor: Cursor, project_id: str, query: SessionQuery) -> SessionPage:
     conditions += in_range
     params += range_params
     if query.model is not None:
-        conditions.append(
-            _EVENT_EXISTS.format("e.kind = 'llm' AND (e.model = ? OR e.request_model = ?)")
-        )
+        conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND (e.model = ? OR e.request_model = ?)"))
         params += [query.model, query.model]
     if query.provider is not None:
-        conditions.append(_EVENT_EXISTS.format("e.kind = 'llm' AND e.provider = ?"))
+        conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND e.provider = ?"))
         params.append(query.provider)
     if query.has_errors is not None:
         failed = _EVENT_EXISTS.format("e.error = 1")
         conditions.append(failed if query.has_errors else f"NOT {failed}")
+    if query.search is not None:
+        matching, search_params = session_condition(dialect, project_id, query.search)
+        conditions.append(matching)
+        params += search_params
     if query.cursor is not None:
         after_time, after_id = decode_cursor(query.cursor)
         conditions.append("(s.started_at < ? OR (s.started_at = ? AND s.id > ?))")

@@ -265,7 +265,7 @@ class SQLStorage(Storage):
     def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
         """Session summaries matching ``query``, newest first."""
         with self._refusing_data(), self.driver.reading() as cursor:
-            return sessions.page(cursor, project_id, query)
+            return sessions.page(cursor, project_id, query, self.driver.name)
 
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
         """One session with its events, function events and trace tree."""

@@ -45,16 +45,9 @@ function buildItem(node, depth) {
   bar.append(fill, el("span", "bar-text", duration(node.duration_ms)));
   row.append(label, bar);
   li.append(row);
-  if (node.children.length) {
-    li.setAttribute("aria-expanded", "false");
-    const group = el("ul", "group");
-    group.setAttribute("role", "group");
-    for (const childId of node.children) {
-      const child = nodes.get(childId);
-      if (child) group.append(buildItem(child, depth + 1));
-    }
-    li.append(group);
-  }
+  // children are built when the node is first expanded (see setExpanded): a session of
+  // thousands of events draws only the rows that can be seen
+  if (node.children.length) li.setAttribute("aria-expanded", "false");
   row.addEventListener("click", (event) => {
     event.stopPropagation();
     if (event.target === toggle) setExpanded(li, li.getAttribute("aria-expanded") !== "true");
@@ -65,8 +58,23 @@ function buildItem(node, depth) {
   return li;
 }
 
+function buildChildren(li) {
+  const node = nodes.get(li.dataset.id);
+  const depth = Number(li.getAttribute("aria-level"));
+  const group = el("ul", "group");
+  group.setAttribute("role", "group");
+  const fragment = document.createDocumentFragment();
+  for (const childId of node.children) {
+    const child = nodes.get(childId);
+    if (child) fragment.append(buildItem(child, depth));
+  }
+  group.append(fragment);
+  li.append(group);
+}
+
 function setExpanded(li, open) {
   if (!li.hasAttribute("aria-expanded")) return;
+  if (open && !li.querySelector(":scope > .group")) buildChildren(li);
   li.setAttribute("aria-expanded", String(open));
   li.querySelector(":scope > .row .toggle").textContent = open ? "▾" : "▸";
 }
@@ -214,10 +222,18 @@ function showDetail(node) {
   }
 }
 
+// Up to EXPAND_ALL nodes, every top-level node starts expanded; in a larger session only the
+// first one does, so that the page is ready at once and the rest opens on demand.
+const EXPAND_ALL = 2000;
+const roots = document.createDocumentFragment();
 for (const node of data.nodes) {
-  if (node.parent === null || !nodes.has(node.parent)) tree.append(buildItem(node, 0));
+  if (node.parent === null || !nodes.has(node.parent)) roots.append(buildItem(node, 0));
 }
-for (const li of tree.children) setExpanded(li, true);
+tree.append(roots);
+for (const li of tree.children) {
+  setExpanded(li, true);
+  if (data.nodes.length > EXPAND_ALL) break;
+}
 if (tree.firstElementChild) {
   const first = tree.firstElementChild;
   first.tabIndex = 0;

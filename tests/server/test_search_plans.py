@@ -1,0 +1,85 @@
+"""The sessions query's filters on events look only at the session's own events (SQLite plans).
+
+A filter on the events of a session (model, provider, errors, words) must be answered from the
+events of that session, found by ``(project_id, session_id)``; a plan that reads every LLM call
+of the project for each session listed makes a filtered page of a large project take seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aiobs.server.storage import SQLStorage, open_storage
+from aiobs.server.storage.base import SessionQuery
+from aiobs.server.storage.driver import Cursor
+from aiobs.server.storage.sessions import page
+
+
+class _Explaining:
+    """A cursor that records the plan of the sessions query instead of running it."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.cursor = cursor
+        self.plans: list[str] = []
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
+    def execute(self, sql: str, params: object = (), /) -> object:
+        if sql.startswith("SELECT s.id"):
+            self.cursor.execute("EXPLAIN QUERY PLAN " + sql, params)  # type: ignore[arg-type]
+            self.plans.append("\n".join(str(row[-1]) for row in self.cursor.fetchall()))
+        return self.cursor.execute(sql, params)  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, rows: object, /) -> object:
+        raise AssertionError("not used")
+
+    def fetchone(self) -> object:
+        return self.cursor.fetchone()
+
+    def fetchall(self) -> list[object]:
+        return self.cursor.fetchall()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLStorage:
+    opened = open_storage(f"sqlite:///{tmp_path / 'plans.db'}")
+    assert isinstance(opened, SQLStorage)
+    return opened
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        SessionQuery(model="gpt-4o"),
+        SessionQuery(provider="openai"),
+        SessionQuery(model="gpt-4o", has_errors=True),
+    ],
+    ids=["model", "provider", "model and errors"],
+)
+def test_event_filters_search_the_sessions_events(store: SQLStorage, query: SessionQuery) -> None:
+    try:
+        with store.driver.reading() as cursor:
+            explaining = _Explaining(cursor)
+            page(explaining, "p1", query, "sqlite")
+        (plan,) = explaining.plans
+        assert "aiobs_events_time" not in plan, plan
+        assert "(project_id=? AND session_id=?)" in plan, plan
+    finally:
+        store.close()
+
+
+def test_a_search_reads_the_index_once_not_once_per_session(store: SQLStorage) -> None:
+    try:
+        with store.driver.reading() as cursor:
+            explaining = _Explaining(cursor)
+            page(explaining, "p1", SessionQuery(search="refund"), "sqlite")
+        (plan,) = explaining.plans
+        assert "LIST SUBQUERY" in plan, plan
+        assert "VIRTUAL TABLE INDEX 0:M" in plan, plan  # the full-text MATCH
+        assert "CORRELATED" not in plan, plan
+    finally:
+        store.close()
