@@ -1,0 +1,8 @@
+"""Correctness evaluators: regex, JSON Schema, ground truth, SQL, hallucination (a judge)."""
+
+from .ground_truth import GroundTruthEval
+from .regex_assertion import RegexAssertion
+from .schema_assertion import SchemaAssertion
+from .sql_query_validator import SQLQueryValidator
+
+__all__ = ["GroundTruthEval", "RegexAssertion", "SQLQueryValidator", "SchemaAssertion"]
