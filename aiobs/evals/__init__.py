@@ -10,12 +10,21 @@ An evaluator judges an :class:`EvalInput` and returns an :class:`EvalResult` (st
     result.status  # EvalStatus.PASSED
 
 Rule-based: RegexAssertion, SchemaAssertion, GroundTruthEval, SQLQueryValidator (needs sqlglot),
-LatencyConsistencyEval, PIIDetectionEval. A bad configuration fails when it is made; an input an
+LatencyConsistencyEval, PIIDetectionEval. Judged by an LLM (any OpenAI, Gemini or Anthropic
+client, through :mod:`aiobs.llm`): HallucinationDetectionEval, JailbreakDetectionEval,
+ToxicityDetectionEval; their calls are not recorded, and their tokens and cost are on the
+result's ``metadata["judge"]``. A bad configuration fails when it is made; an input an
 evaluator cannot judge gives an ``error`` result whose message says why, never an exception.
 """
 
 from .base import BaseEval
-from .correctness import GroundTruthEval, RegexAssertion, SchemaAssertion, SQLQueryValidator
+from .correctness import (
+    GroundTruthEval,
+    HallucinationDetectionEval,
+    RegexAssertion,
+    SchemaAssertion,
+    SQLQueryValidator,
+)
 from .models import (
     AssertionDetail,
     BaseEvalConfig,
@@ -35,7 +44,7 @@ from .models import (
     ToxicityDetectionConfig,
 )
 from .reliability import LatencyConsistencyEval
-from .safety import PIIDetectionEval
+from .safety import JailbreakDetectionEval, PIIDetectionEval, ToxicityDetectionEval
 
 __all__ = [
     "AssertionDetail",
@@ -48,7 +57,9 @@ __all__ = [
     "GroundTruthEval",
     "GroundTruthMatchMode",
     "HallucinationDetectionConfig",
+    "HallucinationDetectionEval",
     "JailbreakDetectionConfig",
+    "JailbreakDetectionEval",
     "LatencyConsistencyConfig",
     "LatencyConsistencyEval",
     "PIIDetectionConfig",
@@ -61,4 +72,5 @@ __all__ = [
     "SchemaAssertion",
     "SchemaAssertionConfig",
     "ToxicityDetectionConfig",
+    "ToxicityDetectionEval",
 ]
