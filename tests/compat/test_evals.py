@@ -117,3 +117,20 @@ class TestPublicNames:
             for problem in compatible(described, ours[module][name])
         }
         assert problems == set()
+
+
+class TestJudgeResults:
+    """The judges send 0.2's requests and read well-formed verdicts into 0.2's results."""
+
+    def test_same_requests_and_results(self, run_both: RunBoth) -> None:
+        outcome = run_both("judges_table.py")
+        reference, ours = outcome.reference["results"], outcome.ours["results"]
+        compared = 0
+        for name, rows in reference.items():
+            for index, (theirs, mine) in enumerate(zip(rows, ours[name], strict=True)):
+                assert mine["requests"] == theirs["requests"], (name, index)
+                assert mine["result"] == theirs["result"], (name, index)
+                compared += 1
+        assert compared == 60
+        statuses = {row["result"]["status"] for rows in reference.values() for row in rows}
+        assert statuses == {"passed", "failed"}
