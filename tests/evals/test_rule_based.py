@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from unittest import mock
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -149,8 +149,13 @@ class TestPIIDetection:
             PIIDetectionEval.with_custom_patterns({"ticket": "T-(\\d"})
 
     @given(
-        st.text(alphabet="ab @.-_0123456789()+/\n\u0661\u0662\u0663", max_size=80)
-    )  # and Arabic-Indic digits
+        st.text(
+            # digits, separators, address characters, Arabic-Indic digits, the Kelvin sign
+            alphabet="aZ @.-_%+0123456789()/\n\u0661\u0662\u0663\u212a",
+            max_size=80,
+        )
+    )
+    @settings(max_examples=500)
     def test_precheck_finds_what_every_pattern_finds(self, text: str) -> None:
         evaluator = PIIDetectionEval.strict()
         found = [(m.pii_type, m.start, m.end) for m in evaluator.scan(text)]
@@ -163,6 +168,27 @@ class TestPIIDetection:
             key=lambda item: item[1],
         )
         assert found == plain
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "x+1 (555) 010-9999y 4111111111111111 a.b-c@d.co 12/31/1990 10.0.0.1 123-45-6789",
+            "id 555 123 4567 and 5551234567, mail: __x@y.io; \u212a@kelvin.org",
+            "100.200.300.400 then 1.2.3.4 and 1/2/2003 or 10.0.0.255",
+        ],
+    )
+    def test_precheck_on_realistic_text(self, text: str) -> None:
+        evaluator = PIIDetectionEval.strict()
+        plain = sorted(
+            (
+                (name, match.start(), match.end())
+                for name, pattern in evaluator._compiled_patterns.items()
+                for match in pattern.finditer(text)
+            ),
+            key=lambda item: item[1],
+        )
+        assert [(m.pii_type, m.start, m.end) for m in evaluator.scan(text)] == plain
+        assert len(plain) >= 3
 
     def test_lenient_score(self) -> None:
         evaluator = PIIDetectionEval(

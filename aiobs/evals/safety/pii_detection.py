@@ -11,6 +11,17 @@ from ..base import BaseEval, judged
 from ..models import AssertionDetail, EvalInput, EvalResult, EvalStatus, PIIDetectionConfig, PIIType
 
 _DIGIT = re.compile(r"\d")
+_ADDRESS_CHARACTER = re.compile(r"[A-Za-z0-9._%+-]", re.IGNORECASE)
+"""The email pattern's local-part class, with its flags (so the Kelvin sign counts, as there)."""
+
+_NEEDLES: dict[str, tuple[Pattern[str], int]] = {
+    # 555-1234 in every phone number; "+1 (555) " before it is at most 9 characters
+    PIIType.PHONE.value: (re.compile(r"[0-9]{3}[-.\s]?[0-9]{4}"), 9),
+    PIIType.SSN.value: (re.compile(r"\d{3}[-\s]?\d{2}[-\s]?\d{4}"), 0),
+    PIIType.CREDIT_CARD.value: (re.compile(r"[0-9]{13}"), 3),
+    PIIType.IP_ADDRESS.value: (re.compile(r"[0-9]\.[0-9]"), 3),
+    PIIType.DATE_OF_BIRTH.value: (re.compile(r"[0-9][/-][0-9]"), 1),
+}
 
 
 @dataclass
@@ -80,7 +91,7 @@ class PIIDetectionEval(BaseEval):
         super().__init__(config)
         self.config: PIIDetectionConfig = self.config
         self._compiled_patterns: dict[str, Pattern[str]] = self._compile_patterns()
-        # (name, pattern, mask, what the text must contain for the pattern to match at all)
+        # (name, pattern, mask, where its matches can start: see _needle)
         self._scanners = [
             (name, pattern, self._mask(name), self._needle(name))
             for name, pattern in self._compiled_patterns.items()
@@ -102,13 +113,16 @@ class PIIDetectionEval(BaseEval):
         return self.REDACTION_MASKS.get(PIIType(name), "[REDACTED]")
 
     @staticmethod
-    def _needle(name: str) -> Pattern[str] | None:
-        """A cheap test that rules a built-in pattern out: every match has ``@`` or a digit."""
-        if name == PIIType.EMAIL.value:
-            return re.compile("@")
-        if name.startswith("custom:"):
-            return None
-        return _DIGIT
+    def _needle(name: str) -> tuple[Pattern[str], int] | None:
+        """Where a built-in pattern's matches can start, found cheaply; ``None`` to scan all.
+
+        Every match contains a match of the needle, starting at most ``margin`` characters after
+        the match's own start; so no match starts before the needle's first match minus the
+        margin, and ``finditer`` can begin there (a word boundary still sees the character
+        before). A text without the needle has no match at all. Email is handled in
+        :meth:`_detect_pii`.
+        """
+        return _NEEDLES.get(name)
 
     @classmethod
     def default(cls, fail_on_detection: bool = True) -> PIIDetectionEval:
@@ -224,12 +238,31 @@ class PIIDetectionEval(BaseEval):
         )
 
     def _detect_pii(self, text: str) -> list[PIIMatch]:
-        matches = [
-            PIIMatch(name, match.group(0), match.start(), match.end(), mask)
-            for name, pattern, mask, needle in self._scanners
-            if needle is None or needle.search(text)
-            for match in pattern.finditer(text)
-        ]
+        matches: list[PIIMatch] = []
+        digits: bool | None = None  # whether the text has a digit, which every needle needs
+        for name, pattern, mask, needle in self._scanners:
+            start = 0
+            if name == "email":
+                # Every address holds an "@"; none starts before the run of address
+                # characters that precedes the first one.
+                start = text.find("@")
+                if start < 0:
+                    continue
+                while start > 0 and _ADDRESS_CHARACTER.match(text, start - 1):
+                    start -= 1
+            elif needle is not None:
+                if digits is None:
+                    digits = _DIGIT.search(text) is not None
+                if not digits:
+                    continue
+                found = needle[0].search(text)
+                if found is None:
+                    continue
+                start = max(0, found.start() - needle[1])
+            matches.extend(
+                PIIMatch(name, match.group(0), match.start(), match.end(), mask)
+                for match in pattern.finditer(text, start)
+            )
         matches.sort(key=lambda m: m.start)
         return matches
 
