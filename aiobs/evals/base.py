@@ -98,7 +98,7 @@ def judged(
             ),
         )
     try:
-        return judge(eval_input, **kwargs)
+        return judge(eval_input, **kwargs) if kwargs else judge(eval_input)
     except CannotJudgeError as exc:
         return EvalResult.error_result(eval_name=eval_name, error=exc)
     except Exception as exc:

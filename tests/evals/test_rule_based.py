@@ -250,3 +250,17 @@ class TestImportCost:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert completed.stdout.strip() == "[]"
+
+
+class TestEvaluatedAt:
+    """``evaluated_at`` is naive UTC, as in 0.2, on every Python version."""
+
+    def test_naive_utc(self) -> None:
+        from datetime import datetime, timezone
+
+        from aiobs.evals.models.eval_result import _utc_now_312
+
+        for stamp in (_utc_now_312(), EvalResult.pass_result("x").evaluated_at):
+            assert stamp.tzinfo is None
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            assert abs((now - stamp).total_seconds()) < 5

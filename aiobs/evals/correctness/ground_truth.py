@@ -96,10 +96,11 @@ class GroundTruthEval(BaseEval):
                 eval_name=self.eval_name,
                 error=NotImplementedError("Semantic matching not yet implemented"),
             )
-        message = f"Ground truth comparison ({mode.value}): {'MATCH' if passed else 'NO MATCH'}"
+        mode_name = mode.value
+        message = f"Ground truth comparison ({mode_name}): {'MATCH' if passed else 'NO MATCH'}"
         include = self.config.include_details
         assertion = AssertionDetail(
-            name=f"ground_truth_{mode.value}",
+            name=f"ground_truth_{mode_name}",
             passed=passed,
             expected=_shortened(expected),
             actual=_shortened(output),
@@ -112,7 +113,7 @@ class GroundTruthEval(BaseEval):
             message=message,
             assertions=[assertion] if include else None,
             details={
-                "match_mode": mode.value,
+                "match_mode": mode_name,
                 "case_sensitive": self.config.case_sensitive,
                 **details,
             }
