@@ -1,0 +1,5 @@
+"""Reliability evaluators: latency consistency."""
+
+from .latency_consistency import LatencyConsistencyEval
+
+__all__ = ["LatencyConsistencyEval"]
