@@ -11,7 +11,6 @@ a fake put over a wrapper where it is.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace as NS  # noqa: N814 - reads like the fakes users write
 from typing import Any
@@ -150,7 +149,9 @@ class TestOpenAIFakes:
         assert_restores("openai", AsyncCompletions, "create", fake)
 
     def test_responses(self, openai: Any, fakes: Fakes) -> None:
-        responses = importlib.import_module("openai.resources.responses")
+        responses = pytest.importorskip(
+            "openai.resources.responses", reason="this openai predates the Responses API (1.66)"
+        )
 
         def fake(self: Any, **kwargs: Any) -> Any:
             return NS(
@@ -404,7 +405,9 @@ class TestGeminiFakes:
     def client(self, genai: Any) -> Iterator[Any]:
         made = genai.Client(api_key="test-key")
         yield made
-        made.close()
+        close = getattr(made, "close", None)  # google-genai before 1.29 has no close()
+        if close is not None:
+            close()
 
     def test_generate_content(self, genai: Any, client: Any, fakes: Fakes) -> None:
         from google.genai.models import AsyncModels, Models
