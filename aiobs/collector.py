@@ -411,6 +411,7 @@ class Collector(CurrentContext):
         span_id: str | None = None,
         session_id: str | None = None,
         comment: str | None = None,
+        evaluator: str | None = None,
     ) -> str | None:
         """Attach a score (a finite number, a bool, or a category of at most 64 characters).
 
@@ -435,7 +436,7 @@ class Collector(CurrentContext):
         if span_id is None and session_id is None:
             span = span_var.get()
             span_id = f"{span[0]:016x}" if span is not None else legacy_span_id.get()
-        score = make_score(name, value, span_id=span_id, comment=comment)
+        score = make_score(name, value, span_id=span_id, comment=comment, evaluator=evaluator)
         session = self._scored_session(session_id)
         if session is None:
             logger.warning("aiobs: score %r not recorded: no session is current here", name)
