@@ -86,6 +86,8 @@ class FlushPipeline:
         options: dict[str, Any],
     ) -> tuple[str | ExportResult | None, ExportDocument | None]:
         snapshot, document, unwritable = self._snapshot(include_trace_tree)
+        if self.buffer.settings.evaluators and (exporter is not None or persist):
+            document = self._evaluated(document)
         if exporter is None and not persist:
             _release(self.buffer, snapshot)
             return None, None
@@ -162,6 +164,26 @@ class FlushPipeline:
             _mark_changed(snapshot)  # nothing was exported: export these sessions next time
             raise
         return snapshot, document, unwritable
+
+    def _evaluated(self, document: ExportDocument) -> ExportDocument:
+        """The document with the configured evaluators' results on its events, as scores.
+
+        A failure is aiobs's own: reported, and the document exported without them.
+        """
+        if document.event_count == 0:
+            return document
+        settings = self.buffer.settings
+        try:
+            # Imported only when evaluators are set: aiobs.evals is not imported by aiobs.
+            from .evals.documents import evaluate
+
+            data = document.data
+            # A judge's own LLM calls are never recorded (aiobs.llm suppresses them).
+            evaluate(data, settings.evaluators, attach=True, sample_rate=settings.eval_sample_rate)
+            return ExportDocument(data=data)
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
+            report_internal_error("running evaluators at flush", exc)
+            return document
 
     def preview(self) -> ExportDocument:
         """The document of everything buffered now, changing nothing (no trace tree).

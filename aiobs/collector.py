@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +156,8 @@ class Collector(CurrentContext):
         flush_every: int | None = None,
         exit_timeout: float | None = None,
         delivery_retry_interval: float | None = None,
+        evaluators: Sequence[Any] | None = None,
+        eval_sample_rate: float | None = None,
     ) -> None:
         """Change settings; arguments left as ``None`` keep their current value.
 
@@ -190,6 +192,13 @@ class Collector(CurrentContext):
             delivery_retry_interval: seconds before documents the flush server did not take
                 are offered again in the background; the wait doubles while it keeps refusing,
                 up to 10 minutes (default 30).
+            evaluators: ``aiobs.evals`` evaluators run over the LLM calls and functions of each
+                flushed document, in the thread that flushes (the background worker with
+                ``flush_interval``/``flush_every``), never while a call is recorded; their
+                passed/failed results are written on the events as scores (``[]`` turns them off;
+                default none).
+            eval_sample_rate: the share of flushed events the evaluators judge, 0 to 1
+                (default 1).
 
         Raises:
             TypeError: an argument has the wrong type.
@@ -211,6 +220,8 @@ class Collector(CurrentContext):
             flush_every=flush_every,
             exit_timeout=exit_timeout,
             delivery_retry_interval=delivery_retry_interval,
+            evaluators=evaluators,
+            eval_sample_rate=eval_sample_rate,
         )
         self._buffer.use(settings)
         self._delivery.use(settings)
