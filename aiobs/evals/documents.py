@@ -367,6 +367,28 @@ def _nodes(nodes: Iterable[Any]) -> Iterator[dict[str, Any]]:
 _LISTS = {RECORD_EVENT: DOC_EVENTS, RECORD_FUNCTION_EVENT: DOC_FUNCTION_EVENTS}
 
 
+FLUSH_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+
+
+def flush_files(paths: Iterable[Path]) -> list[Path]:
+    """The flush files among ``paths``: files as given, directories searched (recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    item
+                    for item in path.rglob("*")
+                    if item.is_file()
+                    and item.name.endswith(FLUSH_SUFFIXES)
+                    and not item.name.startswith(".")
+                )
+            )
+        else:
+            found.append(path)
+    return found
+
+
 def read_document(path: Path) -> dict[str, Any]:
     """The document in a flush file: JSON or JSON Lines, gzipped or not.
 
