@@ -427,11 +427,11 @@ class Collector(CurrentContext):
         """Attach a score (a finite number, a bool, or a category of at most 64 characters).
 
         It goes to ``span_id`` if given, else (without ``session_id``) to the innermost open span
-        here (an ``@observe`` call or ``observer.span()`` block), else to the session itself. The session is
-        ``session_id`` if given, else the current one. It is written with the session's next
-        flush, on its span's event (``scores``), or on the session when that event was exported
-        earlier. Returns the span id scored (``None`` for the session); with no session to
-        score, logs a warning and returns ``None``.
+        here (an ``@observe`` call or ``observer.span()`` block), else to the session itself.
+        The session is ``session_id`` if given, else the current one. It is written with the
+        session's next flush, on its span's event (``scores``), or on the session when that event
+        was exported earlier. Returns the span id scored (``None`` for the session); with no
+        session to score, logs a warning and returns ``None``.
 
         Example::
 
