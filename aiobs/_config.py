@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +60,10 @@ class Settings:
     flush_every: int | None = None
     exit_timeout: float = DEFAULT_EXIT_TIMEOUT
     delivery_retry_interval: float = DEFAULT_RETRY_SECONDS
+    evaluators: tuple[Any, ...] = ()
+    """Evaluators (``aiobs.evals.BaseEval``) run over each flushed document; none by default."""
+    eval_sample_rate: float = 1.0
+    """The share of a flushed document's events that :attr:`evaluators` judge."""
     _resolved: dict[str, Any] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -96,6 +100,8 @@ class Settings:
         flush_every: int | None = None,
         exit_timeout: float | None = None,
         delivery_retry_interval: float | None = None,
+        evaluators: Sequence[Any] | None = None,
+        eval_sample_rate: float | None = None,
     ) -> Settings:
         """These settings with the given ones changed (``None`` keeps a setting), all checked.
 
@@ -126,6 +132,19 @@ class Settings:
                 if not isinstance(flag, bool):
                     raise TypeError(f"{name} must be True or False, got {flag!r}")
                 changes[name] = flag
+        if evaluators is not None:
+            changes["evaluators"] = _checked_evaluators(evaluators)
+        if eval_sample_rate is not None:
+            if (
+                isinstance(eval_sample_rate, bool)
+                or not isinstance(eval_sample_rate, int | float)
+                or not 0.0 <= eval_sample_rate <= 1.0
+            ):
+                raise ValueError(
+                    "eval_sample_rate must be a number from 0 to 1 (the share of flushed events "
+                    f"evaluated), got {eval_sample_rate!r}"
+                )
+            changes["eval_sample_rate"] = float(eval_sample_rate)
         if pricing is not None:
             changes["pricing"] = (
                 pricing
@@ -217,6 +236,22 @@ def _seconds(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
     return float(value)
+
+
+def _checked_evaluators(evaluators: Sequence[Any]) -> tuple[Any, ...]:
+    """The evaluators as a tuple, each checked to be an evaluator (``[]`` turns them off)."""
+    if isinstance(evaluators, str | bytes) or not isinstance(evaluators, Sequence):
+        raise TypeError(
+            "evaluators must be a list of aiobs.evals evaluators, e.g. "
+            f"[PIIDetectionEval.default()], got {type(evaluators).__name__}"
+        )
+    for evaluator in evaluators:
+        if not callable(getattr(evaluator, "evaluate", None)) or not callable(evaluator):
+            raise TypeError(
+                f"evaluators: {evaluator!r} is not an evaluator; give instances of "
+                "aiobs.evals classes (such as RegexAssertion.from_patterns(patterns=[...]))"
+            )
+    return tuple(evaluators)
 
 
 def _check_type(name: str, value: object, expected: type, description: str) -> None:

@@ -25,6 +25,7 @@ from ._format import (
     DOC_SESSIONS,
     DOC_TRACE_TREE,
     DOC_VERSION,
+    EVENT_SCORES,
     FORMAT_VERSION,
     META_CWD,
     META_PID,
@@ -35,12 +36,14 @@ from ._format import (
     RECORD_EVENT,
     RECORD_FUNCTION_EVENT,
     RECORD_SESSION,
+    SCORE_SPAN_ID,
     SESSION_DROPPED_EVENTS,
     SESSION_ENDED_AT,
     SESSION_ID,
     SESSION_LABELS,
     SESSION_META,
     SESSION_NAME,
+    SESSION_SCORES,
     SESSION_STARTED_AT,
     TYPE_FUNCTION,
     TYPE_PROVIDER,
@@ -56,6 +59,7 @@ _NODE_TAIL = {
 """What a node with children adds to its event's open text, by event type."""
 _LEAF_TAIL = {kind: tail + b"]}" for kind, tail in _NODE_TAIL.items()}
 """What a node without children adds to its event's open text, closing it."""
+_SCORES_FIELD = f',"{EVENT_SCORES}":'.encode()
 _DEPTH_TRUNCATED_FIELD = f',"{NODE_DEPTH_TRUNCATED}":true'.encode()
 
 _DOCUMENT_HEAD = f'{{"{DOC_SESSIONS}":'.encode()
@@ -123,6 +127,7 @@ def build_document(
     include_trace_tree: bool,
     generated_at: float,
     unwritable: dict[str, int] | None = None,
+    scores: Mapping[str, Sequence[dict[str, Any]]] | None = None,
 ) -> ExportDocument:
     """Write a document from session dicts and each session's buffer.
 
@@ -130,6 +135,9 @@ def build_document(
     ``entries`` entries of the buffer are exported. Records that cannot be written are left out
     and counted in their session's ``dropped_events`` in this document, and in ``unwritable``
     (by session id) for the caller to keep count of once the export succeeded.
+
+    ``scores`` gives each session's scores (``SCORE_`` dicts) by session id: a score goes on its
+    span's event when that event is in this document, else on its session.
     """
     sessions = [exported_session(session, capturer) for session in sessions]
     writer = Writer(capturer)
@@ -144,6 +152,8 @@ def build_document(
             for record in whole:
                 out.model_event(record, session_id, capturer)
             writer.spans(columns, session_id, anchor, out)
+    if scores:
+        _place_scores(sessions, scores, out)
     if out.unwritable:
         for session in sessions:
             lost = out.unwritable.get(session[SESSION_ID], 0)
@@ -189,6 +199,29 @@ def build_document(
         session_ids=[session[SESSION_ID] for session in sessions],
         event_count=len(out.provider_json) + len(out.function_json),
     )
+
+
+def _place_scores(
+    sessions: list[dict[str, Any]],
+    scores: Mapping[str, Sequence[dict[str, Any]]],
+    out: Output,
+) -> None:
+    """Put each score on its span's event if written here, else on its session."""
+    by_span: dict[bytes, list[dict[str, Any]]] = {}
+    for session_scores in scores.values():
+        for score in session_scores:
+            span_id = score.get(SCORE_SPAN_ID)
+            if span_id:
+                by_span.setdefault(b'"%s"' % span_id.encode(), []).append(score)
+    found = out.attach_scores(_SCORES_FIELD, by_span) if by_span else set()
+    for session in sessions:
+        left = [
+            score
+            for score in scores.get(session[SESSION_ID], ())
+            if not score.get(SCORE_SPAN_ID) or b'"%s"' % score[SCORE_SPAN_ID].encode() not in found
+        ]
+        if left:
+            session[SESSION_SCORES] = [*(session.get(SESSION_SCORES) or ()), *left]
 
 
 _BATCH = 2048

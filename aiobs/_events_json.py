@@ -559,6 +559,32 @@ class Output:
             data.get(FUNCTION_ENH_PROMPT_ID) if data.get(FUNCTION_ENH_PROMPT) is True else None
         )
 
+    def attach_scores(self, field: bytes, by_span: dict[bytes, list[Any]]) -> set[bytes]:
+        """Add each event's scores (``by_span``, keyed like :attr:`span_ids`) to its open text.
+
+        ``field`` is the field's opening (``,"scores":``). Returns the span ids found here; only
+        a flush with scores calls this, so events without scores cost nothing.
+        """
+        found: set[bytes] = set()
+        providers = {row: index for index, (row, _) in enumerate(self._provider_rows)}
+        function_index = 0
+        for row, span_id in enumerate(self.span_ids):
+            provider_index = providers.get(row)
+            scores = by_span.get(span_id) if span_id is not None else None
+            if scores is not None and span_id is not None:
+                found.add(span_id)
+                extra = field + to_json_safe(scores)
+                if provider_index is None:
+                    self.function_json[function_index] += extra
+                else:
+                    # Provider events are appended to both lists together: same positions.
+                    text = self.provider_json[provider_index] + extra
+                    self.provider_json[provider_index] = text
+                    self._provider_rows[provider_index] = (row, text)
+            if provider_index is None:
+                function_index += 1
+        return found
+
     def node_texts(self) -> list[bytes]:
         """The JSON of every event, in the order of the tree lists."""
         if not self._provider_rows:

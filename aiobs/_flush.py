@@ -31,8 +31,8 @@ logger = logging.getLogger("aiobs")
 
 DEFAULT_FILE_NAME = "llm_observability.json"
 
-Snapshot = list[tuple[RecordingSession, int]]
-"""Sessions being exported, each with the number of buffer entries taken."""
+Snapshot = list[tuple[RecordingSession, int, int]]
+"""Sessions being exported, each with the number of buffer entries and of scores taken."""
 
 Destination = tuple[str | None, BaseExporter | None, dict[str, Any]]
 """``(path, exporter, exporter options)`` of a flush, as the program gave them."""
@@ -86,8 +86,10 @@ class FlushPipeline:
         options: dict[str, Any],
     ) -> tuple[str | ExportResult | None, ExportDocument | None]:
         snapshot, document, unwritable = self._snapshot(include_trace_tree)
+        if self.buffer.settings.evaluators and (exporter is not None or persist):
+            document = self._evaluated(document)
         if exporter is None and not persist:
-            self.buffer.release(snapshot)
+            _release(self.buffer, snapshot)
             return None, None
         target: str | None = None
         try:
@@ -110,7 +112,7 @@ class FlushPipeline:
                 document.event_count,
             )
             return (None if exporter is None else result), None
-        self.buffer.release(snapshot)
+        _release(self.buffer, snapshot)
         _count_unwritable(self.buffer, snapshot, unwritable)
         if target is not None:
             self._paths_written.add(os.path.abspath(target))
@@ -124,10 +126,14 @@ class FlushPipeline:
         unwritable: dict[str, int] = {}
         session_dicts: list[dict[str, Any]] = []
         batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
+        scores: dict[str, list[dict[str, Any]]] = {}
         for session in self.buffer.to_export():
             session.dirty = False  # a change made during the flush sets it again
             count = len(session.records)
-            snapshot.append((session, count))
+            scored = len(session.scores)
+            if scored:
+                scores[session.id] = session.scores[:scored]
+            snapshot.append((session, count, scored))
             batches.append((session.id, session.clock_anchor, session.records, count))
             session.reanchor()
             session_dicts.append(
@@ -152,11 +158,32 @@ class FlushPipeline:
                     include_trace_tree=include_trace_tree,
                     generated_at=_ids.wall_clock(),
                     unwritable=unwritable,
+                    scores=scores,
                 )
         except BaseException:
             _mark_changed(snapshot)  # nothing was exported: export these sessions next time
             raise
         return snapshot, document, unwritable
+
+    def _evaluated(self, document: ExportDocument) -> ExportDocument:
+        """The document with the configured evaluators' results on its events, as scores.
+
+        A failure is aiobs's own: reported, and the document exported without them.
+        """
+        if document.event_count == 0:
+            return document
+        settings = self.buffer.settings
+        try:
+            # Imported only when evaluators are set: aiobs.evals is not imported by aiobs.
+            from .evals.documents import evaluate
+
+            data = document.data
+            # A judge's own LLM calls are never recorded (aiobs.llm suppresses them).
+            evaluate(data, settings.evaluators, attach=True, sample_rate=settings.eval_sample_rate)
+            return ExportDocument(data=data)
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break the program
+            report_internal_error("running evaluators at flush", exc)
+            return document
 
     def preview(self) -> ExportDocument:
         """The document of everything buffered now, changing nothing (no trace tree).
@@ -167,6 +194,7 @@ class FlushPipeline:
         batches: list[tuple[str, tuple[float, int], list[Any], int]] = []
         with self.buffer.lock:
             sessions = list(self.buffer.sessions.values())
+        scores = {session.id: list(session.scores) for session in sessions if session.scores}
         for session in sessions:
             batches.append(
                 (session.id, session.clock_anchor, session.records, len(session.records))
@@ -190,6 +218,7 @@ class FlushPipeline:
             capturer=self.buffer.settings.capturer,
             include_trace_tree=False,
             generated_at=_ids.wall_clock(),
+            scores=scores,
         )
 
     def default_path(self, path: str | os.PathLike[str] | None, snapshot: Snapshot) -> str:
@@ -265,6 +294,14 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _release(buffer: RecordBuffer[RecordingSession], snapshot: Snapshot) -> None:
+    """After an export: delete the exported scores, then the records (see ``release``)."""
+    for session, _, scored in snapshot:
+        if scored:
+            del session.scores[:scored]
+    buffer.release([(session, entries) for session, entries, _ in snapshot])
+
+
 def _count_unwritable(
     buffer: RecordBuffer[RecordingSession], snapshot: Snapshot, unwritable: dict[str, int]
 ) -> None:
@@ -273,11 +310,11 @@ def _count_unwritable(
     Only once the export succeeded: the records go with the exported prefix, whereas after a
     failed export they are left out again (and counted in that document) at the next flush.
     """
-    for session, _ in snapshot:
+    for session, _, _ in snapshot:
         for _ in range(unwritable.get(session.id, 0)):
             buffer.reject(session)
 
 
 def _mark_changed(snapshot: Snapshot) -> None:
-    for session, _ in snapshot:
+    for session, _, _ in snapshot:
         session.dirty = True

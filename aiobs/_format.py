@@ -14,9 +14,9 @@ Field names are grouped by where they appear, with one prefix per group: ``DOC_`
 level), ``SESSION_`` and ``META_`` (a session), ``EVENT_`` (every event, an LLM call or a function
 event), ``LLM_`` (LLM call events only), ``FUNCTION_`` (function events only), ``NODE_`` (what a
 trace-tree node adds to its event), and ``USAGE_``, ``COST_``, ``STREAM_``, ``CALLSITE_``,
-``EXCEPTION_``, ``RESPONSE_`` and ``TOOL_CALL_`` for the objects inside events and sessions.
-Fixed values of some fields follow (``STATUS_``, ``KIND_``, ``TYPE_``), then the names of the
-labels aiobs adds and the JSON Lines form's tag.
+``EXCEPTION_``, ``RESPONSE_``, ``SCORE_`` and ``TOOL_CALL_`` for the objects inside events and
+sessions. Fixed values of some fields follow (``STATUS_``, ``KIND_``, ``TYPE_``, ``SOURCE_``),
+then the names of the labels aiobs adds and the JSON Lines form's tag.
 
 This module imports nothing from aiobs: it is the bottom layer, which the SDK and the flush
 server both import.
@@ -66,6 +66,9 @@ SESSION_USAGE: Final = "usage"
 """Tokens summed over the session's LLM calls (``USAGE_`` fields)."""
 SESSION_COST: Final = "cost"
 """Cost summed over the session's priced LLM calls (``COST_`` fields)."""
+SESSION_SCORES: Final = "scores"
+"""Scores given to the session (``SCORE_`` fields), and scores of spans that are not in this
+document (exported earlier), which keep their :data:`SCORE_SPAN_ID`; absent when there are none."""
 
 META_PID: Final = "pid"
 META_CWD: Final = "cwd"
@@ -94,6 +97,8 @@ EVENT_EXCEPTION: Final = "exception"
 """Details of a failure (``EXCEPTION_`` fields)."""
 EVENT_SESSION_ID: Final = "session_id"
 """The :data:`SESSION_ID` of the event's session."""
+EVENT_SCORES: Final = "scores"
+"""Scores given to this span (``SCORE_`` fields); absent when there are none."""
 
 # -- LLM call events ----------------------------------------------------------------------------
 
@@ -181,6 +186,21 @@ RESPONSE_COUNT: Final = "count"
 """Embeddings: how many vectors came back (never the vectors)."""
 RESPONSE_DIMENSIONS: Final = "dimensions"
 
+SCORE_NAME: Final = "name"
+"""What is measured (``accuracy``, ``pii``): the rules of label keys."""
+SCORE_VALUE: Final = "value"
+"""A finite number, a bool, or a category string of at most 64 characters."""
+SCORE_COMMENT: Final = "comment"
+"""Why: the evaluator's explanation or the program's note; null if none."""
+SCORE_SOURCE: Final = "source"
+"""Who gave it: one of the ``SOURCE_`` values."""
+SCORE_EVALUATOR: Final = "evaluator"
+"""The evaluator's name when :data:`SOURCE_EVAL` gave it, else null."""
+SCORE_SPAN_ID: Final = "span_id"
+"""The span scored; null for a session's own scores."""
+SCORE_CREATED_AT: Final = "created_at"
+"""When the score was given, in epoch seconds."""
+
 TOOL_CALL_ID: Final = "id"
 TOOL_CALL_NAME: Final = "name"
 TOOL_CALL_ARGUMENTS: Final = "arguments"
@@ -196,6 +216,11 @@ KIND_FUNCTION: Final = "function"
 KIND_GENERATOR: Final = "generator"
 KIND_SPAN: Final = "span"
 KIND_EVENT: Final = "event"
+
+SOURCE_API: Final = "api"
+"""A score given by the program (``observer.score``)."""
+SOURCE_EVAL: Final = "eval"
+"""A score written by an evaluator (``aiobs.evals.evaluate``, or evaluators run at flush)."""
 
 PROVIDER_FUNCTION: Final = "function"
 """The :data:`EVENT_PROVIDER` of every function event."""

@@ -10,7 +10,9 @@ session is current only inside its ``with`` / ``async with`` block.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -21,6 +23,17 @@ from . import _ids, labels
 from ._buffer import RecordBuffer
 from ._config import Settings
 from ._context import span_var
+from ._format import (
+    SCORE_COMMENT,
+    SCORE_CREATED_AT,
+    SCORE_EVALUATOR,
+    SCORE_NAME,
+    SCORE_SOURCE,
+    SCORE_SPAN_ID,
+    SCORE_VALUE,
+    SOURCE_API,
+    SOURCE_EVAL,
+)
 from ._records import RECORD_WIDTH
 from ._totals import LLMTotals
 from .usage import Usage
@@ -50,6 +63,7 @@ class RecordingSession:
         "pid",
         "records",
         "released",
+        "scores",
         "started_at",
     )
 
@@ -69,6 +83,8 @@ class RecordingSession:
         self.pid = os.getpid()
         self.cwd = os.getcwd()
         self.records: list[Any] = []
+        self.scores: list[dict[str, Any]] = []
+        """Scores not exported yet (``SCORE_`` fields); a flush exports and deletes a prefix."""
         self.dropped = 0
         self.llm = LLMTotals()
         self.dirty = True
@@ -156,14 +172,89 @@ class RecordingSession:
         self.llm.add(usage, cost, failed=failed)
         self.dirty = True
 
+    def add_score(self, score: dict[str, Any]) -> None:
+        """Keep a checked score (:func:`make_score`) for the next flush."""
+        self.scores.append(score)
+        self.dirty = True
+        if self.released:
+            self.buffer.reattach(self)
+
     def _after_fork_in_child(self) -> None:
         # The parent exports this session and its records; the child exports the session again
         # only if it records something into it (with its own pid).
         self._lock = threading.Lock()
         self.records = []
+        self.scores = []
         self.llm = LLMTotals()
         self.pid = os.getpid()
         self.dirty = False
+
+
+# -- scores ------------------------------------------------------------------------------------
+
+SCORE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.\-]{0,62}$")
+"""Score names: those of label keys, plus ``.`` and ``-`` (``faithfulness.v2``)."""
+MAX_SCORE_CATEGORY = 64
+"""The longest category a score's value can be."""
+MAX_SCORE_COMMENT = 4096
+"""Comments longer than this are cut (an evaluator's message can be long)."""
+SPAN_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+
+
+def make_score(
+    name: object,
+    value: object,
+    *,
+    span_id: object = None,
+    comment: object = None,
+    evaluator: str | None = None,
+) -> dict[str, Any]:
+    """A score as the document holds it, checked; ``evaluator`` marks one an evaluator gave.
+
+    Raises:
+        ValueError: the name, value, span id or comment is invalid (the message says how to fix it).
+    """
+    if not isinstance(name, str) or not SCORE_NAME_PATTERN.match(name):
+        raise ValueError(
+            f"Score name {name!r} is invalid: use a lowercase letter, then up to 62 lowercase "
+            "letters, digits, '_', '.' or '-' (such as 'accuracy' or 'pii_detection')"
+        )
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"Score {name!r} has value {value!r}: a numeric score must be finite")
+    elif isinstance(value, str):
+        if not value or len(value) > MAX_SCORE_CATEGORY:
+            raise ValueError(
+                f"Score {name!r} has a category of {len(value)} characters: a category must "
+                f"be 1 to {MAX_SCORE_CATEGORY} characters (use the comment for longer text)"
+            )
+    else:
+        raise ValueError(
+            f"Score {name!r} has a value of type {type(value).__name__}: give a number, a "
+            f"bool, or a category string of at most {MAX_SCORE_CATEGORY} characters"
+        )
+    if span_id is not None and (not isinstance(span_id, str) or not SPAN_ID_PATTERN.match(span_id)):
+        raise ValueError(
+            f"span_id {span_id!r} is invalid: a span id is 16 lowercase hex digits, as "
+            "observer.get_current_span_id() returns"
+        )
+    if comment is not None:
+        if not isinstance(comment, str):
+            raise ValueError(
+                f"Score {name!r} has a comment of type {type(comment).__name__}: give a string"
+            )
+        comment = comment[:MAX_SCORE_COMMENT]
+    return {
+        SCORE_NAME: name,
+        SCORE_VALUE: value,
+        SCORE_COMMENT: comment,
+        SCORE_SOURCE: SOURCE_EVAL if evaluator is not None else SOURCE_API,
+        SCORE_EVALUATOR: evaluator,
+        SCORE_SPAN_ID: span_id,
+        SCORE_CREATED_AT: _ids.wall_clock(),
+    }
 
 
 session_var: ContextVar[RecordingSession | None] = ContextVar("aiobs_session", default=None)

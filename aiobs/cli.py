@@ -8,6 +8,7 @@
     aiobs keys revoke KEY_ID
     aiobs ui out/                                 # the web UI over flush files, no server
     aiobs report out/demo.json -o out/demo.html   # one self-contained HTML file
+    aiobs eval out/demo.json --eval pii --eval regex:Paris   # exits 1 when an evaluation fails
 
 The database is ``--db``, else ``$AIOBS_SERVER_DB``, else ``sqlite:///aiobs-server.db``.
 """
@@ -15,12 +16,14 @@ The database is ``--db``, else ``$AIOBS_SERVER_DB``, else ``sqlite:///aiobs-serv
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .server.config import (
     DEFAULT_DB,
@@ -172,6 +175,30 @@ def _add_local(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the HTML file to write (default: aiobs-report.html)",
     )
     report.set_defaults(run=_run_report)
+    _add_eval(commands)
+
+
+EVAL_HELP = (
+    "an evaluator: regex:PATTERN, not-regex:PATTERN, pii, schema:FILE.json, ground-truth:TEXT, "
+    "ground-truth:@FILE.json (inputs to expected outputs), latency:MAX_MS; repeatable"
+)
+
+
+def _add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``aiobs eval``: evaluators over the calls of flush files, as a CI gate."""
+    command = commands.add_parser(
+        "eval",
+        help="run evaluators over the LLM calls and functions of flush files",
+        description="Run evaluators over every LLM call and function result recorded in flush "
+        "files and print a table of the results. Exits 1 when any evaluation failed or could "
+        "not judge its input, 2 on bad arguments. See docs/guide.md, Evaluations.",
+    )
+    command.add_argument("paths", nargs="+", type=Path, metavar="FILE", help=FILES_HELP)
+    command.add_argument(
+        "--eval", dest="evals", action="append", required=True, metavar="SPEC", help=EVAL_HELP
+    )
+    command.add_argument("--json", action="store_true", help="print the results as JSON")
+    command.set_defaults(run=_run_eval)
 
 
 def _check_paths(paths: list[Path]) -> None:
@@ -208,6 +235,71 @@ def _run_report(args: argparse.Namespace, _: Quotas | None) -> int:
     sessions = f"{written.sessions} session{'' if written.sessions == 1 else 's'}"
     print(f"wrote {args.output} ({sessions}, {written.size:,} bytes)", file=sys.stderr)
     return 1 if written.problems else 0
+
+
+def _run_eval(args: argparse.Namespace, _: Quotas | None) -> int:
+    from .evals.documents import evaluate, flush_files
+    from .evals.specs import evaluator_from_spec
+
+    try:
+        evaluators = [evaluator_from_spec(spec) for spec in args.evals]
+    except ValueError as exc:
+        print(f"aiobs eval: error: {exc}", file=sys.stderr)
+        return 2
+    _check_paths(args.paths)
+    files = flush_files(args.paths)
+    if not files:
+        raise ValueError("no flush files (.json, .jsonl, .json.gz, .jsonl.gz) in the paths given")
+    results = [evaluation for path in files for evaluation in evaluate(path, evaluators)]
+    rows = [
+        {
+            "file": evaluation.source,
+            "session_id": evaluation.session_id,
+            "span_id": evaluation.span_id,
+            "kind": evaluation.kind,
+            "name": evaluation.name,
+            "eval": evaluation.result.eval_name,
+            "status": evaluation.result.status.value,
+            "score": evaluation.result.score,
+            "message": evaluation.result.message,
+        }
+        for evaluation in results
+    ]
+    counts = {status: sum(row["status"] == status for row in rows) for status in _STATUSES}
+    if args.json:
+        print(json.dumps({"results": rows, "counts": counts}, indent=2))
+    else:
+        _print_eval_table(rows)
+        summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+        print(f"{len(rows)} evaluations of {len(files)} file(s): {summary or 'nothing to judge'}")
+    return 1 if counts["failed"] or counts["error"] else 0
+
+
+_STATUSES = ("passed", "failed", "error", "skipped")
+
+
+def _print_eval_table(rows: list[dict[str, Any]]) -> None:
+    headers = ("SPAN", "CALL", "EVAL", "STATUS", "SCORE", "MESSAGE")
+    table = [
+        (
+            row["span_id"] or "-",
+            _cut(row["name"], 40),
+            row["eval"],
+            row["status"].upper(),
+            f"{row['score']:.2f}",
+            _cut((row["message"] or "").replace("\n", " "), 60),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [headers, *table]) for i in range(len(headers))]
+    for line in [headers, *table]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _add_limits(server: argparse.ArgumentParser) -> None:

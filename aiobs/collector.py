@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +34,12 @@ from . import providers as provider_registry
 from ._buffer import RecordBuffer
 from ._capture import CaptureLimits, Capturer
 from ._config import Settings, propagate_to_threads_from_env
+from ._context import span_var
 from ._current import CurrentContext
 from ._flush import DEFAULT_FILE_NAME, FlushPipeline
 from ._guard import guard
 from ._legacy import legacy_span_id
-from ._session import RecordingSession, SessionScope, current_session, default
+from ._session import RecordingSession, SessionScope, current_session, default, make_score
 from ._version import __version__
 from .delivery import Delivery
 from .exporters.base import BaseExporter, ExportResult
@@ -155,6 +156,8 @@ class Collector(CurrentContext):
         flush_every: int | None = None,
         exit_timeout: float | None = None,
         delivery_retry_interval: float | None = None,
+        evaluators: Sequence[Any] | None = None,
+        eval_sample_rate: float | None = None,
     ) -> None:
         """Change settings; arguments left as ``None`` keep their current value.
 
@@ -189,6 +192,13 @@ class Collector(CurrentContext):
             delivery_retry_interval: seconds before documents the flush server did not take
                 are offered again in the background; the wait doubles while it keeps refusing,
                 up to 10 minutes (default 30).
+            evaluators: ``aiobs.evals`` evaluators run over the LLM calls and functions of each
+                flushed document, in the thread that flushes (the background worker with
+                ``flush_interval``/``flush_every``), never while a call is recorded; their
+                passed/failed results are written on the events as scores (``[]`` turns them off;
+                default none).
+            eval_sample_rate: the share of flushed events the evaluators judge, 0 to 1
+                (default 1).
 
         Raises:
             TypeError: an argument has the wrong type.
@@ -210,6 +220,8 @@ class Collector(CurrentContext):
             flush_every=flush_every,
             exit_timeout=exit_timeout,
             delivery_retry_interval=delivery_retry_interval,
+            evaluators=evaluators,
+            eval_sample_rate=eval_sample_rate,
         )
         self._buffer.use(settings)
         self._delivery.use(settings)
@@ -399,6 +411,65 @@ class Collector(CurrentContext):
     def reset_span_id(self, token: contextvars.Token[str | None]) -> None:
         """Restore the span id that :meth:`set_current_span_id` replaced."""
         legacy_span_id.reset(token)
+
+    # -- scores ------------------------------------------------------------------------------------
+
+    def score(
+        self,
+        name: str,
+        value: float | bool | str,
+        *,
+        span_id: str | None = None,
+        session_id: str | None = None,
+        comment: str | None = None,
+        evaluator: str | None = None,
+    ) -> str | None:
+        """Attach a score (a finite number, a bool, or a category of at most 64 characters).
+
+        It goes to ``span_id`` if given, else (without ``session_id``) to the innermost open span
+        here (an ``@observe`` call or ``observer.span()`` block), else to the session itself.
+        The session is ``session_id`` if given, else the current one. It is written with the
+        session's next flush, on its span's event (``scores``), or on the session when that event
+        was exported earlier. Returns the span id scored (``None`` for the session); with no
+        session to score, logs a warning and returns ``None``.
+
+        Example::
+
+            with observer.span("answer"):
+                reply = answer(question)
+                observer.score("helpful", 0.8, comment="graded by the reviewer")
+
+        Raises:
+            ValueError: the name, value, span id or comment is invalid, or ``session_id`` is not
+                a session this collector is recording (for a flushed file, use
+                ``aiobs.evals.evaluate(path, ..., attach=True)``).
+        """
+        if span_id is None and session_id is None:
+            span = span_var.get()
+            span_id = f"{span[0]:016x}" if span is not None else legacy_span_id.get()
+        score = make_score(name, value, span_id=span_id, comment=comment, evaluator=evaluator)
+        session = self._scored_session(session_id)
+        if session is None:
+            logger.warning("aiobs: score %r not recorded: no session is current here", name)
+            return None
+        session.add_score(score)
+        return span_id
+
+    def _scored_session(self, session_id: str | None) -> RecordingSession | None:
+        current = current_session()
+        if session_id is None:
+            return current if current is not None and current.buffer is self._buffer else None
+        if current is not None and current.id == session_id and current.buffer is self._buffer:
+            return current
+        with self._buffer.lock:
+            session = self._buffer.sessions.get(session_id)
+        if session is None:
+            raise ValueError(
+                f"session_id {session_id!r} is not a session this collector is recording (it "
+                "ended and was flushed, or never existed); to score a flushed file use "
+                "aiobs.evals.evaluate(path, evaluators, attach=True)"
+            )
+        return session
 
     # -- sessions ----------------------------------------------------------------------------------
 

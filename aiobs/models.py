@@ -84,6 +84,22 @@ class CostTotals(BaseModel):
     )
 
 
+class Score(BaseModel):
+    """An evaluation score attached to a session or a span (``observer.score``, evaluators)."""
+
+    name: str
+    value: float | bool | str = Field(
+        description="A finite number, a bool, or a category of at most 64 characters."
+    )
+    comment: str | None = Field(default=None)
+    source: Literal["api", "eval"] = Field(
+        default="api", description="api: observer.score(); eval: an evaluator."
+    )
+    evaluator: str | None = Field(default=None, description="The evaluator, for eval scores.")
+    span_id: str | None = Field(default=None, description="The span scored; null for a session.")
+    created_at: float
+
+
 class SessionMeta(BaseModel):
     """Where a session ran."""
 
@@ -110,6 +126,10 @@ class Session(BaseModel):
     )
     cost: CostTotals | None = Field(
         default=None, description="Cost of the priced provider calls so far; null if none."
+    )
+    scores: list[Score] | None = Field(
+        default=None,
+        description="The session's scores, and those of spans exported in earlier documents.",
     )
 
 
@@ -164,6 +184,7 @@ class Event(BaseModel):
         default=None, description="Null when the model has no price or usage is unknown."
     )
     stream: StreamInfo | None = Field(default=None, description="Set on streamed calls.")
+    scores: list[Score] | None = Field(default=None, description="Scores given to this call.")
 
 
 class FunctionEvent(BaseModel):
@@ -200,6 +221,7 @@ class FunctionEvent(BaseModel):
         default=None, description="Span attributes, or the data of a point event."
     )
     yielded: int | None = Field(default=None, description="Items a generator produced.")
+    scores: list[Score] | None = Field(default=None, description="Scores given to this span.")
 
 
 class ObservedEvent(Event):
@@ -269,6 +291,7 @@ __all__ = [
     "ObservabilityExport",
     "ObservedEvent",
     "ObservedFunctionEvent",
+    "Score",
     "Session",
     "SessionMeta",
     "StreamInfo",

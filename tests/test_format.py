@@ -27,6 +27,7 @@ FIELD_GROUPS = (
     "CALLSITE_",
     "EXCEPTION_",
     "RESPONSE_",
+    "SCORE_",
     "TOOL_CALL_",
 )
 """Prefixes of the field-name groups."""
@@ -36,6 +37,7 @@ VALUE_GROUPS = (
     "KIND_",
     "TYPE_",
     "PROVIDER_",
+    "SOURCE_",
     "LABEL_",
     "RESERVED_LABEL_PREFIX",
     "RECORD",
@@ -105,12 +107,14 @@ class TestAgainstTheSchema:
         assert names("STREAM_") == properties(export_schema, "StreamInfo")
         assert names("CALLSITE_") == properties(export_schema, "Callsite")
         assert names("EXCEPTION_") == properties(export_schema, "ErrorDetail")
+        assert names("SCORE_") == properties(export_schema, "Score")
 
     def test_fixed_values(self, export_schema: dict[str, Any]) -> None:
         assert names("STATUS_") == enum(export_schema, "ObservedEvent", "status")
         assert names("STATUS_") == enum(export_schema, "ObservedFunctionEvent", "status")
         assert names("KIND_") == enum(export_schema, "ObservedFunctionEvent", "kind")
         assert names("TYPE_") == enum(export_schema, "TraceNode", "event_type")
+        assert names("SOURCE_") == enum(export_schema, "Score", "source")
         provider = export_schema["$defs"]["ObservedFunctionEvent"]["properties"]["provider"]
         assert provider["default"] == _format.PROVIDER_FUNCTION
         assert export_schema["properties"]["version"]["default"] == _format.FORMAT_VERSION

@@ -15,6 +15,9 @@ client, through :mod:`aiobs.llm`): HallucinationDetectionEval, JailbreakDetectio
 ToxicityDetectionEval; their calls are not recorded, and their tokens and cost are on the
 result's ``metadata["judge"]``. A bad configuration fails when it is made; an input an
 evaluator cannot judge gives an ``error`` result whose message says why, never an exception.
+
+:func:`evaluate` runs evaluators over the LLM calls and functions of a flushed document or file,
+and can attach the results to it as scores (:mod:`aiobs.evals.documents`).
 """
 
 from .base import BaseEval
@@ -25,6 +28,7 @@ from .correctness import (
     SchemaAssertion,
     SQLQueryValidator,
 )
+from .documents import Evaluation, evaluate
 from .models import (
     AssertionDetail,
     BaseEvalConfig,
@@ -53,6 +57,7 @@ __all__ = [
     "EvalInput",
     "EvalResult",
     "EvalStatus",
+    "Evaluation",
     "GroundTruthConfig",
     "GroundTruthEval",
     "GroundTruthMatchMode",
@@ -73,4 +78,5 @@ __all__ = [
     "SchemaAssertionConfig",
     "ToxicityDetectionConfig",
     "ToxicityDetectionEval",
+    "evaluate",
 ]

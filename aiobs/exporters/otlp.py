@@ -24,6 +24,11 @@ How the document maps to OpenTelemetry (the full table is in ``docs/guide.md``):
   and functions' arguments, results and span data.
 - **Sessions** are not spans: every span carries its session's id as ``gen_ai.conversation.id``
   and ``session.id``, and the session's labels as ``aiobs.label.<key>``.
+- **Scores** (``observer.score``, evaluators): a ``gen_ai.evaluation.result`` span event each,
+  on the scored span, with ``gen_ai.evaluation.name``, ``gen_ai.evaluation.score.value`` (a
+  number; a bool as 1 or 0), ``gen_ai.evaluation.score.label`` (a category, or ``true`` /
+  ``false``), ``gen_ai.evaluation.explanation`` (the comment), ``aiobs.score.source`` and
+  ``aiobs.score.evaluator``. A session's own scores have no span and are not sent.
 - **Failures**: status ``ERROR`` with the message, ``error.type``, an ``exception`` span event
   (type, message, stack trace) and an LLM error's ``http.response.status_code``.
 - Trace, span and parent ids are kept, so the span tree is the one aiobs recorded. An event
@@ -65,6 +70,7 @@ from .._format import (
     EVENT_EXCEPTION,
     EVENT_PARENT_SPAN_ID,
     EVENT_PROVIDER,
+    EVENT_SCORES,
     EVENT_SESSION_ID,
     EVENT_SPAN_ID,
     EVENT_STARTED_AT,
@@ -90,6 +96,12 @@ from .._format import (
     RESPONSE_FINISH_REASONS,
     RESPONSE_ID,
     RESPONSE_MODEL,
+    SCORE_COMMENT,
+    SCORE_CREATED_AT,
+    SCORE_EVALUATOR,
+    SCORE_NAME,
+    SCORE_SOURCE,
+    SCORE_VALUE,
     SESSION_ID,
     SESSION_LABELS,
     SESSION_NAME,
@@ -109,12 +121,19 @@ from .genai_attributes import (
     AIOBS_COST_TOTAL,
     AIOBS_KIND,
     AIOBS_MODULE,
+    AIOBS_SCORE_EVALUATOR,
+    AIOBS_SCORE_SOURCE,
     AIOBS_STREAM_TTFT_MS,
     ERROR_TYPE,
     ERROR_TYPE_OTHER,
+    EVALUATION_RESULT_EVENT,
     EXCEPTION_EVENT,
     EXCEPTION_STACKTRACE,
     GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+    GEN_AI_EVALUATION_EXPLANATION,
+    GEN_AI_EVALUATION_NAME,
+    GEN_AI_EVALUATION_SCORE_LABEL,
+    GEN_AI_EVALUATION_SCORE_VALUE,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
     GEN_AI_OUTPUT_MESSAGES,
@@ -495,6 +514,7 @@ def function_span(
         attributes.update(_error_attributes(event))
     span.attributes.extend(_attributes(attributes))
     _record_failure(span, event)
+    _record_scores(span, event)
     return span
 
 
@@ -523,6 +543,7 @@ def provider_span(
         attributes.update(_content_attributes(event))
     span.attributes.extend(_attributes(attributes))
     _record_failure(span, event)
+    _record_scores(span, event)
     return span
 
 
@@ -561,6 +582,34 @@ def _record_failure(span: Span, event: Mapping[str, Any]) -> None:
     span_event.name = EXCEPTION_EVENT
     span_event.time_unix_nano = span.end_time_unix_nano
     span_event.attributes.extend(_attributes(attributes))
+
+
+def _record_scores(span: Span, event: Mapping[str, Any]) -> None:
+    """A ``gen_ai.evaluation.result`` span event for each of the event's scores."""
+    for score in event.get(EVENT_SCORES) or ():
+        value = score.get(SCORE_VALUE)
+        if isinstance(value, bool):
+            number: float | None = 1.0 if value else 0.0
+            label: str | None = "true" if value else "false"
+        elif isinstance(value, int | float):
+            number, label = float(value), None
+        else:
+            number, label = None, str(value)
+        attributes = {
+            GEN_AI_EVALUATION_NAME: score.get(SCORE_NAME),
+            GEN_AI_EVALUATION_SCORE_VALUE: number,
+            GEN_AI_EVALUATION_SCORE_LABEL: label,
+            GEN_AI_EVALUATION_EXPLANATION: score.get(SCORE_COMMENT),
+            AIOBS_SCORE_SOURCE: score.get(SCORE_SOURCE),
+            AIOBS_SCORE_EVALUATOR: score.get(SCORE_EVALUATOR),
+        }
+        span_event = span.events.add()
+        span_event.name = EVALUATION_RESULT_EVENT
+        created = score.get(SCORE_CREATED_AT)
+        span_event.time_unix_nano = (
+            _unix_nanos(created) if isinstance(created, int | float) else span.end_time_unix_nano
+        )
+        span_event.attributes.extend(_attributes(attributes))
 
 
 def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any]:
