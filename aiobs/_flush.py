@@ -136,19 +136,7 @@ class FlushPipeline:
             snapshot.append((session, count, scored))
             batches.append((session.id, session.clock_anchor, session.records, count))
             session.reanchor()
-            session_dicts.append(
-                session_dict(
-                    session_id=session.id,
-                    name=session.name,
-                    started_at=session.started_at,
-                    ended_at=session.ended_at,
-                    pid=session.pid,
-                    cwd=session.cwd,
-                    labels=session.labels,
-                    dropped=session.dropped,
-                    llm=session.llm.as_fields(),
-                )
-            )
+            session_dicts.append(_session_fields(session))
         try:
             with _collection_paused():
                 document = build_document(
@@ -199,19 +187,7 @@ class FlushPipeline:
             batches.append(
                 (session.id, session.clock_anchor, session.records, len(session.records))
             )
-            session_dicts.append(
-                session_dict(
-                    session_id=session.id,
-                    name=session.name,
-                    started_at=session.started_at,
-                    ended_at=session.ended_at,
-                    pid=session.pid,
-                    cwd=session.cwd,
-                    labels=session.labels,
-                    dropped=session.dropped,
-                    llm=session.llm.as_fields(),
-                )
-            )
+            session_dicts.append(_session_fields(session))
         return build_document(
             session_dicts,
             batches,
@@ -318,3 +294,18 @@ def _count_unwritable(
 def _mark_changed(snapshot: Snapshot) -> None:
     for session, _, _ in snapshot:
         session.dirty = True
+
+
+def _session_fields(session: RecordingSession) -> dict[str, Any]:
+    """A session's entry in the document, from its state now."""
+    return session_dict(
+        session_id=session.id,
+        name=session.name,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        pid=session.pid,
+        cwd=session.cwd,
+        labels=session.labels,
+        dropped=session.dropped,
+        llm=session.llm.as_fields(),
+    )
