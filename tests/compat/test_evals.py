@@ -3,7 +3,7 @@
 The rule-based evaluators get one table of inputs under both packages (``scripts/evals_table.py``)
 and must give the same statuses, scores, messages, details and assertions. aiobs 0.2.0's own
 environment has no ``jsonschema`` (0.2 then skips schema validation), so the reference run is
-given this environment's copy of it: both sides validate with the same library.
+given this environment's copy of it, and of ``sqlglot``: both sides use the same libraries.
 
 Deliberate differences are rows of the README's table "Compatibility with aiobs 0.2"; the tests
 pinning them say which.
@@ -27,11 +27,13 @@ JSONSCHEMA_PACKAGES = (
     "rpds",
     "attrs",
     "attr",
+    "sqlglot",
 )
+SQL_EVALUATORS = ("sql", "sql_any_dialect", "sql_mysql_no_details")
 
 
 def jsonschema_path(tmp_path: Path) -> str:
-    """A directory holding (links to) this environment's jsonschema and what it imports."""
+    """A directory of links to this environment's jsonschema, sqlglot and what they import."""
     target = tmp_path / "jsonschema-only"
     target.mkdir()
     for name in JSONSCHEMA_PACKAGES:
@@ -65,12 +67,12 @@ class TestRuleBasedResults:
         assert outcome.ours["names"] == outcome.reference["names"]
         compared = 0
         for name, results in reference.items():
-            if name == "sql":
-                continue  # see test_sql_without_sqlglot
             for index, (theirs, mine) in enumerate(zip(results, ours[name], strict=True)):
                 assert sorted_pii_types(mine) == sorted_pii_types(theirs), (name, index)
                 compared += 1
         assert compared > 300
+        sql_statuses = {r["status"] for name in SQL_EVALUATORS for r in reference[name]}
+        assert sql_statuses == {"passed", "failed"}, "sqlglot ran on both sides"
         # The table has substance: every status but "skipped" occurs, schema validation ran.
         statuses = {r["status"] for results in reference.values() for r in results if "status" in r}
         assert statuses == {"passed", "failed", "error"}
@@ -78,16 +80,18 @@ class TestRuleBasedResults:
         assert "Schema validation failed: 1 error(s)" in schema_messages
         assert "JSON output matches schema" in schema_messages
 
-    def test_sql_without_sqlglot(self, run_both: RunBoth) -> None:
+    def test_sql_without_sqlglot(self, run_both: RunBoth, tmp_path: Path) -> None:
         """README row "SQLQueryValidator without sqlglot": an error result, not ImportError."""
-        outcome = run_both("evals_table.py")
+        hidden = tmp_path / "no-sqlglot" / "sqlglot"
+        hidden.mkdir(parents=True)
+        (hidden / "__init__.py").write_text("raise ImportError('sqlglot hidden by the test')\n")
+        outcome = run_both("evals_table.py", env={"PYTHONPATH": str(hidden.parent)})
         theirs = outcome.reference["results"]["sql"]
         mine = outcome.ours["results"]["sql"]
         assert theirs[0]["raised"]["type"] == "ImportError"
-        assert "sqlglot is required for SQLQueryValidator" in theirs[0]["raised"]["message"]
-        if importlib.util.find_spec("sqlglot") is None:
-            assert {r["status"] for r in mine} == {"error"}
-            assert "pip install sqlglot" in mine[0]["message"]
+        assert {r["status"] for r in mine} == {"error"}
+        # The same words as 0.2's ImportError, as an error result's message.
+        assert mine[0]["message"] == f"Evaluation error: {theirs[0]['raised']['message']}"
 
 
 class TestPublicNames:

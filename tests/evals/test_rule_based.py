@@ -200,7 +200,7 @@ class TestPIIDetection:
 
 
 class TestSQLQueryValidator:
-    """Without sqlglot, an error result that says how to install it."""
+    """With sqlglot, a parse check; without it, an error result that says how to install it."""
 
     def test_without_sqlglot(self) -> None:
         with mock.patch.dict(sys.modules, {"sqlglot": None, "sqlglot.errors": None}):
@@ -208,13 +208,19 @@ class TestSQLQueryValidator:
         assert result.status is EvalStatus.ERROR
         assert result.message == (
             "Evaluation error: sqlglot is required for SQLQueryValidator. "
-            "Install it with: pip install sqlglot"
+            "Install it with: pip install 'aiobs[sql]'"
         )
 
     def test_with_sqlglot(self) -> None:
         pytest.importorskip("sqlglot")
         assert SQLQueryValidator()(said("SELECT id FROM users")).passed
-        assert SQLQueryValidator()(said("SELEC * FORM")).failed
+        failed = SQLQueryValidator()(said("SELECT (1"))
+        assert failed.failed
+        assert failed.message is not None
+        assert failed.message.startswith("Invalid SQL: Expecting )")
+        # As in 0.2, sqlglot reads an unknown leading word as a command: not a syntax check of
+        # every statement (documented in the guide).
+        assert SQLQueryValidator()(said("SELEC * FORM")).passed
 
 
 class TestUnjudgeableInput:

@@ -8,7 +8,9 @@ from typing import Any
 from ..base import BaseEval, CannotJudgeError, judged
 from ..models import AssertionDetail, EvalInput, EvalResult, EvalStatus, SQLQueryValidatorConfig
 
-INSTALL_HINT = "sqlglot is required for SQLQueryValidator. Install it with: pip install sqlglot"
+INSTALL_HINT = (
+    "sqlglot is required for SQLQueryValidator. Install it with: pip install 'aiobs[sql]'"
+)
 
 
 def _shortened(text: str) -> str:

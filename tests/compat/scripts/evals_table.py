@@ -64,6 +64,13 @@ INPUTS: list[dict[str, Any]] = [
     {"user_input": "q", "model_output": "a", "metadata": {"other": 1}},
     {"user_input": "q", "model_output": "SELECT id, name FROM users WHERE age > 3 LIMIT 10"},
     {"user_input": "q", "model_output": "SELEC * FORM"},
+    {"user_input": "q", "model_output": "  SELECT 1;  "},
+    {"user_input": "q", "model_output": "SELECT * FROM t WHERE"},
+    {"user_input": "q", "model_output": "SELECT 1; SELECT 2"},
+    {"user_input": "q", "model_output": "WITH a AS (SELECT 1 AS x) SELECT x FROM a ORDER BY x"},
+    {"user_input": "q", "model_output": "INSERT INTO t (a) VALUES (1) RETURNING a"},
+    {"user_input": "q", "model_output": "SELECT `a` FROM `t`"},
+    {"user_input": "q", "model_output": "SELECT (1"},
     {"user_input": "q", "model_output": "Call +1 (555) 010-9999 or 555.010.8888 from 10.0.0.1"},
 ]
 
@@ -126,6 +133,11 @@ EVALUATORS: list[tuple[str, Any]] = [
     ("pii_custom", lambda: PIIDetectionEval.with_custom_patterns({"ticket": r"T-\d{4}"})),
     ("pii_no_details", lambda: PIIDetectionEval(PIIDetectionConfig(include_details=False))),
     ("sql", lambda: SQLQueryValidator(SQLQueryValidatorConfig(dialect="postgres"))),
+    ("sql_any_dialect", SQLQueryValidator),
+    (
+        "sql_mysql_no_details",
+        lambda: SQLQueryValidator(SQLQueryValidatorConfig(dialect="mysql", include_details=False)),
+    ),
 ]
 
 
