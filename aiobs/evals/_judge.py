@@ -15,7 +15,7 @@ from typing import Any
 
 from ..llm import LLM, BaseLLM, LLMResponse
 from .base import BaseEval, CannotJudgeError, judged
-from .models import EvalInput, EvalResult
+from .models import AssertionDetail, EvalInput, EvalResult, EvalStatus
 
 _FENCED = re.compile(r"```(?:json)?\s*\n?(.*?)\n?```", re.DOTALL)
 _BRACES = re.compile(r"\{.*\}", re.DOTALL)
@@ -63,6 +63,15 @@ def verdict_items(verdict: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 def verdict_text(verdict: dict[str, Any], key: str) -> Any:
     return verdict.get(key, "")
+
+
+def severity_counts(items: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of the judge's findings (claims, violations) have each ``severity``."""
+    counts: dict[str, int] = {}
+    for item in items:
+        severity = item.get("severity", "unknown")
+        counts[severity] = counts.get(severity, 0) + 1
+    return counts
 
 
 class JudgeEval(BaseEval):
@@ -120,6 +129,26 @@ class JudgeEval(BaseEval):
 
     def _verdict_result(self, verdicts: list[dict[str, Any]]) -> EvalResult:
         raise NotImplementedError
+
+    def _judged_result(
+        self,
+        *,
+        passed: bool,
+        score: float,
+        message: str,
+        assertions: list[AssertionDetail],
+        details: dict[str, Any],
+    ) -> EvalResult:
+        """The verdict as a result; assertions and details only if the config includes details."""
+        include = self.config.include_details
+        return EvalResult(
+            status=EvalStatus.PASSED if passed else EvalStatus.FAILED,
+            score=score,
+            eval_name=self.eval_name,
+            message=message,
+            assertions=assertions if include else None,
+            details=details if include else None,
+        )
 
     def evaluate(self, eval_input: EvalInput, **kwargs: Any) -> EvalResult:
         """Ask the judge and read its verdict."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._judge import JudgeEval, verdict_items, verdict_score, verdict_text
+from .._judge import JudgeEval, severity_counts, verdict_items, verdict_score, verdict_text
 from ..models import (
     AssertionDetail,
     EvalInput,
     EvalResult,
-    EvalStatus,
     HallucinationDetectionConfig,
 )
 
@@ -82,14 +81,6 @@ def _format_context(context: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def _severity_counts(items: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in items:
-        severity = item.get("severity", "unknown")
-        counts[severity] = counts.get(severity, 0) + 1
-    return counts
-
-
 class HallucinationDetectionEval(JudgeEval):
     """Fail when the judge's grounding score is below ``hallucination_threshold``.
 
@@ -156,7 +147,7 @@ class HallucinationDetectionEval(JudgeEval):
             )
         ]
         message = (
-            f"Hallucinations detected: {len(claims)} issue(s) - {_severity_counts(claims)}"
+            f"Hallucinations detected: {len(claims)} issue(s) - {severity_counts(claims)}"
             if found
             else "No hallucinations detected"
         )
@@ -170,11 +161,6 @@ class HallucinationDetectionEval(JudgeEval):
         }
         if claims and config.include_details:
             details["hallucinations"] = claims
-        return EvalResult(
-            status=EvalStatus.PASSED if passed else EvalStatus.FAILED,
-            score=score,
-            eval_name=self.eval_name,
-            message=message,
-            assertions=assertions if config.include_details else None,
-            details=details if config.include_details else None,
+        return self._judged_result(
+            passed=passed, score=score, message=message, assertions=assertions, details=details
         )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._judge import JudgeEval, verdict_items, verdict_score, verdict_text
-from ..correctness.hallucination_detection import _severity_counts
+from .._judge import JudgeEval, severity_counts, verdict_items, verdict_score, verdict_text
 from ..models import (
     AssertionDetail,
     EvalInput,
     EvalResult,
-    EvalStatus,
     JailbreakDetectionConfig,
 )
 
@@ -132,7 +130,7 @@ class JailbreakDetectionEval(JudgeEval):
             )
         ]
         message = (
-            f"Jailbreak detected: {len(violations)} violation(s) - {_severity_counts(violations)}"
+            f"Jailbreak detected: {len(violations)} violation(s) - {severity_counts(violations)}"
             if jailbroken
             else "No jailbreak detected - output is safe"
         )
@@ -146,11 +144,6 @@ class JailbreakDetectionEval(JudgeEval):
         }
         if violations and config.include_details:
             details["violations"] = violations
-        return EvalResult(
-            status=EvalStatus.PASSED if passed else EvalStatus.FAILED,
-            score=score,
-            eval_name=self.eval_name,
-            message=message,
-            assertions=assertions if config.include_details else None,
-            details=details if config.include_details else None,
+        return self._judged_result(
+            passed=passed, score=score, message=message, assertions=assertions, details=details
         )

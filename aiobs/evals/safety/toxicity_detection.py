@@ -9,7 +9,6 @@ from ..models import (
     AssertionDetail,
     EvalInput,
     EvalResult,
-    EvalStatus,
     ToxicityDetectionConfig,
 )
 
@@ -121,11 +120,10 @@ class ToxicityDetectionEval(JudgeEval):
             "threshold": config.toxicity_threshold,
             "fail_on_detection": config.fail_on_detection,
         }
-        return EvalResult(
-            status=EvalStatus.FAILED if failed else EvalStatus.PASSED,
+        return self._judged_result(
+            passed=not failed,
             score=round(1.0 - score, 10),
-            eval_name=self.eval_name,
             message=message,
-            assertions=[assertion] if config.include_details else None,
-            details=details if config.include_details else None,
+            assertions=[assertion],
+            details=details,
         )
