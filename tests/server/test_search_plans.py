@@ -14,7 +14,7 @@ import pytest
 from aiobs.server.storage import SQLStorage, open_storage, session_sets
 from aiobs.server.storage.base import SessionQuery
 from aiobs.server.storage.driver import Cursor
-from aiobs.server.storage.sessions import page
+from aiobs.server.storage.sessions import page, summarize
 
 
 class _Explaining:
@@ -149,5 +149,31 @@ def test_a_search_reads_the_index_once_not_once_per_session(store: SQLStorage) -
         assert "LIST SUBQUERY" in plan, plan
         assert "VIRTUAL TABLE INDEX 0:M" in plan, plan  # the full-text MATCH
         assert "CORRELATED" not in plan, plan
+    finally:
+        store.close()
+
+
+class _Recording(_Explaining):
+    """A cursor that records the plan of every query it runs."""
+
+    def execute(self, sql: str, params: object = (), /) -> object:
+        self.cursor.execute("EXPLAIN QUERY PLAN " + sql, params)  # type: ignore[arg-type]
+        self.plans.append(sql + "\n" + "\n".join(str(row[-1]) for row in self.cursor.fetchall()))
+        return self.cursor.execute(sql, params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sessions", [1, 3], ids=["one session", "three sessions"])
+def test_summaries_read_only_the_listed_sessions_events(store: SQLStorage, sessions: int) -> None:
+    """A page or a session's header of one session read every LLM call of the project
+    (``aiobs_events_time``) for its models: 1.1 s in a project of 700,000 calls."""
+    try:
+        with store.driver.reading() as cursor:
+            recording = _Recording(cursor)
+            rows = [(f"s{n}", None, 1.0, 2.0, "{}", "{}") for n in range(sessions)]
+            summarize(recording, "p1", rows)
+        assert len(recording.plans) == 2, recording.plans
+        for plan in recording.plans:
+            assert "aiobs_events_time" not in plan, plan
+            assert "(project_id=? AND session_id=?)" in plan, plan
     finally:
         store.close()

@@ -183,8 +183,10 @@ def summarize(cursor: Cursor, project_id: str, rows: list[Any]) -> list[dict[str
     )
     totals = {row[0]: row[1:] for row in cursor.fetchall()}
     cursor.execute(
-        "SELECT DISTINCT session_id, model, provider FROM aiobs_events"  # noqa: S608 - placeholders only
-        f" WHERE kind = 'llm' AND {in_page}",
+        # kind written so that one session's page does not read every LLM call of the project
+        # through aiobs_events_time (the plan SQLite picks for an IN of one id otherwise)
+        "SELECT DISTINCT session_id, model, provider FROM aiobs_events e"  # noqa: S608 - placeholders only
+        f" WHERE {_LLM} AND {in_page}",
         (project_id, *ids),
     )
     models: dict[str, set[str]] = {}
