@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from aiobs.server.storage import SQLStorage, open_storage
+from aiobs.server.storage import SQLStorage, open_storage, session_sets
 from aiobs.server.storage.base import SessionQuery
 from aiobs.server.storage.driver import Cursor
-from aiobs.server.storage.sessions import page
+from aiobs.server.storage.sessions import page, summarize
 
 
 class _Explaining:
@@ -51,6 +51,7 @@ def store(tmp_path: Path) -> SQLStorage:
     return opened
 
 
+@pytest.mark.parametrize("small_set", [0, 10**9], ids=["walking", "starting from a set"])
 @pytest.mark.parametrize(
     "query",
     [
@@ -60,14 +61,81 @@ def store(tmp_path: Path) -> SQLStorage:
     ],
     ids=["model", "provider", "model and errors"],
 )
-def test_event_filters_search_the_sessions_events(store: SQLStorage, query: SessionQuery) -> None:
+def test_event_filters_search_the_sessions_events(
+    store: SQLStorage, query: SessionQuery, small_set: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model and provider come from the sessions' own rows in their look-up tables (step 4),
+    never from the events: no plan reads every LLM call of the project for each session."""
+    monkeypatch.setattr(session_sets, "SMALL_SET", small_set)
     try:
         with store.driver.reading() as cursor:
             explaining = _Explaining(cursor)
             page(explaining, "p1", query, "sqlite")
         (plan,) = explaining.plans
         assert "aiobs_events_time" not in plan, plan
-        assert "(project_id=? AND session_id=?)" in plan, plan
+        column = "model" if query.model else "provider"
+        if small_set:
+            assert f"(project_id=? AND {column}=?)" in plan, plan
+        else:
+            assert f"(project_id=? AND {column}=? AND session_id=?)" in plan, plan
+        assert "SCAN e" not in plan, plan
+        assert "SCAN c" not in plan, plan
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        SessionQuery(model="no-such-model"),
+        SessionQuery(provider="no-such-provider"),
+        SessionQuery(labels={"env": "nowhere"}),
+        SessionQuery(has_errors=True),
+        SessionQuery(model="gpt-4o", has_errors=True),
+        SessionQuery(search="zanzibar"),
+    ],
+    ids=["model", "provider", "label", "errors", "model and errors", "search"],
+)
+def test_a_filter_naming_few_sessions_starts_from_them(
+    store: SQLStorage, query: SessionQuery
+) -> None:
+    """A page matching few sessions or none reads those, not every session of the project."""
+    try:
+        with store.driver.reading() as cursor:
+            explaining = _Explaining(cursor)
+            page(explaining, "p1", query, "sqlite")
+        (plan,) = explaining.plans
+        assert "aiobs_sessions_newest" not in plan, plan
+        assert plan.startswith(
+            ("SEARCH s USING INTEGER PRIMARY KEY", "SEARCH s USING INDEX aiobs_sessions_number")
+        ), plan
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        SessionQuery(model="gpt-4o"),
+        SessionQuery(labels={"env": "prod"}, has_errors=True),
+        SessionQuery(search="invoice"),
+        SessionQuery(search="invoice", provider="openai", has_errors=False),
+    ],
+    ids=["model", "label and errors", "search", "search, provider and no errors"],
+)
+def test_filters_naming_many_sessions_walk_the_newest_first(
+    store: SQLStorage, query: SessionQuery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every set is large the page walks ``aiobs_sessions_newest`` and stops after a
+    page: no sort of every match (a common word's 200,000 matches are not read back)."""
+    monkeypatch.setattr(session_sets, "SMALL_SET", 0)
+    try:
+        with store.driver.reading() as cursor:
+            explaining = _Explaining(cursor)
+            page(explaining, "p1", query, "sqlite")
+        (plan,) = explaining.plans
+        assert plan.startswith("SEARCH s USING INDEX aiobs_sessions_newest (project_id=?)"), plan
+        assert "TEMP B-TREE" not in plan, plan
     finally:
         store.close()
 
@@ -81,5 +149,31 @@ def test_a_search_reads_the_index_once_not_once_per_session(store: SQLStorage) -
         assert "LIST SUBQUERY" in plan, plan
         assert "VIRTUAL TABLE INDEX 0:M" in plan, plan  # the full-text MATCH
         assert "CORRELATED" not in plan, plan
+    finally:
+        store.close()
+
+
+class _Recording(_Explaining):
+    """A cursor that records the plan of every query it runs."""
+
+    def execute(self, sql: str, params: object = (), /) -> object:
+        self.cursor.execute("EXPLAIN QUERY PLAN " + sql, params)  # type: ignore[arg-type]
+        self.plans.append(sql + "\n" + "\n".join(str(row[-1]) for row in self.cursor.fetchall()))
+        return self.cursor.execute(sql, params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sessions", [1, 3], ids=["one session", "three sessions"])
+def test_summaries_read_only_the_listed_sessions_events(store: SQLStorage, sessions: int) -> None:
+    """A page or a session's header of one session read every LLM call of the project
+    (``aiobs_events_time``) for its models: 1.1 s in a project of 700,000 calls."""
+    try:
+        with store.driver.reading() as cursor:
+            recording = _Recording(cursor)
+            rows = [(f"s{n}", None, 1.0, 2.0, "{}", "{}") for n in range(sessions)]
+            summarize(recording, "p1", rows)
+        assert len(recording.plans) == 2, recording.plans
+        for plan in recording.plans:
+            assert "aiobs_events_time" not in plan, plan
+            assert "(project_id=? AND session_id=?)" in plan, plan
     finally:
         store.close()

@@ -83,6 +83,103 @@ def _index_search_text(cursor: Cursor, dialect: str) -> None:
     )
 
 
+SESSION_SHIFT = 32
+"""An SQLite full-text row's rowid is its session's number shifted left by this many bits, plus
+the low bits of its event's rowid: the sessions a word is in are read from the index alone."""
+
+
+def _text_key(number: str, event_rowid: str) -> str:
+    """SQL of a full-text row's rowid, from its session's number and its event's rowid."""
+    return f"(({number}) << {SESSION_SHIFT}) | ({event_rowid} & {(1 << SESSION_SHIFT) - 1})"
+
+
+def _index_by_session(cursor: Cursor, dialect: str) -> None:
+    """SQLite: rebuild the full-text index keyed by session number; look-up tables for filters.
+
+    Step 3's index kept each event's project and session in the FTS5 table's content, and a
+    common word's search read them back for every match (~200,000 B-tree look-ups for a word in
+    a tenth of a million events). Here each session gets a stable ``number`` (never reused: it
+    is not the table's rowid, which ``VACUUM`` may change) and the index's rowids carry it, so
+    the matching sessions are the rowids' high bits. The index stores no content (contentless
+    FTS5): the text is in ``aiobs_events.search_text`` already.
+
+    ``aiobs_session_models`` and ``aiobs_session_providers`` hold each session's LLM models
+    (response and request model) and providers, filled by a trigger as calls are stored, so a
+    model or provider filter reads the sessions it names instead of every session's events.
+    PostgreSQL keeps step 3's ``tsvector`` and answers these filters from the events.
+    """
+    if dialect == "postgresql":
+        return
+    cursor.execute("ALTER TABLE aiobs_sessions ADD COLUMN number INTEGER")
+    cursor.execute("UPDATE aiobs_sessions SET number = rowid")
+    cursor.execute("CREATE UNIQUE INDEX aiobs_sessions_number ON aiobs_sessions (number)")
+    cursor.execute(
+        "CREATE TRIGGER aiobs_sessions_numbered AFTER INSERT ON aiobs_sessions BEGIN"
+        " UPDATE aiobs_sessions SET number = (SELECT COALESCE(MAX(number), 0) + 1"
+        " FROM aiobs_sessions) WHERE rowid = NEW.rowid; END"
+    )
+    cursor.execute("DROP TRIGGER aiobs_event_text_insert")
+    cursor.execute("DROP TRIGGER aiobs_event_text_delete")
+    cursor.execute("DROP TABLE aiobs_event_text")
+    cursor.execute(
+        "CREATE VIRTUAL TABLE aiobs_event_text USING fts5(search_text, content = '',"
+        " tokenize = 'unicode61 remove_diacritics 0')"
+    )
+    cursor.execute(
+        "INSERT INTO aiobs_event_text (rowid, search_text)"  # noqa: S608 - constant key expression
+        f" SELECT {_text_key('s.number', 'e.rowid')}, e.search_text"
+        " FROM aiobs_events e JOIN aiobs_sessions s"
+        " ON s.project_id = e.project_id AND s.id = e.session_id"
+        " WHERE e.search_text IS NOT NULL AND e.search_text != ''"
+    )
+    number = (
+        "SELECT s.number FROM aiobs_sessions s"
+        " WHERE s.project_id = {0}.project_id AND s.id = {0}.session_id"
+    )
+    cursor.execute(
+        "CREATE TRIGGER aiobs_event_text_insert AFTER INSERT ON aiobs_events"  # noqa: S608 - constant
+        " WHEN NEW.search_text IS NOT NULL AND NEW.search_text != '' BEGIN"
+        " INSERT INTO aiobs_event_text (rowid, search_text)"
+        f" VALUES ({_text_key(number.format('NEW'), 'NEW.rowid')},"
+        " NEW.search_text); END"
+    )
+    cursor.execute(
+        # a contentless index forgets a row given the text it was made of
+        "CREATE TRIGGER aiobs_event_text_delete AFTER DELETE ON aiobs_events"  # noqa: S608 - constant
+        " WHEN OLD.search_text IS NOT NULL AND OLD.search_text != '' BEGIN"
+        " INSERT INTO aiobs_event_text (aiobs_event_text, rowid, search_text)"
+        f" VALUES ('delete', {_text_key(number.format('OLD'), 'OLD.rowid')},"
+        " OLD.search_text); END"
+    )
+    for table, column in (
+        ("aiobs_session_models", "model"),
+        ("aiobs_session_providers", "provider"),
+    ):
+        cursor.execute(
+            f"CREATE TABLE {table} (project_id TEXT NOT NULL, {column} TEXT NOT NULL,"
+            f" session_id TEXT NOT NULL, PRIMARY KEY (project_id, {column}, session_id))"
+            " WITHOUT ROWID"
+        )
+    models = [("model", "NEW.model"), ("model", "NEW.request_model"), ("provider", "NEW.provider")]
+    inserts = " ".join(
+        f"INSERT INTO aiobs_session_{column}s (project_id, {column}, session_id)"
+        f" SELECT NEW.project_id, {value}, NEW.session_id WHERE {value} IS NOT NULL"
+        " ON CONFLICT DO NOTHING;"
+        for column, value in models
+    )
+    cursor.execute(
+        "CREATE TRIGGER aiobs_session_calls AFTER INSERT ON aiobs_events"
+        f" WHEN NEW.kind = 'llm' BEGIN {inserts} END"
+    )
+    for column, value in models:
+        stored = value.replace("NEW.", "")
+        cursor.execute(
+            f"INSERT INTO aiobs_session_{column}s (project_id, {column}, session_id)"  # noqa: S608 - constant names
+            f" SELECT DISTINCT project_id, {stored}, session_id FROM aiobs_events"
+            f" WHERE kind = 'llm' AND {stored} IS NOT NULL ON CONFLICT DO NOTHING"
+        )
+
+
 STEPS: tuple[tuple[Statement, ...], ...] = (
     (
         """CREATE TABLE aiobs_projects (
@@ -166,6 +263,12 @@ STEPS: tuple[tuple[Statement, ...], ...] = (
         "ALTER TABLE aiobs_events ADD COLUMN search_text TEXT",
         _fill_search_text,
         _index_search_text,
+    ),
+    (
+        # the sessions with a failure, without visiting every session's events (few events fail)
+        "CREATE INDEX aiobs_events_failed ON aiobs_events (project_id, session_id) WHERE error = 1",
+        # the sessions a word, a model or a provider is in, without reading every match back
+        _index_by_session,
     ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""

@@ -11,11 +11,13 @@ from typing import Any
 
 from ..._format import EVENT_STARTED_AT, TYPE_FUNCTION, TYPE_PROVIDER
 from ...tree import build_trace_tree
+from . import session_sets
 from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
 from .filters import time_range
-from .search import session_condition
+from .search import search_set
+from .session_sets import SessionSet
 
 MAX_PAGE = 500
 """Most sessions on one page."""
@@ -42,6 +44,13 @@ _LLM = "e.kind || '' = 'llm'"
 SQLite would otherwise read the events of a session's subquery through ``aiobs_events_time``
 (every LLM call of the project, for each session) instead of the session's own events."""
 
+_FAILED = (
+    "EXISTS (SELECT 1 FROM aiobs_events e WHERE e.project_id = s.project_id"
+    " AND e.session_id = s.id AND e.error = 1)"
+)
+"""A session with a failed call or function: a look in ``aiobs_events_failed``, the partial
+index of failed events."""
+
 _EVENT_TYPES = {"llm": TYPE_PROVIDER, "function": TYPE_FUNCTION}
 """The trace tree's ``event_type`` for each stored kind of event."""
 
@@ -66,33 +75,10 @@ def page(
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {query.order!r}")
     if query.cursor is not None and query.order != "newest":
         raise ValueError("only the newest-first order pages on with a cursor")
-    conditions = ["s.project_id = ?"]
-    params: list[Any] = [project_id]
-    for key, value in query.labels.items():
-        conditions.append(
-            "EXISTS (SELECT 1 FROM aiobs_labels l WHERE l.project_id = s.project_id"
-            " AND l.session_id = s.id AND l.key = ? AND l.value = ?)"
-        )
-        params += [key, value]
-    if query.name is not None:
-        conditions.append("s.name_lower LIKE ? ESCAPE '!'")
-        params.append("%" + _like_literal(query.name.lower()) + "%")
-    in_range, range_params = time_range("s.started_at", query.since, query.until)
-    conditions += in_range
-    params += range_params
-    if query.model is not None:
-        conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND (e.model = ? OR e.request_model = ?)"))
-        params += [query.model, query.model]
-    if query.provider is not None:
-        conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND e.provider = ?"))
-        params.append(query.provider)
-    if query.has_errors is not None:
-        failed = _EVENT_EXISTS.format("e.error = 1")
-        conditions.append(failed if query.has_errors else f"NOT {failed}")
-    if query.search is not None:
-        matching, search_params = session_condition(dialect, project_id, query.search)
-        conditions.append(matching)
-        params += search_params
+    conditions, params, sets = _filters(project_id, query, dialect)
+    in_sets, sets_params = session_sets.conditions(cursor, dialect, project_id, sets)
+    conditions = [*in_sets, *conditions]
+    params = [*sets_params, *params]
     if query.cursor is not None:
         after_time, after_id = decode_cursor(query.cursor)
         conditions.append("(s.started_at < ? OR (s.started_at = ? AND s.id > ?))")
@@ -109,6 +95,51 @@ def page(
     paging = more and query.order == "newest"
     next_cursor = encode_cursor(rows[-1][2], rows[-1][0]) if paging else None
     return SessionPage(summaries, next_cursor)
+
+
+def _filters(
+    project_id: str, query: SessionQuery, dialect: str
+) -> tuple[list[str], list[Any], list[SessionSet]]:
+    """The query's conditions on each session, their parameters, and its sets of sessions.
+
+    The sets are what its label, model, provider, errors and search filters name (see
+    :mod:`.session_sets`); PostgreSQL gets model, provider and search as conditions.
+    """
+    conditions: list[str] = []
+    params: list[Any] = []
+    sets = [_labelled(project_id, key, value) for key, value in query.labels.items()]
+    if query.name is not None:
+        conditions.append("s.name_lower LIKE ? ESCAPE '!'")
+        params.append("%" + _like_literal(query.name.lower()) + "%")
+    in_range, range_params = time_range("s.started_at", query.since, query.until)
+    conditions += in_range
+    params += range_params
+    if query.model is not None:
+        if dialect == "sqlite":
+            sets.append(_calling(project_id, "model", query.model))
+        else:
+            conditions.append(
+                _EVENT_EXISTS.format(f"{_LLM} AND (e.model = ? OR e.request_model = ?)")
+            )
+            params += [query.model, query.model]
+    if query.provider is not None:
+        if dialect == "sqlite":
+            sets.append(_calling(project_id, "provider", query.provider))
+        else:
+            conditions.append(_EVENT_EXISTS.format(f"{_LLM} AND e.provider = ?"))
+            params.append(query.provider)
+    if query.has_errors:
+        sets.append(_failed(project_id))
+    elif query.has_errors is not None:
+        conditions.append(f"NOT {_FAILED}")
+    if query.search is not None:
+        matching = search_set(dialect, query.search)
+        if isinstance(matching, SessionSet):
+            sets.append(matching)
+        else:
+            conditions.append(matching[0])
+            params += matching[1]
+    return conditions, params, sets
 
 
 def detail(cursor: Cursor, project_id: str, session_id: str) -> dict[str, Any] | None:
@@ -152,8 +183,10 @@ def summarize(cursor: Cursor, project_id: str, rows: list[Any]) -> list[dict[str
     )
     totals = {row[0]: row[1:] for row in cursor.fetchall()}
     cursor.execute(
-        "SELECT DISTINCT session_id, model, provider FROM aiobs_events"  # noqa: S608 - placeholders only
-        f" WHERE kind = 'llm' AND {in_page}",
+        # kind written so that one session's page does not read every LLM call of the project
+        # through aiobs_events_time (the plan SQLite picks for an IN of one id otherwise)
+        "SELECT DISTINCT session_id, model, provider FROM aiobs_events e"  # noqa: S608 - placeholders only
+        f" WHERE {_LLM} AND {in_page}",
         (project_id, *ids),
     )
     models: dict[str, set[str]] = {}
@@ -189,6 +222,45 @@ def summarize(cursor: Cursor, project_id: str, rows: list[Any]) -> list[dict[str
             }
         )
     return summaries
+
+
+def _labelled(project_id: str, key: str, value: str) -> SessionSet:
+    """The sessions labelled ``key: value`` (``aiobs_labels_match``)."""
+    return SessionSet(
+        "s.id",
+        "SELECT l.session_id FROM aiobs_labels l"
+        " WHERE l.project_id = ? AND l.key = ? AND l.value = ?",
+        (project_id, key, value),
+        "EXISTS (SELECT 1 FROM aiobs_labels l WHERE l.project_id = s.project_id"
+        " AND l.session_id = s.id AND l.key = ? AND l.value = ?)",
+        (key, value),
+    )
+
+
+def _calling(project_id: str, what: str, value: str) -> SessionSet:
+    """SQLite: the sessions with an LLM call to this ``model`` or ``provider``.
+
+    Step 4's ``aiobs_session_models`` and ``aiobs_session_providers`` hold each session once.
+    """
+    table = "aiobs_session_models" if what == "model" else "aiobs_session_providers"
+    return SessionSet(
+        "s.id",
+        f"SELECT c.session_id FROM {table} c WHERE c.project_id = ? AND c.{what} = ?",  # noqa: S608 - fixed names
+        (project_id, value),
+        f"EXISTS (SELECT 1 FROM {table} c WHERE c.project_id = s.project_id"  # noqa: S608 - fixed names
+        f" AND c.{what} = ? AND c.session_id = s.id)",
+        (value,),
+    )
+
+
+def _failed(project_id: str) -> SessionSet:
+    """The sessions with a failed call or function (``aiobs_events_failed``)."""
+    return SessionSet(
+        "s.id",
+        "SELECT e.session_id FROM aiobs_events e WHERE e.project_id = ? AND e.error = 1",
+        (project_id,),
+        _FAILED,
+    )
 
 
 def _like_literal(text: str) -> str:
