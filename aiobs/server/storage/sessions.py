@@ -15,6 +15,7 @@ from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
 from .filters import time_range
+from .score_queries import session_conditions as score_conditions
 from .search import session_condition
 
 MAX_PAGE = 500
@@ -89,6 +90,10 @@ def page(
     if query.has_errors is not None:
         failed = _EVENT_EXISTS.format("e.error = 1")
         conditions.append(failed if query.has_errors else f"NOT {failed}")
+    if query.scores:
+        scored, score_params = score_conditions(query.scores)
+        conditions += scored
+        params += score_params
     if query.search is not None:
         matching, search_params = session_condition(dialect, project_id, query.search)
         conditions.append(matching)
