@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aiobs import observer
 from aiobs.exporters import InMemoryExporter
@@ -522,3 +524,35 @@ class TestSchemaStep:
                 assert cursor.fetchone()[0] == 0
         finally:
             opened.close()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_any_json_body_is_answered_without_a_server_error(client: TestClient, key: NewKey) -> None:
+    """Whatever JSON is sent, in whatever field, the answer is a 2xx or a 4xx with a message."""
+    session_id, span_id = scored_session(client, key)
+    field = st.sampled_from(["id", "session_id", "span_id", "name", "value", "comment", "source"])
+    usual = {"session_id": session_id, "span_id": span_id, "name": "x", "value": 1}
+
+    @given(
+        changes=st.dictionaries(field, JSON | st.sampled_from([session_id, span_id]), max_size=4),
+        as_list=st.booleans(),
+    )
+    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def check(changes: dict[str, Any], as_list: bool) -> None:
+        sent: Any = {**usual, **changes}
+        answer = client.post("/v1/scores", json=[sent] if as_list else sent, headers=auth(key))
+        assert answer.status_code in (200, 201, 404, 409, 422), answer.text
+        if answer.status_code >= 400:
+            assert answer.json()["error"]
+
+    check()

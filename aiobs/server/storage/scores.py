@@ -244,8 +244,10 @@ def _require_targets(cursor: Cursor, project_id: str, rows: Sequence[ScoreRow]) 
     spans = sorted({(row[1], row[2]) for row in rows if row[2] is not None})
     for session_id, span_id in spans:
         cursor.execute(
-            "SELECT 1 FROM aiobs_events WHERE project_id = ? AND session_id = ? AND span_id = ?",
-            (project_id, session_id, span_id),
+            # an event with a span id is keyed by it: the unique index answers
+            "SELECT 1 FROM aiobs_events WHERE project_id = ? AND session_id = ? AND event_key = ?"
+            " AND span_id = ?",
+            (project_id, session_id, span_id, span_id),
         )
         if cursor.fetchone() is None:
             raise ScoreTargetNotFound(f"span {span_id!r} not found in session {session_id!r}")
