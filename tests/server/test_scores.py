@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +20,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiobs import observer
+from aiobs import observe, observer
+from aiobs.evals import RegexAssertion, evaluate
 from aiobs.exporters import InMemoryExporter
 from aiobs.server.app import create_app
 from aiobs.server.scoring import MAX_SCORES_PER_REQUEST
 from aiobs.server.storage import NewKey, SQLStorage, migrations, open_storage
-from tests.server.app_fixtures import document, function_event, llm_event, session
+from tests.server.app_fixtures import document, function_event, live_server, llm_event, session
 
 
 @pytest.fixture
@@ -123,6 +128,39 @@ class TestUploadedScores:
         assert summary["helpful"] == {"name": "helpful", "count": 1, "mean": 0.75, "value": 0.75}
         assert summary["verdict"]["mean"] is None
 
+    def test_evaluate_attach_results_arrive_with_source_evaluator_and_comment(
+        self, client: TestClient, key: NewKey
+    ) -> None:
+        exporter = InMemoryExporter()
+
+        @observe
+        def capital(country: str) -> str:
+            return "Paris" if country == "France" else "I am not sure"
+
+        with observer.session("geography"):
+            capital("France")
+            capital("Peru")
+        observer.flush(exporter=exporter)
+        doc = exporter.documents[0]
+        evaluate(doc, [RegexAssertion.from_patterns(patterns=["Paris"])], attach=True)
+        upload(client, key, doc)
+
+        found = detail(client, key, doc["sessions"][0]["id"])
+        scores = {event["args"][0]: event["scores"][0] for event in found["function_events"]}
+        assert {country: s["value"] for country, s in scores.items()} == {
+            "France": 1.0,
+            "Peru": 0.0,
+        }
+        assert {s["source"] for s in scores.values()} == {"eval"}
+        assert scores["Peru"]["evaluator"]
+        assert scores["Peru"]["evaluator"] == scores["France"]["evaluator"]
+        assert scores["Peru"]["comment"].startswith("failed: ")
+        assert scores["France"]["comment"].startswith("passed: ")
+        answer = client.get(
+            "/v1/sessions", params={"score": f"{scores['Peru']['name']}:<0.5"}, headers=auth(key)
+        )
+        assert [item["name"] for item in answer.json()["sessions"]] == ["geography"]
+
     def test_a_document_uploaded_again_stores_its_scores_once(
         self, store: SQLStorage, client: TestClient, key: NewKey
     ) -> None:
@@ -176,6 +214,52 @@ class TestUploadedScores:
         answer = client.post("/v1/traces", json=document([run], [call]), headers=auth(key))
         assert answer.status_code == 400
         assert answer.json()["error"] == "events[0].scores must be a list"
+
+
+PROGRAM = """
+from aiobs import observe, observer
+
+@observe
+def answer(question):
+    observer.score("helpful", 0.8, comment="graded in the program")
+    return "fine"
+
+observer.configure(exit_timeout=5.0)
+observer.observe("delivered")
+answer("hi")
+observer.score("resolved", True)
+observer.end()
+observer.flush("out.json")
+"""
+
+
+def test_scores_delivered_by_the_sdk_to_a_running_server(
+    store: SQLStorage, key: NewKey, tmp_path: Path
+) -> None:
+    """A program flushing to a real server (uvicorn) over HTTP: its scores are stored."""
+    with live_server(create_app(store)) as url:
+        env = {**os.environ, "AIOBS_API_KEY": key.secret, "AIOBS_FLUSH_SERVER_URL": url}
+        env["AIOBS_SPOOL_DIR"] = str(tmp_path / "spool")
+        env.pop("AIOBS_RAISE_INTERNAL_ERRORS", None)
+        done = subprocess.run(
+            [sys.executable, "-c", PROGRAM],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        client = TestClient(create_app(store))
+        (summary,) = client.get("/v1/sessions", headers=auth(key)).json()["sessions"]
+    assert summary["score_summary"] == [
+        {"name": "helpful", "count": 1, "mean": 0.8, "value": 0.8},
+        {"name": "resolved", "count": 1, "mean": 1.0, "value": True},
+    ]
+    found = detail(client, key, summary["id"])
+    assert names_and_values(found["function_events"][0]["scores"]) == [("helpful", 0.8)]
+    assert names_and_values(found["session"]["scores"]) == [("resolved", True)]
 
 
 class TestPostScores:
