@@ -1,9 +1,10 @@
 """What a valid score is: the one check that ``observer.score`` and the flush server share.
 
 A score has a name (the rules of label keys, plus ``.`` and ``-``), a value (a finite number, a
-bool, or a category string of 1 to :data:`MAX_SCORE_CATEGORY` characters) and an optional
-comment, cut at :data:`MAX_SCORE_COMMENT` characters. It imports nothing from aiobs, so that the
-SDK and the server (which may import only the bottom layer) both use it.
+bool, or a category string of 1 to :data:`MAX_SCORE_CATEGORY` characters without NUL) and an
+optional comment, cut at :data:`MAX_SCORE_COMMENT` characters, whose NUL characters (which
+databases cannot store, and an evaluator's message may quote) become U+FFFD. It imports nothing
+from aiobs, so that the SDK and the server (which may import only the bottom layer) both use it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def check_score_value(name: str, value: object) -> float | bool | str:
                 f"Score {name!r} has a category of {len(value)} characters: a category must "
                 f"be 1 to {MAX_SCORE_CATEGORY} characters (use the comment for longer text)"
             )
+        if "\x00" in value:
+            raise ValueError(f"Score {name!r} has a category holding NUL (\\u0000): remove it")
         return value
     raise ValueError(
         f"Score {name!r} has a value of type {type(value).__name__}: give a number, a "
@@ -66,7 +69,7 @@ def check_score_value(name: str, value: object) -> float | bool | str:
 
 
 def check_score_comment(name: str, comment: object) -> str | None:
-    """``comment`` (``None``, or a string cut at :data:`MAX_SCORE_COMMENT` characters).
+    """``comment``: ``None``, or a string cut at :data:`MAX_SCORE_COMMENT`, NUL as U+FFFD.
 
     Raises:
         ValueError: it is neither ``None`` nor a string.
@@ -77,7 +80,8 @@ def check_score_comment(name: str, comment: object) -> str | None:
         raise ValueError(
             f"Score {name!r} has a comment of type {type(comment).__name__}: give a string"
         )
-    return comment[:MAX_SCORE_COMMENT]
+    comment = comment[:MAX_SCORE_COMMENT]
+    return comment.replace("\x00", "\ufffd") if "\x00" in comment else comment
 
 
 def check_score(

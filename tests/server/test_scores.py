@@ -192,7 +192,7 @@ class TestUploadedScores:
             ({"name": "Bad Name"}, "sessions[0].scores[0]: Score name 'Bad Name' is invalid"),
             ({"value": [1]}, "sessions[0].scores[0]: Score 'verdict' has a value of type list"),
             ({"value": ""}, "a category must be 1 to 64 characters"),
-            ({"value": "a\x00b"}, "sessions[0].scores[0].value must not contain NUL"),
+            ({"value": "a\x00b"}, "Score 'verdict' has a category holding NUL"),
             ({"source": "robot"}, "sessions[0].scores[0].source must be one of api, eval"),
             ({"created_at": "now"}, "sessions[0].scores[0].created_at must be a number"),
             ({"span_id": "no spaces"}, "sessions[0].scores[0].span_id must be"),
@@ -295,6 +295,15 @@ class TestPostScores:
         assert added["comment"] == "fail: 2 claims unsupported"
         assert (added["source"], added["evaluator"]) == ("eval", "hallucination")
         assert found["trace_tree"][0]["scores"] == [added]
+
+    def test_nul_in_a_comment_is_stored_as_a_replacement_character(
+        self, client: TestClient, key: NewKey
+    ) -> None:
+        session_id, _ = scored_session(client, key)
+        sent = {"session_id": session_id, "name": "x", "value": 1, "comment": "quoted \x00 here"}
+        answer = client.post("/v1/scores", json=sent, headers=auth(key))
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["scores"][0]["comment"] == "quoted \ufffd here"
 
     def test_one_score_object_is_accepted(self, client: TestClient, key: NewKey) -> None:
         session_id, _ = scored_session(client, key)
@@ -400,7 +409,7 @@ class TestPostScores:
             ({"name": "x", "value": {"a": 1}}, "has a value of type dict"),
             ({"name": "x", "value": 10**400}, "too large for a float"),
             ({"name": "x", "value": 1, "comment": 5}, "has a comment of type int"),
-            ({"name": "x", "value": 1, "comment": "a\x00b"}, "comment must not contain NUL"),
+            ({"name": "x", "value": "a\x00b"}, "Score 'x' has a category holding NUL"),
             ({"name": "x", "value": 1, "source": "human"}, "source must be one of api, eval"),
             ({"name": "x", "value": 1, "id": "has space"}, "scores[0].id must be"),
             ({"name": "x", "value": 1, "id": "sha256:abc"}, "must not start with 'sha256:'"),

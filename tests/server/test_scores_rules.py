@@ -20,6 +20,7 @@ INVALID = [
     ("ok", 10**400, None),
     ("ok", "", None),
     ("ok", "c" * 65, None),
+    ("ok", "a\x00b", None),
     ("ok", None, None),
     ("ok", [1], None),
     ("ok", 1, 5),
@@ -52,3 +53,16 @@ def test_valid_scores_pass_both() -> None:
             observer.score("fine.v2-x_1", value, comment="c" * 5000)
     row = new_score_row(NewScore("s1", "fine.v2-x_1", 2**70, comment="c" * 5000), "s", 1.0)
     assert row[7] == "c" * 4096  # the comment, cut as the SDK cuts it
+
+
+def test_a_category_holding_nul_is_refused_by_observer_score() -> None:
+    """It was accepted, and the server (which cannot store NUL) then refused the whole upload."""
+    with observer.session("s"), pytest.raises(ValueError, match="category holding NUL"):
+        observer.score("tone", "a\x00b")
+
+
+def test_nul_in_a_comment_becomes_a_replacement_character() -> None:
+    """An evaluator's message may quote recorded text holding NUL: the score is kept."""
+    with observer.session("s") as session:
+        observer.score("ok", True, comment="saw \x00 in the output")
+        assert session.scores[-1]["comment"] == "saw \ufffd in the output"

@@ -99,10 +99,9 @@ def score_row(
     if isinstance(value, bool):
         kind, number, category = "bool", 1.0 if value else 0.0, None
     elif isinstance(value, str):
-        kind, number, category = "category", None, check_text(value, f"{path}.{SCORE_VALUE}")
+        kind, number, category = "category", None, value
     else:
         kind, number, category = "number", float(value), None
-    check_text(comment, f"{path}.{SCORE_COMMENT}")
     source = raw.get(SCORE_SOURCE) or SOURCE_API
     if source not in SOURCES:
         raise InvalidDocument(
