@@ -296,7 +296,8 @@ def attach(detail: dict[str, Any], scores: Sequence[dict[str, Any]]) -> None:
     """Put a session's stored ``scores`` on its events and trace-tree nodes, the rest on it.
 
     The ``scores`` an event was uploaded with are replaced by the stored ones (which include
-    scores added later); an event without scores has none.
+    scores added later); an event without stored scores stays as it was uploaded (every score
+    uploaded is stored, so it had none).
     """
     by_span: dict[str, list[dict[str, Any]]] = {}
     for score in scores:
@@ -312,8 +313,6 @@ def attach(detail: dict[str, Any], scores: Sequence[dict[str, Any]]) -> None:
         if own:
             item[EVENT_SCORES] = own
             placed.add(own[0][SCORE_SPAN_ID])
-        else:
-            item.pop(EVENT_SCORES, None)
         stack.extend(item.get(NODE_CHILDREN) or ())
     detail["session"][SESSION_SCORES] = [
         score
