@@ -223,6 +223,7 @@ async def sessions_page(request: Request) -> Response:
         400 if error else 200,
         signed_in=True,
         sessions=sessions,
+        show_scores=any(summary.get("score_summary") for summary in sessions),
         params=params,
         error=error,
         next_url=next_url,

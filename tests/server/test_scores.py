@@ -411,6 +411,7 @@ class TestPostScores:
             ({"name": "x", "value": 1, "comment": 5}, "has a comment of type int"),
             ({"name": "x", "value": "a\x00b"}, "Score 'x' has a category holding NUL"),
             ({"name": "x", "value": 1, "source": "human"}, "source must be one of api, eval"),
+            ({"name": "x", "value": 1, "source": ""}, "source must be one of api, eval"),
             ({"name": "x", "value": 1, "id": "has space"}, "scores[0].id must be"),
             ({"name": "x", "value": 1, "id": "sha256:abc"}, "must not start with 'sha256:'"),
             ({"name": "x", "value": 1, "vlaue": 2}, "unknown field 'vlaue'"),

@@ -49,7 +49,7 @@ def graded_document() -> dict[str, Any]:
         score(
             "pii",
             False,
-            HOUR + 3700,
+            HOUR + 3701,
             span_id=calls[1]["span_id"],
             source="eval",
             evaluator="pii_detection",
@@ -197,3 +197,9 @@ class TestDashboard:
         sign_in(page, scored_server)
         page.goto(scored_server.url + "/ui/dashboard?score=Not%20a%20name")
         assert "Score name 'Not a name' is invalid" in page.locator("p.error").inner_text()
+
+
+def test_without_scores_the_list_has_no_scores_column(page: Any, ui_server: UiServer) -> None:
+    sign_in(page, ui_server)
+    assert "Scores" not in page.locator("table.sessions thead th").all_inner_texts()
+    assert page.locator("td.scores").count() == 0

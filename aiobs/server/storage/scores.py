@@ -102,7 +102,9 @@ def score_row(
         kind, number, category = "category", None, value
     else:
         kind, number, category = "number", float(value), None
-    source = raw.get(SCORE_SOURCE) or SOURCE_API
+    source = raw.get(SCORE_SOURCE)
+    if source is None:
+        source = SOURCE_API
     if source not in SOURCES:
         raise InvalidDocument(
             f"{path}.{SCORE_SOURCE} must be one of {', '.join(SOURCES)}, got {shown(source)}"
