@@ -46,9 +46,10 @@ def check_score_value(name: str, value: object) -> float | bool | str:
         try:
             finite = math.isfinite(value)
         except OverflowError:  # an int too large for a float (10**400)
+            bits = value.bit_length() if isinstance(value, int) else 0
             raise ValueError(
-                f"Score {name!r} has an integer value of {value.bit_length()} bits, too large for"
-                " a float: a numeric score must be finite"
+                f"Score {name!r} has an integer value of {bits} bits, too large for a float: a"
+                " numeric score must be finite"
             ) from None
         if not finite:
             raise ValueError(f"Score {name!r} has value {value!r}: a numeric score must be finite")
