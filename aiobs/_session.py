@@ -10,7 +10,6 @@ session is current only inside its ``with`` / ``async with`` block.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import threading
@@ -35,6 +34,7 @@ from ._format import (
     SOURCE_EVAL,
 )
 from ._records import RECORD_WIDTH
+from ._score_rules import check_score, check_score_comment
 from ._totals import LLMTotals
 from .usage import Usage
 
@@ -192,12 +192,6 @@ class RecordingSession:
 
 # -- scores ------------------------------------------------------------------------------------
 
-SCORE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.\-]{0,62}$")
-"""Score names: those of label keys, plus ``.`` and ``-`` (``faithfulness.v2``)."""
-MAX_SCORE_CATEGORY = 64
-"""The longest category a score's value can be."""
-MAX_SCORE_COMMENT = 4096
-"""Comments longer than this are cut (an evaluator's message can be long)."""
 SPAN_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -214,38 +208,13 @@ def make_score(
     Raises:
         ValueError: the name, value, span id or comment is invalid (the message says how to fix it).
     """
-    if not isinstance(name, str) or not SCORE_NAME_PATTERN.match(name):
-        raise ValueError(
-            f"Score name {name!r} is invalid: use a lowercase letter, then up to 62 lowercase "
-            "letters, digits, '_', '.' or '-' (such as 'accuracy' or 'pii_detection')"
-        )
-    if isinstance(value, bool):
-        pass
-    elif isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"Score {name!r} has value {value!r}: a numeric score must be finite")
-    elif isinstance(value, str):
-        if not value or len(value) > MAX_SCORE_CATEGORY:
-            raise ValueError(
-                f"Score {name!r} has a category of {len(value)} characters: a category must "
-                f"be 1 to {MAX_SCORE_CATEGORY} characters (use the comment for longer text)"
-            )
-    else:
-        raise ValueError(
-            f"Score {name!r} has a value of type {type(value).__name__}: give a number, a "
-            f"bool, or a category string of at most {MAX_SCORE_CATEGORY} characters"
-        )
+    name, value, _ = check_score(name, value)
     if span_id is not None and (not isinstance(span_id, str) or not SPAN_ID_PATTERN.match(span_id)):
         raise ValueError(
             f"span_id {span_id!r} is invalid: a span id is 16 lowercase hex digits, as "
             "observer.get_current_span_id() returns"
         )
-    if comment is not None:
-        if not isinstance(comment, str):
-            raise ValueError(
-                f"Score {name!r} has a comment of type {type(comment).__name__}: give a string"
-            )
-        comment = comment[:MAX_SCORE_COMMENT]
+    comment = check_score_comment(name, comment)
     return {
         SCORE_NAME: name,
         SCORE_VALUE: value,

@@ -30,6 +30,7 @@ from .models import HealthResponse
 from .protocol import router as protocol_router
 from .queries import router as query_router
 from .rebalance import Rebalance
+from .scoring import router as scores_router
 from .storage import Storage
 from .turns import Turns
 
@@ -91,6 +92,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(protocol_router)
     app.include_router(query_router)
+    app.include_router(scores_router)
     app.add_api_route(
         "/health",
         health,

@@ -66,6 +66,32 @@ class ErrorResponse(BaseModel):
     detail: list[dict[str, Any]] | None = None
 
 
+class ScoreBody(BaseModel):
+    """A stored evaluation score of a session, or of one of its spans (``span_id``)."""
+
+    id: str = Field(description="The client's id, or the server's.")
+    name: str
+    value: bool | float | str = Field(
+        description="A finite number, a bool, or a category of at most 64 characters."
+    )
+    comment: str | None = None
+    source: str = Field(description="api: given by a program; eval: by an evaluator.")
+    evaluator: str | None = None
+    span_id: str | None = Field(default=None, description="The span scored; null: the session.")
+    created_at: float
+
+
+class ScoreSummaryLine(BaseModel):
+    """A session's scores of one name (its own and its spans')."""
+
+    name: str
+    count: int
+    mean: float | None = Field(
+        description="Of numeric and bool scores (true counts as 1); null for categories only."
+    )
+    value: bool | float | str | None = Field(description="The value, when there is one score.")
+
+
 class SessionSummary(BaseModel):
     """One session and the totals of its calls."""
 
@@ -85,6 +111,14 @@ class SessionSummary(BaseModel):
     cost: float | None = None
     models: list[str] = Field(default_factory=list)
     providers: list[str] = Field(default_factory=list)
+    score_summary: list[ScoreSummaryLine] = Field(
+        default_factory=list, description="The session's scores by name, its spans' included."
+    )
+    scores: list[ScoreBody] | None = Field(
+        default=None,
+        description="GET /v1/sessions/{id} only: the session's own scores (those of its spans"
+        " are on their events).",
+    )
 
 
 class SessionPageResponse(BaseModel):
@@ -125,12 +159,34 @@ class StatsGroup(BaseModel):
     latency_ms: Latency
 
 
+class ScoreStatsGroup(BaseModel):
+    """A score's aggregates in one group and time bucket (``GET /v1/stats?score=NAME``)."""
+
+    group: str | None
+    bucket_start: float | None
+    count: int = Field(description="Scores of the name, categories included.")
+    mean: float | None = Field(description="Of numeric and bool scores (true counts as 1).")
+    pass_rate: float | None = Field(
+        description="Share of true bool scores and of numeric scores of at least 0.5."
+    )
+    categories: dict[str, int] = Field(description="Category scores, counted by category.")
+
+
 class StatsResponse(BaseModel):
     """``GET /v1/stats``: groups sorted by bucket, then group."""
 
     group_by: str
     bucket: str
-    groups: list[StatsGroup]
+    score: str | None = Field(default=None, description="The score aggregated, if any.")
+    groups: list[StatsGroup] | list[ScoreStatsGroup]
+
+
+class ScoresResponse(BaseModel):
+    """``POST /v1/scores``: 201 when a score was new, 200 when all were stored before."""
+
+    success: bool
+    created: int = Field(description="Scores stored by this request.")
+    scores: list[ScoreBody] = Field(description="Every score sent, as stored, in order.")
 
 
 class HealthResponse(BaseModel):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from .._score_rules import MAX_SCORE_CATEGORY, check_score_name
+from .storage.base import ScoreFilter
+
 BUCKETS: dict[str, int | None] = {"minute": 60, "hour": 3600, "day": 86400, "none": None}
 """Names of the stats time buckets and their widths in seconds."""
 
@@ -98,3 +101,62 @@ def check_group_by(value: str) -> str:
     if value.startswith("label:") and len(value) > len("label:"):
         return value
     raise BadParameterError(f"group_by must be model, provider, none or label:<key>, got {value!r}")
+
+
+def parse_score_filters(values: list[str]) -> tuple[ScoreFilter, ...]:
+    """Score filters from ``score`` parameters.
+
+    Each is ``NAME`` (has the score), ``NAME:<0.5`` (also ``<=``, ``>``, ``>=``), ``NAME:true``,
+    ``NAME:false`` or ``NAME:=category``.
+
+    Raises:
+        BadParameterError: a name or an expression that is not one of these forms.
+    """
+    filters: list[ScoreFilter] = []
+    for item in values:
+        text("score", item)
+        name, colon, expression = item.partition(":")
+        try:
+            check_score_name(name)
+        except ValueError as exc:
+            raise BadParameterError(f"score={item!r}: {exc}") from None
+        if not colon:
+            filters.append(ScoreFilter(name))
+        elif expression in ("true", "false"):
+            filters.append(ScoreFilter(name, expression))
+        elif expression.startswith("=") and 1 < len(expression) <= MAX_SCORE_CATEGORY + 1:
+            filters.append(ScoreFilter(name, "=", category=expression[1:]))
+        else:
+            filters.append(_comparison(item, name, expression))
+    return tuple(filters)
+
+
+def _comparison(item: str, name: str, expression: str) -> ScoreFilter:
+    op = expression[:2] if expression[:2] in ("<=", ">=") else expression[:1]
+    number: float | None = None
+    if op in ("<", "<=", ">", ">="):
+        try:
+            number = float(expression[len(op) :])
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        raise BadParameterError(
+            f"score={item!r} is not a score filter: write NAME (has the score), NAME:<0.5,"
+            " NAME:<=0.5, NAME:>0.8, NAME:>=0.8 (a finite number), NAME:true, NAME:false or"
+            " NAME:=category"
+        )
+    return ScoreFilter(name, op, number=number)
+
+
+def check_score_name_parameter(value: str | None) -> str | None:
+    """``value`` (a score name) or ``None`` when absent.
+
+    Raises:
+        BadParameterError: not a valid score name.
+    """
+    if not text("score", value):
+        return None
+    try:
+        return check_score_name(value)
+    except ValueError as exc:
+        raise BadParameterError(f"score: {exc}") from None

@@ -13,7 +13,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from .deps import current_key, server_state
 from .models import ErrorResponse, SessionDetailResponse, SessionPageResponse, StatsResponse
-from .params import BUCKETS, BadParameterError, check_group_by, parse_labels, parse_time, text
+from .params import (
+    BUCKETS,
+    BadParameterError,
+    check_group_by,
+    check_score_name_parameter,
+    parse_labels,
+    parse_score_filters,
+    parse_time,
+    text,
+)
 from .storage import KeyRecord, SessionQuery, StatsQuery
 
 router = APIRouter(
@@ -61,6 +70,14 @@ def list_sessions(
             examples=["refund policy"],
         ),
     ] = None,
+    score: Annotated[
+        list[str] | None,
+        Query(
+            description="A score the session (or one of its spans) has: NAME, NAME:<0.5 (also"
+            " <=, >, >=), NAME:true, NAME:false or NAME:=category; repeat to require several.",
+            examples=["helpful:>=0.8"],
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> dict[str, Any]:
@@ -74,6 +91,7 @@ def list_sessions(
         provider=text("provider", provider),
         has_errors=has_errors,
         search=text("q", q),
+        scores=parse_score_filters(score or []),
         limit=limit,
         cursor=cursor or None,
     )
@@ -106,14 +124,27 @@ def get_stats(
     bucket: Literal["minute", "hour", "day", "none"] = "none",
     since: Annotated[str | None, Query(description=f"Calls from this time. {TIME_HELP}")] = None,
     until: Annotated[str | None, Query(description=f"Calls before this time. {TIME_HELP}")] = None,
+    score: Annotated[
+        str | None,
+        Query(
+            description="A score name: its count, mean and pass rate by group and bucket instead"
+            " of the calls' totals (times are the scores' created_at; model and provider are the"
+            " scored call's).",
+            examples=["helpful"],
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """LLM call totals and latency percentiles by group and time bucket."""
+    """LLM call totals and latency percentiles by group and time bucket, or a score's."""
     query = StatsQuery(
         group_by=check_group_by(group_by),
         bucket_seconds=BUCKETS[bucket],
         since=parse_time("since", since),
         until=parse_time("until", until),
+        score=check_score_name_parameter(score),
     )
     storage = server_state(request).storage
     groups = _refusing_values(lambda: storage.stats(key.project_id, query))
-    return {"group_by": group_by, "bucket": bucket, "groups": groups}
+    answer = {"group_by": group_by, "bucket": bucket, "groups": groups}
+    if query.score is not None:
+        answer["score"] = query.score
+    return answer

@@ -3,26 +3,41 @@
 The figures are those of ``GET /v1/stats`` (the storage's stats query, its parameters read by
 :mod:`aiobs.server.params`): one query by group and time bucket for the charts and the table,
 one by bucket alone for the latency percentiles of all calls, and one of the whole range for
-the totals. The sessions lists are the sessions query sorted by cost and by duration.
+the totals. The sessions lists are the sessions query sorted by cost and by duration. With a
+score named, its mean and pass rate (``GET /v1/stats?score=``) by group and bucket are charted
+too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..server.params import BUCKETS, BadParameterError, check_group_by, parse_time, text
+from ..server.params import (
+    BUCKETS,
+    BadParameterError,
+    check_group_by,
+    check_score_name_parameter,
+    parse_time,
+    text,
+)
 from ..server.storage import SessionQuery, StatsQuery, Storage
 
 GROUPS = ("model", "provider", "label", "none")
 BUCKET_NAMES = ("minute", "hour", "day")
-FIELDS = ("group", "label", "bucket", "since", "until")
+FIELDS = ("group", "label", "bucket", "since", "until", "score")
 TOP_SESSIONS = 10
 MAX_BUCKETS = 1000
 """More time buckets than this are refused: the charts would be unreadable and the page large."""
 
 NO_GROUP = {"model": "(no model)", "provider": "(no provider)", "label": "(no label)"}
+NO_GROUP_SCORED = {
+    "model": "(sessions, functions)",
+    "provider": "(sessions, functions)",
+    "label": "(no label)",
+}
+"""A score's group when the scored thing has no model or provider (not an LLM call)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,8 @@ class DashboardQuery:
     bucket: str
     since: float | None
     until: float | None
+    score: str | None = None
+    """A score whose mean and pass rate are charted too."""
 
     def stats(self, *, grouped: bool = True, bucketed: bool = True) -> StatsQuery:
         """The stats query by group (or not) and time bucket (or not)."""
@@ -42,6 +59,10 @@ class DashboardQuery:
             since=self.since,
             until=self.until,
         )
+
+    def score_stats(self, *, grouped: bool = True) -> StatsQuery:
+        """The score's aggregates by group (or not) and time bucket."""
+        return replace(self.stats(grouped=grouped), score=self.score)
 
     def sessions(self, order: str) -> SessionQuery:
         """The first sessions started in the range, in ``order``."""
@@ -81,6 +102,7 @@ def parse(values: Mapping[str, str]) -> DashboardQuery:
         bucket=bucket,
         since=parse_time("since", values["since"]),
         until=parse_time("until", values["until"]),
+        score=check_score_name_parameter(values["score"]),
     )
 
 
@@ -98,7 +120,21 @@ def load(storage: Storage, project_id: str, query: DashboardQuery) -> dict[str, 
         )
     grouped = storage.stats(project_id, query.stats())
     totals = storage.stats(project_id, query.stats(grouped=False, bucketed=False))
+    scores = None
+    if query.score is not None:
+        scores = {
+            "name": query.score,
+            "rows": [
+                _score_row(row, query.group_by)
+                for row in storage.stats(project_id, query.score_stats())
+            ],
+            "overall": [
+                _score_row(row, "none")
+                for row in storage.stats(project_id, query.score_stats(grouped=False))
+            ],
+        }
     return {
+        "scores": scores,
         "rows": [_row(row, query.group_by) for row in grouped],
         "overall": [_row(row, "none") for row in overall],
         "totals": _row(totals[0], "none") if totals else None,
@@ -120,6 +156,22 @@ def chart_data(query: DashboardQuery, figures: Mapping[str, Any]) -> dict[str, A
         "groups": groups,
         "rows": figures["rows"],
         "overall": figures["overall"],
+        "scores": figures.get("scores"),
+    }
+
+
+def _score_row(row: Mapping[str, Any], group_by: str) -> dict[str, Any]:
+    """A score's stats row with its group named for people."""
+    kind = "label" if group_by.startswith("label:") else group_by
+    group = row["group"]
+    return {
+        "group": "all scores"
+        if kind == "none"
+        else (group if group is not None else NO_GROUP_SCORED[kind]),
+        "bucket": row["bucket_start"],
+        "count": row["count"],
+        "mean": row["mean"],
+        "pass_rate": row["pass_rate"],
     }
 
 

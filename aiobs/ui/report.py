@@ -116,6 +116,7 @@ def render_report(sessions: list[dict[str, Any]], problems: list[str], title: st
             script=script,
             data_json=script_json(data),
             sessions=[session["session"] for session in sessions],
+            show_scores=any(session["session"].get("score_summary") for session in sessions),
             problems=problems,
             written=time.time(),
         )

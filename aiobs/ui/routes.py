@@ -20,8 +20,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..server.deps import server_state
-from ..server.params import BadParameterError, parse_labels, parse_time, text
-from ..server.storage import SessionQuery
+from ..server.params import (
+    BadParameterError,
+    parse_labels,
+    parse_score_filters,
+    parse_time,
+    text,
+)
+from ..server.storage import ScoreFilter, SessionQuery
 from . import compare, dashboard
 from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, SignIn, read_session
 from .security import session_payload as new_session_payload
@@ -153,7 +159,7 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-FILTERS = ("q", "label", "name", "since", "until", "model", "provider", "errors")
+FILTERS = ("q", "label", "name", "since", "until", "model", "provider", "errors", "score")
 
 
 def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
@@ -175,9 +181,15 @@ def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
         provider=text("provider", params.get("provider")),
         has_errors=None if not errors else errors == "yes",
         search=text("q", params.get("q")),
+        scores=_score_filters(params.get("score", "")),
         limit=PAGE_SIZE,
         cursor=text("cursor", cursor),
     )
+
+
+def _score_filters(value: str) -> tuple[ScoreFilter, ...]:
+    """The Score field: filters of ``GET /v1/sessions``'s ``score``, separated by commas."""
+    return parse_score_filters([item.strip() for item in value.split(",") if item.strip()])
 
 
 @router.get("/")
@@ -211,6 +223,7 @@ async def sessions_page(request: Request) -> Response:
         400 if error else 200,
         signed_in=True,
         sessions=sessions,
+        show_scores=any(summary.get("score_summary") for summary in sessions),
         params=params,
         error=error,
         next_url=next_url,

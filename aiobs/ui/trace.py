@@ -5,6 +5,8 @@ Each node of the trace tree becomes ``{"id", "parent", "children", "name", "kind
 session's first event, for the waterfall. ``detail`` holds what the detail pane shows: for an
 LLM call the conversation (:mod:`.conversation`), response, usage, cost, model and error; for a
 function its arguments, result, callsite and exception.
+
+A node also has ``scores``: its span's evaluation scores (value, comment, source, evaluator).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def _node(
         "duration_ms": duration if isinstance(duration, (int, float)) else None,
         "error": bool(event.get("error") or event.get("exception")),
         "detail": _function_detail(event) if is_function else _llm_detail(event),
+        "scores": event.get("scores") or [],
     }
 
 

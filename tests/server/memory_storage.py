@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiobs.server.storage import (
@@ -21,14 +21,20 @@ from aiobs.server.storage import (
     InvalidDocument,
     KeyRecord,
     NewKey,
+    NewScore,
     QuotaExceeded,
     Quotas,
     QuotaStatus,
+    ScoreIdReused,
+    ScoreTargetNotFound,
     SessionPage,
     SessionQuery,
     StatsQuery,
     Storage,
+    StoredScores,
 )
+from aiobs.server.storage.scores import as_score as stored_score
+from aiobs.server.storage.scores import new_score_row
 
 
 class MemoryStorage(Storage):
@@ -45,6 +51,7 @@ class MemoryStorage(Storage):
         self._digests: dict[tuple[str, str], str | None] = {}
         self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
         self._events: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+        self._scores: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     def migrate(self) -> None:
         """Nothing to migrate."""
@@ -213,3 +220,24 @@ class MemoryStorage(Storage):
                 "latency_ms": {"p50": None, "p95": None, "p99": None},
             }
         ]
+
+    def add_scores(self, project_id: str, scores: Sequence[NewScore]) -> StoredScores:
+        """Scores kept by id, their targets and replays checked as the SQL storage does."""
+        rows = [new_score_row(score, f"scores[{i}]", time.time()) for i, score in enumerate(scores)]
+        with self._lock:
+            for row in rows:
+                if (project_id, row[1]) not in self._sessions:
+                    raise ScoreTargetNotFound(f"session {row[1]!r} not found")
+                spans = {e.get("span_id") for e, _ in self._events.get((project_id, row[1]), [])}
+                if row[2] is not None and row[2] not in spans:
+                    raise ScoreTargetNotFound(f"span {row[2]!r} not found in session {row[1]!r}")
+                first = self._scores.get((project_id, row[0]))
+                if first is not None and first[-1] != row[-1]:
+                    raise ScoreIdReused(row[0])
+            created = 0
+            stored = []
+            for row in rows:
+                first = self._scores.setdefault((project_id, row[0]), row)
+                created += first is row
+                stored.append(stored_score(first[:-1]))
+        return StoredScores(stored, created)

@@ -54,6 +54,7 @@ OPERATIONS = [
     ("GET", "/v1/sessions"),
     ("GET", "/v1/sessions/{session_id}"),
     ("GET", "/v1/stats"),
+    ("POST", "/v1/scores"),
     ("GET", "/health"),
 ]
 

@@ -17,13 +17,18 @@ from .base import (
     InvalidDocument,
     KeyRecord,
     NewKey,
+    NewScore,
     QuotaExceeded,
     Quotas,
     QuotaStatus,
+    ScoreFilter,
+    ScoreIdReused,
+    ScoreTargetNotFound,
     SessionPage,
     SessionQuery,
     StatsQuery,
     Storage,
+    StoredScores,
 )
 from .driver import Driver
 from .sql import SQLStorage
@@ -37,14 +42,19 @@ __all__ = [
     "InvalidDocument",
     "KeyRecord",
     "NewKey",
+    "NewScore",
     "QuotaExceeded",
     "QuotaStatus",
     "Quotas",
     "SQLStorage",
+    "ScoreFilter",
+    "ScoreIdReused",
+    "ScoreTargetNotFound",
     "SessionPage",
     "SessionQuery",
     "StatsQuery",
     "Storage",
+    "StoredScores",
     "open_storage",
 ]
 

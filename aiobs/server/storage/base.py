@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,6 +136,35 @@ class IdempotencyKeyReused(Exception):  # noqa: N818 - named for what happened
         )
 
 
+class ScoreTargetNotFound(LookupError):  # noqa: N818 - named for what is missing
+    """A score names a session, or a span of it, that the project does not have (HTTP 404)."""
+
+
+class ScoreIdReused(Exception):  # noqa: N818 - named for what happened
+    """A score id was stored before with a different score; nothing was stored (HTTP 409)."""
+
+    def __init__(self, score_id: str) -> None:
+        super().__init__(
+            f"the score id {score_id!r} was used before for a different score: send a new id "
+            "(a retry must send the same score)"
+        )
+        self.score_id = score_id
+
+
+@dataclass(frozen=True)
+class ScoreFilter:
+    """Sessions having a score ``name`` (on the session or one of its spans) that matches.
+
+    ``op`` is ``None`` (any value), ``<``, ``<=``, ``>``, ``>=`` (numeric scores, against
+    ``number``), ``true`` or ``false`` (bool scores) or ``=`` (a category equal to ``category``).
+    """
+
+    name: str
+    op: str | None = None
+    number: float | None = None
+    category: str | None = None
+
+
 @dataclass(frozen=True)
 class SessionQuery:
     """Filters and page of ``GET /v1/sessions``. Times are epoch seconds."""
@@ -156,6 +185,8 @@ class SessionQuery:
     """``True``: sessions with a failed call or function; ``False``: sessions without."""
     search: str | None = None
     """Sessions with an event whose inputs or outputs hold every word of this."""
+    scores: tuple[ScoreFilter, ...] = ()
+    """Sessions having scores that match all of these."""
     limit: int = 50
     cursor: str | None = None
     """The ``next_cursor`` of the previous page."""
@@ -184,6 +215,32 @@ class StatsQuery:
     """Width of the time buckets (``None``: one bucket for the whole range)."""
     since: float | None = None
     until: float | None = None
+    score: str | None = None
+    """Aggregate this score (count, mean, pass rate) instead of LLM calls; times are the
+    scores' ``created_at``."""
+
+
+@dataclass(frozen=True)
+class NewScore:
+    """A score to add to a stored session or span (``POST /v1/scores``), not checked yet."""
+
+    session_id: object
+    name: object
+    value: object
+    span_id: object = None
+    comment: object = None
+    source: object = "api"
+    evaluator: object = None
+    id: object = None
+    """The client's id: the same id sent again is stored once. ``None``: a new id."""
+
+
+@dataclass(frozen=True)
+class StoredScores:
+    """What ``POST /v1/scores`` did: each score as stored, and how many were new."""
+
+    scores: list[dict[str, Any]]
+    created: int
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float | None:
@@ -281,4 +338,16 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
-        """LLM call aggregates by group and time bucket."""
+        """LLM call aggregates by group and time bucket (score aggregates with ``score``)."""
+
+    # -- scores ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_scores(self, project_id: str, scores: Sequence[NewScore]) -> StoredScores:
+        """Add scores to stored sessions or spans of the project, each once per id.
+
+        Raises:
+            InvalidDocument: a score's name, value or another field is invalid.
+            ScoreTargetNotFound: a session or span is not in the project (nothing stored).
+            ScoreIdReused: an id came before with a different score (nothing stored).
+        """

@@ -37,6 +37,7 @@ from ..._format import (
     EVENT_ERROR,
     EVENT_PARENT_SPAN_ID,
     EVENT_PROVIDER,
+    EVENT_SCORES,
     EVENT_SESSION_ID,
     EVENT_SPAN_ID,
     EVENT_STARTED_AT,
@@ -67,6 +68,7 @@ from ..._format import (
     USAGE_TOTAL_TOKENS,
 )
 from .base import InvalidDocument
+from .scores import ScoreRow, document_rows
 from .values import (
     MAX_ID_LENGTH,
     MAX_INTEGER,
@@ -166,6 +168,8 @@ class ParsedDocument:
     events: list[EventRow] = field(default_factory=list)
     event_sessions: dict[str, str] = field(default_factory=dict)
     """Session ids the events name that are not in the document, with the first event's path."""
+    scores: list[ScoreRow] = field(default_factory=list)
+    """The scores of the sessions and events (:mod:`.scores`)."""
 
 
 def parse_document(document: object) -> ParsedDocument:
@@ -188,6 +192,7 @@ def parse_document(document: object) -> ParsedDocument:
         session_ids.append(_session_row(parsed, session, f"{DOC_SESSIONS}[{index}]"))
     known = set(session_ids)
     only_session = session_ids[0] if len(known) == 1 else None
+    scored: list[tuple[str, dict[str, Any], str]] = []
     for kind, key, items in (
         ("llm", DOC_EVENTS, events),
         ("function", DOC_FUNCTION_EVENTS, function_events),
@@ -197,8 +202,11 @@ def parse_document(document: object) -> ParsedDocument:
             row = _event_row(event, kind, path, only_session, known)
             if row[0] not in known:
                 parsed.event_sessions.setdefault(row[0], path)
+            if EVENT_SCORES in event:
+                scored.append((path, event, row[0]))
             parsed.events.append(row)
     _check_event_texts(parsed.events, events, function_events)
+    parsed.scores = document_rows(sessions, scored)
     return parsed
 
 

@@ -270,6 +270,30 @@ STEPS: tuple[tuple[Statement, ...], ...] = (
         # the sessions a word, a model or a provider is in, without reading every match back
         _index_by_session,
     ),
+    (
+        # step 5: evaluation scores of sessions and spans. ``id`` is the client's (POST
+        # /v1/scores) or a digest of the score (uploaded with a document), so that a score sent
+        # again is stored once; ``digest`` tells a replay from another score under the same id.
+        # ``number`` is a numeric score, or 1/0 for a bool; ``category`` a category's text.
+        """CREATE TABLE aiobs_scores (
+            project_id TEXT NOT NULL,
+            id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            span_id TEXT,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            number DOUBLE PRECISION,
+            category TEXT,
+            comment TEXT,
+            source TEXT NOT NULL,
+            evaluator TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            digest TEXT NOT NULL,
+            PRIMARY KEY (project_id, id)
+        )""",
+        "CREATE INDEX aiobs_scores_session ON aiobs_scores (project_id, session_id)",
+        "CREATE INDEX aiobs_scores_name ON aiobs_scores (project_id, name, created_at)",
+    ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""
 

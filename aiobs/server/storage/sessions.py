@@ -16,6 +16,7 @@ from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
 from .filters import time_range
+from .score_queries import session_conditions as score_conditions
 from .search import search_set
 from .session_sets import SessionSet
 
@@ -132,6 +133,10 @@ def _filters(
         sets.append(_failed(project_id))
     elif query.has_errors is not None:
         conditions.append(f"NOT {_FAILED}")
+    if query.scores:
+        scored, score_params = score_conditions(query.scores)
+        conditions += scored
+        params += score_params
     if query.search is not None:
         matching = search_set(dialect, query.search)
         if isinstance(matching, SessionSet):

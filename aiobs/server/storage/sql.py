@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from . import keys, migrations, sessions, stats
+from . import keys, migrations, score_queries, scores, sessions, stats
 from .base import (
     TIERS,
     IdempotencyKeyReused,
@@ -27,6 +27,7 @@ from .base import (
     InvalidDocument,
     KeyRecord,
     NewKey,
+    NewScore,
     QuotaExceeded,
     Quotas,
     QuotaStatus,
@@ -34,6 +35,7 @@ from .base import (
     SessionQuery,
     StatsQuery,
     Storage,
+    StoredScores,
 )
 from .batching import GroupWriter
 from .document import EVENT_COLUMNS, parse_document
@@ -213,6 +215,7 @@ class SQLStorage(Storage):
         session_keys = [(project, row[0]) for row in parsed.sessions]
         label_rows = [(project, *label) for label in parsed.labels]
         event_rows = [(project, *row) for row in parsed.events]
+        score_rows = [(project, *row) for row in parsed.scores]
         limited = self.quotas.limit(key.tier) is not None
 
         def store(cursor: Cursor) -> IngestResult:
@@ -247,12 +250,14 @@ class SQLStorage(Storage):
             events_stored = 0
             if event_rows:
                 events_stored = _insert_events(cursor, event_rows)
+            if score_rows:  # a score uploaded again (in a document sent again) is kept once
+                cursor.executemany(scores.INSERT_SCORE, score_rows)
             if new_sessions:
                 cursor.execute(_COUNT_AGAINST_QUOTA, (key.key_id, start, new_sessions))
             after = QuotaStatus(quota.tier, quota.used + new_sessions, quota.limit, start)
             return IngestResult(True, new_sessions, events_stored, after)
 
-        rows = len(sessions_rows) + len(label_rows) + len(event_rows)
+        rows = len(sessions_rows) + len(label_rows) + len(event_rows) + len(score_rows)
         try:
             return self._writer.write(store, rows)
         except self.driver.data_errors as exc:
@@ -263,19 +268,47 @@ class SQLStorage(Storage):
     # -- queries --------------------------------------------------------------------------------
 
     def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
-        """Session summaries matching ``query``, newest first."""
+        """Session summaries matching ``query``, newest first, with their scores by name."""
         with self._refusing_data(), self.driver.reading() as cursor:
-            return sessions.page(cursor, project_id, query, self.driver.name)
+            found = sessions.page(cursor, project_id, query, self.driver.name)
+            ids = [summary["id"] for summary in found.sessions]
+            given = scores.of_sessions(cursor, project_id, ids)
+        for summary in found.sessions:
+            summary["score_summary"] = scores.summaries(given.get(summary["id"], ()))
+        return found
 
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
-        """One session with its events, function events and trace tree."""
+        """One session with its events, function events, trace tree and scores."""
         with self._refusing_data(), self.driver.reading() as cursor:
-            return sessions.detail(cursor, project_id, session_id)
+            found = sessions.detail(cursor, project_id, session_id)
+            if found is None:
+                return None
+            given = scores.of_sessions(cursor, project_id, [session_id]).get(session_id, [])
+        found["session"]["score_summary"] = scores.summaries(given)
+        scores.attach(found, given)
+        return found
 
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
-        """LLM call aggregates by group and time bucket."""
+        """LLM call aggregates by group and time bucket, or a score's with ``query.score``."""
         with self._refusing_data(), self.driver.reading() as cursor:
+            if query.score is not None:
+                return score_queries.aggregate(cursor, project_id, query)
             return stats.aggregate(cursor, project_id, query)
+
+    # -- scores ---------------------------------------------------------------------------------
+
+    def add_scores(self, project_id: str, new: Sequence[NewScore]) -> StoredScores:
+        """Add scores to stored sessions or spans of the project, each once per id."""
+        now = self.clock()
+        rows = [scores.new_score_row(score, f"scores[{i}]", now) for i, score in enumerate(new)]
+        if not rows:
+            return StoredScores([], 0)
+        try:
+            with self.driver.transaction() as cursor:
+                stored = scores.add(cursor, project_id, rows)
+        except self.driver.data_errors as exc:
+            raise InvalidDocument(f"the database cannot store a value of a score: {exc}") from None
+        return StoredScores([score for score, _ in stored], sum(new for _, new in stored))
 
     @contextmanager
     def _refusing_data(self) -> Iterator[None]:

@@ -1,7 +1,8 @@
 // The dashboard's charts, drawn as SVG from the figures embedded in the page.
 // Calls, tokens and cost are bars stacked by group; the error rate is a line per group; the
-// latency chart has the p50, p95 and p99 of all calls. The table below the charts holds the
-// same figures. Names are only ever written with textContent.
+// latency chart has the p50, p95 and p99 of all calls; a chosen score's mean and pass rate are a
+// line per group. The tables below the charts hold the same figures. Names are only ever written
+// with textContent.
 
 const data = JSON.parse(document.getElementById("chart-data").textContent);
 const SVG = "http://www.w3.org/2000/svg";
@@ -16,7 +17,8 @@ const PLOT_H = H - TOP - BOTTOM;
 const COLOURS = 8;
 
 const width = data.bucket_seconds;
-const buckets = [...new Set(data.overall.map((row) => row.bucket))].sort((a, b) => a - b);
+const scores = data.scores || { rows: [], overall: [] };
+const buckets = [...new Set([...data.overall, ...scores.overall].map((row) => row.bucket))].sort((a, b) => a - b);
 const start = buckets[0];
 const end = buckets[buckets.length - 1] + width;
 const slot = (PLOT_W * width) / (end - start);
@@ -55,6 +57,8 @@ const FORMATS = {
   cost: (value) => (value < 1 ? `$${value.toFixed(4)}` : `$${value.toFixed(2)}`),
   error_rate: (value) => `${(value * 100).toFixed(value > 0 && value < 0.1 ? 1 : 0)} %`,
   latency: (value) => (value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`),
+  score_mean: (value) => String(Number(value.toPrecision(3))),
+  score_pass_rate: (value) => `${(value * 100).toFixed(0)} %`,
 };
 
 function x(bucket) {
@@ -123,7 +127,7 @@ function stacked(metric, caption) {
 
 function lines(metric, series, caption) {
   const values = series.flatMap((one) => one.points.map((point) => point.value));
-  const top = metric === "error_rate" ? 1 : niceTop(Math.max(...values));
+  const top = metric === "error_rate" || metric === "score_pass_rate" ? 1 : niceTop(Math.max(...values));
   const { chart, y } = frame(metric, top, caption);
   series.forEach((one, index) => {
     const points = one.points.map((point) => [x(point.bucket) + slot / 2, y(point.value), point]);
@@ -167,6 +171,16 @@ function draw() {
         points: data.overall
           .filter((row) => typeof row[name] === "number")
           .map((row) => ({ bucket: row.bucket, value: row[name] })),
+      }));
+      chart = lines(metric, series, caption);
+    } else if (metric === "score_mean" || metric === "score_pass_rate") {
+      const field = metric === "score_mean" ? "mean" : "pass_rate";
+      names = [...new Set(scores.rows.map((row) => row.group))];
+      const series = names.map((name) => ({
+        name,
+        points: scores.rows
+          .filter((row) => row.group === name && typeof row[field] === "number")
+          .map((row) => ({ bucket: row.bucket, value: row[field] })),
       }));
       chart = lines(metric, series, caption);
     } else if (metric === "error_rate") {

@@ -37,6 +37,7 @@ function buildItem(node, depth) {
   label.append(toggle, el("span", `kind kind-${node.kind}`, node.kind === "llm" ? "LLM" : "fn"));
   label.append(el("span", "name", node.name));
   if (node.error) label.append(el("span", "badge-error", "error"));
+  if (node.scores && node.scores.length) label.append(el("span", "badge-score", `${node.scores.length} score${node.scores.length === 1 ? "" : "s"}`));
   const bar = el("span", "bar-cell");
   const fill = el("span", "bar");
   fill.style.left = `${(node.start / total) * 100}%`;
@@ -184,12 +185,33 @@ function usageFacts(usage, cost) {
   ]);
 }
 
+// A node's evaluation scores: value, and who gave it (source, evaluator) and why (comment).
+function scoresSection(scores) {
+  if (!scores || !scores.length) return null;
+  const part = section("Scores");
+  part.classList.add("scores");
+  const list = el("ul", "score-list");
+  for (const score of scores) {
+    const item = el("li", "score-item");
+    const value = typeof score.value === "number" ? String(Number(score.value.toPrecision(4))) : String(score.value);
+    item.append(el("span", "score", `${score.name}: ${value}`));
+    const by = score.source === "eval" ? `evaluator ${score.evaluator || "(unnamed)"}` : "program (observer.score)";
+    item.append(el("span", "muted score-source", ` given by ${by}`));
+    if (score.comment) item.append(el("div", "score-comment", score.comment));
+    list.append(item);
+  }
+  part.append(list);
+  return part;
+}
+
 function showDetail(node) {
   detail.replaceChildren();
   if (!node) return;
   const d = node.detail;
   detail.append(el("h2", null, node.name));
   if (d.error || d.exception) detail.append(errorBox(d.error, d.exception));
+  const scored = scoresSection(node.scores);
+  if (scored) detail.append(scored);
   if (node.kind === "llm") {
     detail.append(facts([
       ["Provider", d.provider], ["API", d.api], ["Model", d.response_model || d.request_model],

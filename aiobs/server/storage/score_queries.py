@@ -1,0 +1,145 @@
+"""Queries over scores: the sessions a score filter keeps, and a score's aggregates.
+
+A session matches a :class:`~aiobs.server.storage.base.ScoreFilter` when one of its scores of
+that name (its own or one of its spans') matches. A score's aggregates per group and time bucket
+are its ``count`` (every score of the name), ``mean`` (numeric and bool scores, ``true`` counting
+as 1) and ``pass_rate``: the share of ``true`` for bool scores and of values of at least
+:data:`PASS_THRESHOLD` for numeric ones; categories are counted in ``categories``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import ScoreFilter, StatsQuery
+from .driver import Cursor
+from .filters import time_range
+
+PASS_THRESHOLD = 0.5
+"""A numeric score passes at this value or above."""
+
+_COMPARISONS = ("<", "<=", ">", ">=")
+
+_GROUPS = {"model": "e.model", "provider": "e.provider", "none": "NULL"}
+_LABEL = "label:"
+
+
+def session_conditions(filters: tuple[ScoreFilter, ...]) -> tuple[list[str], list[Any]]:
+    """SQL conditions on sessions ``s`` (and their parameters) keeping those matching all filters.
+
+    Raises:
+        ValueError: an operator this module does not know.
+    """
+    conditions: list[str] = []
+    params: list[Any] = []
+    for wanted in filters:
+        test, values = _value_test(wanted)
+        conditions.append(
+            "EXISTS (SELECT 1 FROM aiobs_scores sc WHERE sc.project_id = s.project_id"  # noqa: S608 - fixed fragments; values are parameters
+            f" AND sc.session_id = s.id AND sc.name = ?{test})"
+        )
+        params += [wanted.name, *values]
+    return conditions, params
+
+
+def _value_test(wanted: ScoreFilter) -> tuple[str, list[Any]]:
+    if wanted.op is None:
+        return "", []
+    if wanted.op in _COMPARISONS:
+        return f" AND sc.kind = 'number' AND sc.number {wanted.op} ?", [wanted.number]
+    if wanted.op in ("true", "false"):
+        return " AND sc.kind = 'bool' AND sc.number = ?", [1.0 if wanted.op == "true" else 0.0]
+    if wanted.op == "=":
+        return " AND sc.kind = 'category' AND sc.category = ?", [wanted.category]
+    raise ValueError(f"unknown score operator {wanted.op!r}")
+
+
+@dataclass
+class _Totals:
+    count: int = 0
+    numbers: int = 0
+    total: float = 0.0
+    passed: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+
+
+def aggregate(cursor: Cursor, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
+    """One row per (time bucket, group) of the scores named ``query.score``.
+
+    Groups are the scored call's model or provider (``null`` for scores of sessions and of
+    functions), a label of the session, or none; buckets and ``since``/``until`` are the scores'
+    ``created_at``.
+
+    Raises:
+        ValueError: an unknown ``group_by``, a bucket width below one second, no score name.
+    """
+    if not query.score:
+        raise ValueError("score must name the score to aggregate")
+    params: list[Any] = []
+    join = ""
+    if query.group_by.startswith(_LABEL) and len(query.group_by) > len(_LABEL):
+        group = "l.value"
+        join = (
+            " LEFT JOIN aiobs_labels l ON l.project_id = sc.project_id"
+            " AND l.session_id = sc.session_id AND l.key = ?"
+        )
+        params.append(query.group_by[len(_LABEL) :])
+    elif query.group_by in _GROUPS:
+        group = _GROUPS[query.group_by]
+        if query.group_by != "none":
+            join = (
+                " LEFT JOIN aiobs_events e ON e.project_id = sc.project_id"
+                " AND e.session_id = sc.session_id AND e.event_key = sc.span_id"
+                " AND e.kind = 'llm'"
+            )
+    else:
+        raise ValueError("group_by must be 'model', 'provider', 'none' or 'label:<key>'")
+    width = query.bucket_seconds
+    if width is not None and width < 1:
+        raise ValueError("bucket_seconds must be at least 1")
+    conditions = ["sc.project_id = ?", "sc.name = ?"]
+    params += [project_id, query.score]
+    in_range, range_params = time_range("sc.created_at", query.since, query.until)
+    conditions += in_range
+    params += range_params
+    cursor.execute(
+        f"SELECT {group}, sc.created_at, sc.kind, sc.number, sc.category"  # noqa: S608 - fixed fragments; values are parameters
+        f" FROM aiobs_scores sc{join} WHERE {' AND '.join(conditions)}",
+        params,
+    )
+    buckets: dict[tuple[float | None, str | None], _Totals] = {}
+    for name, created_at, kind, number, category in cursor.fetchall():
+        bucket = None if width is None else math.floor(created_at / width) * width
+        totals = buckets.get((bucket, name))
+        if totals is None:
+            totals = buckets[(bucket, name)] = _Totals()
+        totals.count += 1
+        if kind == "category":
+            totals.categories[category] = totals.categories.get(category, 0) + 1
+            continue
+        totals.numbers += 1
+        totals.total += number
+        passed = number == 1.0 if kind == "bool" else number >= PASS_THRESHOLD
+        totals.passed += passed
+    return [
+        _row(bucket, name, totals) for (bucket, name), totals in sorted(buckets.items(), key=_order)
+    ]
+
+
+def _order(item: tuple[tuple[float | None, str | None], _Totals]) -> tuple[float, bool, str]:
+    (bucket, name), _ = item
+    return (-math.inf if bucket is None else bucket, name is not None, name or "")
+
+
+def _row(bucket: float | None, name: str | None, totals: _Totals) -> dict[str, Any]:
+    numbers = totals.numbers
+    return {
+        "group": name,
+        "bucket_start": None if bucket is None else float(bucket),
+        "count": totals.count,
+        "mean": totals.total / numbers if numbers else None,
+        "pass_rate": totals.passed / numbers if numbers else None,
+        "categories": dict(sorted(totals.categories.items())),
+    }

@@ -1,0 +1,205 @@
+"""Scores in the web UI, in a real headless Chromium: the sessions list's Scores column and
+score filter, a node's scores in the session page, and a score's mean and pass rate charted on
+the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aiobs.server.app import create_app
+from aiobs.server.storage import open_storage
+from tests.server.app_fixtures import document, function_event, live_server, llm_event, session
+from tests.ui.conftest import UiServer
+from tests.ui.test_browser import session_names, sign_in
+
+pytestmark = pytest.mark.slow
+
+HOUR = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+
+
+def score(name: str, value: Any, at: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": value,
+        "comment": None,
+        "source": "api",
+        "evaluator": None,
+        "span_id": None,
+        "created_at": at,
+        **extra,
+    }
+
+
+def graded_document() -> dict[str, Any]:
+    """Three sessions: a good answer, a poor one (with a PII finding), and one not scored."""
+    good, poor, plain = (
+        session("good answer", started_at=HOUR + 30),
+        session("poor answer", started_at=HOUR + 20),
+        session("not scored", started_at=HOUR + 10),
+    )
+    calls = [llm_event(run["id"], model="gpt-4o-mini") for run in (good, poor, plain)]
+    for call, run in zip(calls, (good, poor, plain), strict=True):
+        call["started_at"] = run["started_at"] + 1
+    calls[0]["scores"] = [score("helpful", 0.9, HOUR + 40, span_id=calls[0]["span_id"])]
+    calls[1]["scores"] = [
+        score("helpful", 0.2, HOUR + 3700, span_id=calls[1]["span_id"]),
+        score(
+            "pii",
+            False,
+            HOUR + 3701,
+            span_id=calls[1]["span_id"],
+            source="eval",
+            evaluator="pii_detection",
+            comment="failed: found an email address <a@b.example>",
+        ),
+    ]
+    good["scores"] = [score("verdict", "pass", HOUR + 50)]
+    step = function_event(poor["id"])
+    step["started_at"] = poor["started_at"]
+    return document([good, poor, plain], calls, [step])
+
+
+@pytest.fixture(scope="module")
+def scored_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    storage = open_storage(f"sqlite:///{tmp_path_factory.mktemp('scores')}/ui.db")
+    key = storage.create_key("free", name="scores")
+    other = storage.create_key("free", name="other")
+    storage.ingest(key.record, graded_document(), None)
+    try:
+        with live_server(create_app(storage)) as url:
+            yield UiServer(url, storage, key, other)
+    finally:
+        storage.close()
+
+
+class TestSessionsList:
+    """The Scores column shows each session's scores by name; the Score field filters."""
+
+    def test_scores_column(self, page: Any, scored_server: UiServer) -> None:
+        sign_in(page, scored_server)
+        headers = page.locator("table.sessions thead th").all_inner_texts()
+        assert headers[-1] == "Scores"
+        cells = dict(
+            zip(
+                session_names(page),
+                page.locator("table.sessions tbody td.scores").all_inner_texts(),
+                strict=True,
+            )
+        )
+        assert cells == {
+            "good answer": "helpful: 0.9 verdict: pass",
+            "poor answer": "helpful: 0.2 pii: false",
+            "not scored": "",
+        }
+        assert page.locator("td.scores .score-low").all_inner_texts() == [
+            "helpful: 0.2",
+            "pii: false",
+        ]
+
+    @pytest.mark.parametrize(
+        ("expression", "expected"),
+        [
+            ("helpful:<0.5", ["poor answer"]),
+            ("helpful:>=0.5", ["good answer"]),
+            ("pii:false", ["poor answer"]),
+            ("verdict:=pass", ["good answer"]),
+            ("helpful, verdict", ["good answer"]),
+        ],
+    )
+    def test_score_filter(
+        self, page: Any, scored_server: UiServer, expression: str, expected: list[str]
+    ) -> None:
+        sign_in(page, scored_server)
+        page.fill("input[name=score]", expression)
+        page.click("button:has-text('Filter')")
+        page.wait_for_url("**/ui/?**")
+        assert session_names(page) == expected
+        assert page.locator("input[name=score]").input_value() == expression
+
+    def test_a_bad_filter_says_what_to_write(self, page: Any, scored_server: UiServer) -> None:
+        sign_in(page, scored_server)
+        page.fill("input[name=score]", "helpful:about 0.5")
+        page.click("button:has-text('Filter')")
+        error = page.locator("p.error").inner_text()
+        assert "is not a score filter: write NAME (has the score), NAME:<0.5" in error
+
+
+class TestSessionPage:
+    """A node's detail shows its scores: value, who gave it and why; the session's own above."""
+
+    def test_a_nodes_scores_with_evaluator_and_comment(
+        self, page: Any, scored_server: UiServer
+    ) -> None:
+        sign_in(page, scored_server)
+        page.click("text=poor answer")
+        row = page.locator("#tree .row.llm")
+        assert row.locator(".badge-score").inner_text() == "2 scores"
+        row.click()
+        scores = page.locator("#detail section.scores")
+        assert scores.locator("h3").text_content() == "Scores"
+        items = scores.locator("li.score-item")
+        assert items.count() == 2
+        assert items.nth(0).locator(".score").inner_text() == "helpful: 0.2"
+        assert items.nth(0).locator(".score-source").inner_text().strip() == (
+            "given by program (observer.score)"
+        )
+        assert items.nth(1).locator(".score").inner_text() == "pii: false"
+        assert items.nth(1).locator(".score-source").inner_text().strip() == (
+            "given by evaluator pii_detection"
+        )
+        # recorded text is written as text, never as HTML
+        assert items.nth(1).locator(".score-comment").inner_text() == (
+            "failed: found an email address <a@b.example>"
+        )
+        page.locator("#tree .row.function").click()
+        assert page.locator("#detail section.scores").count() == 0
+
+    def test_the_sessions_own_scores(self, page: Any, scored_server: UiServer) -> None:
+        sign_in(page, scored_server)
+        page.click("text=good answer")
+        assert page.locator(".session-scores").inner_text() == "Scores verdict: pass"
+
+
+class TestDashboard:
+    """A chosen score's mean and pass rate per hour and model, charted and in a table."""
+
+    def test_mean_and_pass_rate(self, page: Any, scored_server: UiServer) -> None:
+        sign_in(page, scored_server)
+        page.goto(
+            scored_server.url
+            + "/ui/dashboard?score=helpful&bucket=hour&since=2026-01-01T00:00&until=2026-01-02"
+        )
+        rows = page.locator("table.score-stats tbody tr")
+        assert [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())] == [
+            ["2026-01-01 00:00:00", "gpt-4o-mini", "1", "0.9", "100.0 %"],
+            ["2026-01-01 01:00:00", "gpt-4o-mini", "1", "0.2", "0.0 %"],
+        ]
+        assert page.locator("#chart-score_mean svg circle.point").count() == 2
+        assert page.locator("#chart-score_pass_rate svg circle.point").count() == 2
+        titles = page.locator("#chart-score_pass_rate circle.point title").all_text_contents()
+        assert titles == [
+            "2026-01-01 00:00 · gpt-4o-mini: 100 %",
+            "2026-01-01 01:00 · gpt-4o-mini: 0 %",
+        ]
+        assert page.locator("#chart-score_mean .legend li").all_inner_texts() == ["gpt-4o-mini"]
+
+    def test_a_score_never_given(self, page: Any, scored_server: UiServer) -> None:
+        sign_in(page, scored_server)
+        page.goto(scored_server.url + "/ui/dashboard?score=nothing")
+        assert page.locator("#score-figures .empty").inner_text() == (
+            "No score named nothing was given in this range."
+        )
+
+    def test_a_bad_score_name(self, page: Any, scored_server: UiServer) -> None:
+        sign_in(page, scored_server)
+        page.goto(scored_server.url + "/ui/dashboard?score=Not%20a%20name")
+        assert "Score name 'Not a name' is invalid" in page.locator("p.error").inner_text()
+
+
+def test_without_scores_the_list_has_no_scores_column(page: Any, ui_server: UiServer) -> None:
+    sign_in(page, ui_server)
+    assert "Scores" not in page.locator("table.sessions thead th").all_inner_texts()
+    assert page.locator("td.scores").count() == 0
