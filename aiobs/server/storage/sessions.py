@@ -77,6 +77,10 @@ def page(
     if query.cursor is not None and query.order != "newest":
         raise ValueError("only the newest-first order pages on with a cursor")
     conditions, params, sets = _filters(project_id, query, dialect)
+    if query.scores:
+        scored, score_params = score_conditions(query.scores)
+        conditions += scored
+        params += score_params
     in_sets, sets_params = session_sets.conditions(cursor, dialect, project_id, sets)
     conditions = [*in_sets, *conditions]
     params = [*sets_params, *params]
@@ -133,10 +137,6 @@ def _filters(
         sets.append(_failed(project_id))
     elif query.has_errors is not None:
         conditions.append(f"NOT {_FAILED}")
-    if query.scores:
-        scored, score_params = score_conditions(query.scores)
-        conditions += scored
-        params += score_params
     if query.search is not None:
         matching = search_set(dialect, query.search)
         if isinstance(matching, SessionSet):
