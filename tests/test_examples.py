@@ -101,6 +101,13 @@ class TestProviderBenchmark:
         assert figures["chunks"]["chunks"] == 200
         assert figures["chunks"]["per_stream_us"] > 0
         assert "aiobs adds" in completed.stdout
+        end_to_end = figures["end_to_end"]
+        assert {"openai chat", "openai stream 10", "openai stream 100"} <= set(end_to_end)
+        assert end_to_end["openai chat"]["bare_us"]["median"] > 0
+        assert set(end_to_end["openai chat"]) >= {"bare_us", "aiobs", "idle"}
+        assert "aiobs" in end_to_end["per chunk"]
+        assert figures["memory"]["bytes_per_event"] > 0
+        assert set(figures["gc_passes_per_1000_calls"]) == {"bare", "aiobs"}
 
 
 class TestFlushBenchmark:
