@@ -8,7 +8,10 @@ OpenTelemetry's ``opentelemetry-instrumentation-openai-v2`` with the SDK's trace
 simple span processor and an exporter that drops spans (message content capture on, as aiobs
 captures content). Each block is timed in process CPU time; what a variant adds is its block minus
 the bare block of the same round, and the medians and quartiles of those differences over the
-rounds are reported. aiobs's buffered events are discarded every 20 rounds, as a flush would.
+rounds are reported. Two untimed calls follow every switch of variant (installing or removing a
+patch changes a class, and the interpreter re-warms its caches for the SDK's code once, which a
+program that instruments once never pays again). aiobs's buffered events are discarded every 20
+rounds, as a flush would.
 Workloads: an OpenAI chat call; OpenAI streamed calls of 10 and 100 chunks (the time added per
 chunk is the slope between the two, so per-call costs cancel out); an Anthropic message; a Gemini
 ``generate_content`` call.
@@ -57,6 +60,7 @@ SMALL_STREAM, LARGE_STREAM = 10, 200  # the isolated per-chunk measure
 E2E_SMALL_STREAM, E2E_LARGE_STREAM = 10, 100  # the end-to-end per-chunk slope
 BLOCK = 20  # calls per timed block (streams of E2E_LARGE_STREAM chunks: BLOCK // 10)
 DISCARD_EVERY = 20  # rounds between discarding aiobs's buffered events
+SETTLE = 2  # untimed calls after switching variants, before a timed block
 
 MESSAGES = [
     {"role": "system", "content": "You are a terse assistant."},
@@ -296,8 +300,15 @@ def time_per_run(run: Callable[[], Any], repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def cpu_us_per_call(run: Callable[[], Any], calls: int) -> float:
-    """Process CPU microseconds per run, over ``calls`` runs (a neighbour's load is not counted)."""
+def cpu_us_per_call(run: Callable[[], Any], calls: int, settle: int = SETTLE) -> float:
+    """Process CPU microseconds per run, over ``calls`` runs (a neighbour's load is not counted).
+
+    ``settle`` untimed runs go first: installing or removing a patch changes a class, and the
+    interpreter's caches for the SDK's code re-warm over the next call or two, a cost a program
+    that instruments once never pays again.
+    """
+    for _ in range(settle):
+        run()
     start = time.process_time_ns()
     for _ in range(calls):
         run()
