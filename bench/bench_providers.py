@@ -32,6 +32,9 @@ Usage::
     python bench/bench_providers.py --quick    # a few seconds, no budget check (smoke test)
     python bench/bench_providers.py --json out.json   # also write the figures as JSON
     python bench/bench_providers.py --rounds 600      # more rounds of the end-to-end harness
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
+        --dump-after=functools_reduce --callgrind-out-file=cg.out \
+        python bench/bench_providers.py --callgrind 200   # instructions per call
 
 Budgets (exit status 1 when one is missed): end to end, aiobs adds at most 30 µs per chat call
 (median), at least 4 times less than OpenTelemetry's openai-v2 instrumentor in the same run, and
@@ -41,6 +44,7 @@ at most 1 µs per stream chunk (isolated; the end-to-end slope is reported next 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import logging
@@ -641,12 +645,58 @@ def isolated_chunk_cost(rounds: int, repeats: int) -> dict[str, float]:
     }
 
 
+def callgrind_sections(calls: int) -> None:
+    """Chat calls bare, then recorded, each run inside one ``functools.reduce`` call.
+
+    Under ``valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce
+    --dump-after=functools_reduce`` each section is one dump, whose instruction count divided by
+    its calls is what a call costs: deterministic, whatever the machine's load. Dumps 1-4 warm up
+    (20 calls each); dumps 5 and 6 are ``calls`` chat calls bare and recorded, dumps 7 and 8
+    ``calls // 4`` streamed calls of 10 chunks bare and recorded.
+    """
+    from aiobs import observer
+    from aiobs.exporters import InMemoryExporter
+
+    client = make_client()
+    chat, stream = plain_call(client), stream_call(client, E2E_SMALL_STREAM)
+
+    def section(run: Callable[[], Any], count: int, recorded: bool) -> None:
+        if recorded:
+            observer.instrument("openai")
+            observer.observe("bench-callgrind")
+        for _ in range(SETTLE):
+            run()
+        functools.reduce(lambda _done, _index: run(), range(count), None)
+        if recorded:
+            observer.end()
+            observer.flush(exporter=InMemoryExporter())
+            observer.uninstrument("openai")
+        gc.collect()
+
+    for run in (chat, stream):  # warm the SDK's caches in both configurations
+        section(run, 20, recorded=False)
+        section(run, 20, recorded=True)
+    gc.collect()
+    for run, count in ((chat, calls), (stream, calls // 4)):
+        section(run, count, recorded=False)
+        section(run, count, recorded=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run, no budgets")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     parser.add_argument("--rounds", type=int, help="rounds of the end-to-end harness (300)")
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        metavar="CALLS",
+        help="only run the sections for instruction counts under callgrind (see the docs)",
+    )
     options = parser.parse_args()
+    if options.callgrind:
+        callgrind_sections(options.callgrind)
+        return 0
     rounds, repeats = (3, 20) if options.quick else (15, 200)
     e2e_rounds = options.rounds or (4 if options.quick else 300)
     os.environ.setdefault("ANTHROPIC_OPEN_TELEMETRY", "false")  # its own spans are not measured
