@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import statistics
 import sys
 import time
@@ -280,6 +281,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small run")
     parser.add_argument("--callgrind", type=int, metavar="CALLS", help="sections for callgrind")
+    parser.add_argument("--json", metavar="PATH", help="also write the medians as JSON")
     options = parser.parse_args()
     observer.configure(flush_at_exit=False, max_buffered_events=1_000_000)
     if options.callgrind:
@@ -295,6 +297,9 @@ def main() -> int:
         if name.startswith("step"):
             previous = value
         print(f"{name:44} {value:8.0f} {value - bare:8.0f} {step:8.0f}")
+    if options.json:
+        with open(options.json, "w", encoding="utf-8") as stream:
+            json.dump({"ns_per_call": medians}, stream, indent=2)
     return 0
 
 

@@ -254,7 +254,6 @@ def gemini_call() -> Callable[[], Any] | None:
             model="gemini-2.0-flash", contents="Summarize the plot of Hamlet in one sentence."
         )
 
-    run.client = client  # type: ignore[attr-defined] - kept alive with the function
     return run
 
 
@@ -743,15 +742,15 @@ def main() -> int:
         f" {'aiobs, no session':>22}"
     )
 
-    def cell(row: dict[str, Any], variant: str) -> str:
+    def cell(row: dict[str, Any], variant: str, width: int = 22) -> str:
         figures = row.get(variant)
         if figures is None:
-            return f"{'-':>22}"
-        return f"{figures['median']:>8} ({figures['q1']}-{figures['q3']})".rjust(22)
+            return "-".rjust(width)
+        return f"{figures['median']:>8} ({figures['q1']}-{figures['q3']})".rjust(width)
 
     for name, row in rows.items():
         print(
-            f"{name:22} {cell(row, 'bare_us')[2:]} {cell(row, 'aiobs')} {cell(row, 'otel')}"
+            f"{name:22} {cell(row, 'bare_us', 20)} {cell(row, 'aiobs')} {cell(row, 'otel')}"
             f" {cell(row, 'idle')}"
         )
     print(

@@ -89,6 +89,19 @@ class TestBenchmark:
         assert all(value > 0 for value in figures["flush_us_per_event"].values())
 
 
+class TestObserveComponentsBenchmark:
+    """The step-by-step @observe benchmark runs in its quick mode and reports every step."""
+
+    def test_quick_run(self, tmp_path: Path) -> None:
+        results = tmp_path / "components.json"
+        run_quick_benchmark("bench_observe_components.py", results)
+        figures = json.loads(results.read_text())["ns_per_call"]
+        steps = [name for name in figures if name.startswith("step ")]
+        assert len(steps) == 8
+        assert "@observe, arguments and result captured" in figures
+        assert all(value > 0 for value in figures.values())
+
+
 class TestProviderBenchmark:
     """The provider benchmark runs in its quick mode and reports every variant."""
 
