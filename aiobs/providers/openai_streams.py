@@ -126,7 +126,8 @@ def _is_plain_model(kind: type) -> bool:
         return False
     decorators = kind.__pydantic_decorators__
     return (
-        not kind.__pydantic_computed_fields__
+        not getattr(kind, "__pydantic_root_model__", False)  # dumps as its root value
+        and not kind.__pydantic_computed_fields__
         and not decorators.field_serializers
         and not decorators.model_serializers
         and not any(

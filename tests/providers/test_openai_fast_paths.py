@@ -20,7 +20,7 @@ openai = pytest.importorskip("openai")
 from openai.types import CompletionUsage  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 from openai.types.responses import ResponseUsage  # noqa: E402
-from pydantic import BaseModel, computed_field  # noqa: E402
+from pydantic import BaseModel, RootModel, computed_field  # noqa: E402
 
 from aiobs import observer  # noqa: E402
 from aiobs.providers.openai_streams import chat_usage, raw, responses_usage  # noqa: E402
@@ -88,6 +88,9 @@ class TestRawUsage:
 
     def test_a_model_with_computed_fields_is_dumped(self) -> None:
         assert raw(WithComputed(tokens=2)) == {"tokens": 2, "doubled": 4}
+
+    def test_a_root_model_is_dumped(self) -> None:
+        assert raw(RootModel[int](5)) == 5
 
     def test_dicts_and_none_as_they_are(self) -> None:
         assert raw(None) is None
