@@ -27,6 +27,9 @@ _PLAIN_RESULTS = frozenset({type(None), bool})
 """Results kept without further checks; any other result goes through capture_result()."""
 
 _BIG_INT = 1 << 64
+_SMALL_INT = (1 << 30) - 1
+"""Tested first: comparisons with a one-digit int are the interpreter's fast path, with 1 << 64
+the generic one (two of those cost more than the rest of an argument's check)."""
 
 
 def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpose
@@ -50,7 +53,7 @@ def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpo
                 if len(value) > limit:
                     break
             elif kind is int:
-                if not -_BIG_INT < value < _BIG_INT:
+                if not (-_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT):
                     break
             elif kind is float:
                 if value - value:  # NaN for infinities and NaN: a snapshot makes them strings
@@ -66,7 +69,7 @@ def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpo
                     if len(value) > limit:
                         break
                 elif kind is int:
-                    if not -_BIG_INT < value < _BIG_INT:
+                    if not (-_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT):
                         break
                 elif kind is float:
                     if value - value:
@@ -86,7 +89,7 @@ def capture_result(capturer: Capturer, result: Any) -> Any:
     if kind is str:
         plain = len(result) <= capturer.fast_string
     elif kind is int:
-        plain = -_BIG_INT < result < _BIG_INT
+        plain = -_SMALL_INT < result < _SMALL_INT or -_BIG_INT < result < _BIG_INT
     elif kind is float:
         plain = not result - result
     else:

@@ -54,15 +54,21 @@ class LLMTotals:
         with self._lock:
             self.calls += 1
             self.errors += failed
-            if usage is not None:
-                for name in self.TOKEN_FIELDS:
-                    self.tokens[name] += getattr(usage, name) or 0
+            if usage is not None:  # TOKEN_FIELDS, spelled out: this runs on every call
+                tokens = self.tokens
+                tokens[USAGE_INPUT_TOKENS] += usage.input_tokens or 0
+                tokens[USAGE_OUTPUT_TOKENS] += usage.output_tokens or 0
+                tokens[USAGE_TOTAL_TOKENS] += usage.total_tokens or 0
+                tokens[USAGE_CACHED_INPUT_TOKENS] += usage.cached_input_tokens or 0
+                tokens[USAGE_REASONING_TOKENS] += usage.reasoning_tokens or 0
             if cost is None:
                 self.unpriced += not failed
             else:
                 self.priced += 1
-                for name in _COST_FIELDS:
-                    self.cost[name] += cost[name]
+                total = self.cost
+                total[COST_INPUT] += cost[COST_INPUT]
+                total[COST_OUTPUT] += cost[COST_OUTPUT]
+                total[COST_TOTAL] += cost[COST_TOTAL]
 
     def as_fields(self) -> dict[str, Any]:
         """The session fields ``llm_calls``, ``llm_errors``, ``usage`` and ``cost``."""

@@ -34,6 +34,7 @@ from ._otel_parent import otel_parent
 from ._recording import (
     _BIG_INT,
     _PLAIN_RESULTS,
+    _SMALL_INT,
     OpenSpan,
     append_error,
     capture_inputs,
@@ -176,10 +177,49 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
             code, lasti = caller.f_code, caller.f_lasti
             buffer = session.buffer
             capturer = buffer.settings.capturer
+            cargs = ckwargs = None
             if keep_args:
-                cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
-            else:
-                cargs = ckwargs = None
+                # capture_inputs' test for plain arguments, inlined: a call costs more than it
+                most = capturer.fast_items
+                if len(args) <= most and len(kwargs) <= most:
+                    limit = capturer.fast_string
+                    for value in args:
+                        kind = type(value)
+                        if kind is str:
+                            if len(value) > limit:
+                                break
+                        elif kind is int:
+                            if not (
+                                -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                            ):
+                                break
+                        elif kind is float:
+                            if value - value:
+                                break
+                        elif kind is not bool and value is not None:
+                            break
+                    else:
+                        for key, value in kwargs.items():
+                            kind = type(value)
+                            if len(key) > limit:
+                                break
+                            if kind is str:
+                                if len(value) > limit:
+                                    break
+                            elif kind is int:
+                                if not (
+                                    -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                                ):
+                                    break
+                            elif kind is float:
+                                if value - value:
+                                    break
+                            elif kind is not bool and value is not None:
+                                break
+                        else:
+                            cargs, ckwargs = args, (kwargs or None)
+                if cargs is None:
+                    cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
             extra = {FUNCTION_ENH_PROMPT_ID: _ids.new_enh_prompt_id()} if enh_prompt else None
             token = _span_set((span_id, trace_id))
             start = _ids.monotonic_ns()
@@ -220,7 +260,10 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                 if (
                     kind in _PLAIN_RESULTS
                     or (kind is str and len(result) <= capturer.fast_string)
-                    or (kind is int and -_BIG_INT < result < _BIG_INT)
+                    or (
+                        kind is int
+                        and (-_SMALL_INT < result < _SMALL_INT or -_BIG_INT < result < _BIG_INT)
+                    )
                 ):
                     captured = result
                 else:
@@ -284,10 +327,49 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
             code, lasti = caller.f_code, caller.f_lasti
             buffer = session.buffer
             capturer = buffer.settings.capturer
+            cargs = ckwargs = None
             if keep_args:
-                cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
-            else:
-                cargs = ckwargs = None
+                # capture_inputs' test for plain arguments, inlined: a call costs more than it
+                most = capturer.fast_items
+                if len(args) <= most and len(kwargs) <= most:
+                    limit = capturer.fast_string
+                    for value in args:
+                        kind = type(value)
+                        if kind is str:
+                            if len(value) > limit:
+                                break
+                        elif kind is int:
+                            if not (
+                                -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                            ):
+                                break
+                        elif kind is float:
+                            if value - value:
+                                break
+                        elif kind is not bool and value is not None:
+                            break
+                    else:
+                        for key, value in kwargs.items():
+                            kind = type(value)
+                            if len(key) > limit:
+                                break
+                            if kind is str:
+                                if len(value) > limit:
+                                    break
+                            elif kind is int:
+                                if not (
+                                    -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                                ):
+                                    break
+                            elif kind is float:
+                                if value - value:
+                                    break
+                            elif kind is not bool and value is not None:
+                                break
+                        else:
+                            cargs, ckwargs = args, (kwargs or None)
+                if cargs is None:
+                    cargs, ckwargs = capture_inputs(capturer, info, args, kwargs)
             extra = {FUNCTION_ENH_PROMPT_ID: _ids.new_enh_prompt_id()} if enh_prompt else None
             token = _span_set((span_id, trace_id))
             start = _ids.monotonic_ns()
@@ -328,7 +410,10 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                 if (
                     kind in _PLAIN_RESULTS
                     or (kind is str and len(result) <= capturer.fast_string)
-                    or (kind is int and -_BIG_INT < result < _BIG_INT)
+                    or (
+                        kind is int
+                        and (-_SMALL_INT < result < _SMALL_INT or -_BIG_INT < result < _BIG_INT)
+                    )
                 ):
                     captured = result
                 else:

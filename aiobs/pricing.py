@@ -162,33 +162,41 @@ class Pricing:
 
         Unknown means the model has no price, or the usage has no token counts at all.
         """
-        if usage is None or (usage.input_tokens is None and usage.output_tokens is None):
+        if usage is None:
+            return None
+        prompt = usage.input_tokens
+        output = usage.output_tokens
+        if prompt is None and output is None:
             return None
         price = self.price(provider, model)
         if price is None:
             return None
-        prompt = usage.input_tokens or 0
-        rates = price.rates_for(prompt)
-        cached = min(usage.cached_input_tokens or 0, prompt)
-        written = min(usage.cache_write_tokens or 0, prompt - cached)
-        plain = prompt - cached - written
-        input_cost = (
-            plain * rates.input + cached * rates.cached_input + written * rates.cache_write
-        ) / PER_TOKENS
-        output_cost = (usage.output_tokens or 0) * rates.output / PER_TOKENS
+        prompt = prompt or 0
+        rates = price.base if price.above is None else price.rates_for(prompt)
+        cached = usage.cached_input_tokens
+        written = usage.cache_write_tokens
+        if cached or written:
+            cached = min(cached or 0, prompt)
+            written = min(written or 0, prompt - cached)
+            plain = prompt - cached - written
+            input_cost = (
+                plain * rates.input + cached * rates.cached_input + written * rates.cache_write
+            ) / PER_TOKENS
+        else:  # the common case, without the cache arithmetic
+            input_cost = prompt * rates.input / PER_TOKENS
+        output_cost = (output or 0) * rates.output / PER_TOKENS
         cost: dict[str, Any] = {
-            COST_INPUT: _round(input_cost),
-            COST_OUTPUT: _round(output_cost),
-            COST_TOTAL: _round(input_cost + output_cost),
+            COST_INPUT: round(input_cost, _DIGITS),
+            COST_OUTPUT: round(output_cost, _DIGITS),
+            COST_TOTAL: round(input_cost + output_cost, _DIGITS),
         }
         if usage.estimated:
             cost[COST_ESTIMATED] = True
         return cost
 
 
-def _round(value: float) -> float:
-    """A dollar amount without float noise (to a millionth of a cent)."""
-    return round(value, 8)
+_DIGITS = 8
+"""Dollar amounts are rounded to a millionth of a cent (no float noise)."""
 
 
 def _rates(entry: Mapping[str, Any], where: str, fallback: Rates | None = None) -> Rates:

@@ -6,7 +6,10 @@ Measures, in one run on one machine:
   next to the undecorated function and to the OpenTelemetry SDK's ``start_as_current_span`` with
   a no-op exporter;
 * memory retained per buffered event;
-* flush time per event, for 10,000 and 100,000 events written to a file.
+* flush time per event, for 10,000 and 100,000 events written to a file;
+* this machine's primitives, in the same loop: a ContextVar set and reset, a clock read, a
+  ContextVar get, a list append, an empty call with the workload's arguments, and a function
+  taking ``*args, **kwargs`` that passes them on (what any decorator pays).
 
 Usage::
 
@@ -30,11 +33,13 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aiobs import observe, observer
 
-BUDGET_ADDED_NS = 2_000  # per decorated call with small arguments captured
+BUDGET_ADDED_NS = 1_000  # per decorated call with small arguments captured
+BUDGET_OTEL_RATIO = 20.0  # an OpenTelemetry SDK span adds at least this many times more
 BUDGET_BYTES_PER_EVENT = 600
 BUDGET_FLUSH_US_PER_EVENT = 5.0
 
@@ -123,6 +128,49 @@ def time_per_call(fn: Callable[..., int], calls: int) -> float:
     return (time.perf_counter_ns() - start) / calls
 
 
+_var: ContextVar[Any] = ContextVar("bench", default=None)
+_appended: list[int] = []
+
+
+def p_contextvar_set_reset(a: int, b: str, c: float = 0.0) -> int:
+    _var.reset(_var.set(a))
+    return a
+
+
+def p_clock(a: int, b: str, c: float = 0.0) -> int:
+    time.perf_counter_ns()
+    return a
+
+
+def p_contextvar_get(a: int, b: str, c: float = 0.0) -> int:
+    _var.get()
+    return a
+
+
+def p_append(a: int, b: str, c: float = 0.0) -> int:
+    _appended.append(a)
+    return a
+
+
+def _forwarding(fn: Callable[..., int]) -> Callable[..., int]:
+    def forward(*args: Any, **kwargs: Any) -> int:
+        return fn(*args, **kwargs)
+
+    return forward
+
+
+p_forwarding = _forwarding(work)
+
+PRIMITIVES: dict[str, Callable[..., int]] = {
+    "prim_contextvar_set_reset": p_contextvar_set_reset,
+    "prim_clock": p_clock,
+    "prim_contextvar_get": p_contextvar_get,
+    "prim_append": p_append,
+    "prim_forwarding_wrapper": p_forwarding,
+}
+"""Each costs the bare function plus one primitive: subtract ``bare`` to get the primitive."""
+
+
 def call_overhead(rounds: int, calls: int, otel: bool = True) -> dict[str, float]:
     """Median ns per call of each variant, interleaved round by round.
 
@@ -136,6 +184,7 @@ def call_overhead(rounds: int, calls: int, otel: bool = True) -> dict[str, float
         "observe_no_capture": (observed_work_no_capture, True),
         "bare_nested": (top, False),
         "observe_nested": (o_top, True),
+        **{name: (fn, False) for name, fn in PRIMITIVES.items()},
     }
     otel_span: Any = None
     if otel:
@@ -161,6 +210,7 @@ def call_overhead(rounds: int, calls: int, otel: bool = True) -> dict[str, float
             if in_session:
                 observer.end()
                 observer.flush(persist=False)
+            _appended.clear()
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -257,6 +307,7 @@ def main() -> int:
         base = timings["bare_nested"] if "nested" in name else bare
         print(f"| {name} | {value:,.0f} | {value - base:+,.0f} |")
     print()
+    ratio = None
     if "otel" in timings:
         ratio = (timings["otel"] - bare) / added
         print(f"an OpenTelemetry SDK span costs {ratio:.1f} times what @observe adds")
@@ -280,6 +331,11 @@ def main() -> int:
     failures = []
     if added > BUDGET_ADDED_NS:
         failures.append(f"@observe adds {added:,.0f} ns per call (budget {BUDGET_ADDED_NS:,})")
+    if ratio is not None and ratio < BUDGET_OTEL_RATIO:
+        failures.append(
+            f"an OpenTelemetry span adds only {ratio:.1f} times what @observe adds"
+            f" (budget {BUDGET_OTEL_RATIO:.0f})"
+        )
     if memory > BUDGET_BYTES_PER_EVENT:
         failures.append(f"{memory:,.0f} bytes per event (budget {BUDGET_BYTES_PER_EVENT})")
     for n, value in flushes.items():

@@ -1,45 +1,70 @@
-"""Time aiobs adds to OpenAI calls, against the bare client and OpenTelemetry's instrumentor.
+"""Time aiobs adds to LLM provider calls, against the bare clients and OpenTelemetry's instrumentor.
 
-Measures, in one run, ``client.chat.completions.create`` through the real ``openai`` SDK over an
-in-process mock transport (no sockets, so the SDK's own work is what the call costs):
+The headline figure is measured end to end, as a program feels it: the real ``openai``,
+``anthropic`` and ``google-genai`` SDKs over an in-process mock transport (canned wire-format
+bodies, no sockets, so the SDK's own work is what a call costs), in blocks of 20 calls that
+alternate, round after round, between the bare client, aiobs recording, and (for OpenAI)
+OpenTelemetry's ``opentelemetry-instrumentation-openai-v2`` with the SDK's tracer provider, a
+simple span processor and an exporter that drops spans (message content capture on, as aiobs
+captures content). Each block is timed in process CPU time; what a variant adds is its block minus
+the bare block of the same round, and the medians and quartiles of those differences over the
+rounds are reported. Two untimed calls follow every switch of variant (installing or removing a
+patch changes a class, and the interpreter re-warms its caches for the SDK's code once, which a
+program that instruments once never pays again). aiobs's buffered events are discarded every 20
+rounds, as a flush would.
+Workloads: an OpenAI chat call; OpenAI streamed calls of 10 and 100 chunks (the time added per
+chunk is the slope between the two, so per-call costs cancel out); an Anthropic message; a Gemini
+``generate_content`` call.
 
-* plain calls: bare client; aiobs installed with no session (pass-through); aiobs recording;
-  OpenTelemetry's ``opentelemetry-instrumentation-openai-v2`` with the SDK's tracer provider,
-  a simple span processor and an exporter that drops spans (message content capture on, as aiobs
-  captures content);
-* streamed calls of 10 and 200 chunks in the same four variants; the time added per chunk is the
-  slope between the two sizes, so per-call costs cancel out;
-* the same per-call cost in isolation: aiobs's wrapper around a stand-in for the SDK method that
-  returns an already parsed ``ChatCompletion`` (so the SDK's HTTP and parsing work, and its
-  noise, are left out);
-* the same per-chunk cost in isolation: 200 parsed ``ChatCompletionChunk`` objects iterated bare
-  and through aiobs's recording iterator and chat accumulator (the SDK's own per-chunk parsing
-  costs over a hundred times more, so the end-to-end slope is dominated by noise).
+Next to it, the breakdown in isolation:
+
+* memory retained per buffered LLM event (``tracemalloc``) and garbage-collector passes per
+  1,000 calls, bare and recorded;
+* aiobs's wrapper around a stand-in for the SDK method that returns an already parsed
+  ``ChatCompletion`` (the SDK's HTTP and parsing work, and its noise, left out);
+* 200 parsed ``ChatCompletionChunk`` objects iterated bare and through aiobs's recording iterator
+  and chat accumulator (the SDK's own per-chunk parsing costs a hundred times more, so the
+  end-to-end slope is the noisier of the two).
 
 Usage::
 
     python bench/bench_providers.py            # full run, checks the budgets, exit 1 if one fails
     python bench/bench_providers.py --quick    # a few seconds, no budget check (smoke test)
     python bench/bench_providers.py --json out.json   # also write the figures as JSON
+    python bench/bench_providers.py --rounds 600      # more rounds of the end-to-end harness
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
+        --dump-after=functools_reduce --callgrind-out-file=cg.out \
+        python bench/bench_providers.py --callgrind 200   # instructions per call
 
-Variants are interleaved over rounds and medians reported, so a noisy neighbour slows all alike.
+Budgets (exit status 1 when one is missed): end to end, aiobs adds at most 30 µs per chat call
+(median), at least 4 times less than OpenTelemetry's openai-v2 instrumentor in the same run, and
+at most 1 µs per stream chunk (isolated; the end-to-end slope is reported next to it).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import json
+import logging
 import os
 import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-BUDGET_ADDED_US_PER_CALL = 30.0
+BUDGET_ADDED_US_PER_CALL = 30.0  # end to end, median of a chat call
+BUDGET_OTEL_RATIO = 4.0  # OpenTelemetry openai-v2 adds at least this many times more
 BUDGET_ADDED_US_PER_CHUNK = 1.0
-SMALL_STREAM, LARGE_STREAM = 10, 200
+SMALL_STREAM, LARGE_STREAM = 10, 200  # the isolated per-chunk measure
+E2E_SMALL_STREAM, E2E_LARGE_STREAM = 10, 100  # the end-to-end per-chunk slope
+BLOCK = 20  # calls per timed block (streams of E2E_LARGE_STREAM chunks: BLOCK // 10)
+DISCARD_EVERY = 20  # rounds between discarding aiobs's buffered events
+SETTLE = 2  # untimed calls after switching variants, before a timed block
 
 MESSAGES = [
     {"role": "system", "content": "You are a terse assistant."},
@@ -95,8 +120,7 @@ def make_client() -> Any:
     http = _http_module()
     bodies = {
         False: _completion_body(),
-        SMALL_STREAM: _stream_body(SMALL_STREAM),
-        LARGE_STREAM: _stream_body(LARGE_STREAM),
+        **{size: _stream_body(size) for size in {SMALL_STREAM, LARGE_STREAM, E2E_LARGE_STREAM}},
     }
 
     def handler(request: Any) -> Any:
@@ -147,41 +171,90 @@ def stream_call(client: Any, chunks: int) -> Callable[[], Any]:
     return run
 
 
-class Variant:
-    """Puts the process in one configuration (bare, aiobs idle/recording, OpenTelemetry)."""
+def anthropic_call() -> Callable[[], Any] | None:
+    """An Anthropic ``messages.create`` over the mock transport (``None`` without the SDK)."""
+    try:
+        import anthropic
+    except ImportError:
+        return None
+    http = _http_module()
+    body = json.dumps(
+        {
+            "id": "msg_bench",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-haiku-20241022",
+            "content": [{"type": "text", "text": "A prince avenges his father."}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 25, "output_tokens": 7},
+        }
+    ).encode()
 
-    def __init__(self, name: str, enter: Callable[[], None], leave: Callable[[], None]) -> None:
-        self.name = name
-        self.enter = enter
-        self.leave = leave
+    def handler(_request: Any) -> Any:
+        return http.Response(200, content=body, headers=_JSON)
+
+    client = anthropic.Anthropic(
+        api_key="bench",
+        base_url="http://bench.invalid",
+        http_client=http.Client(transport=http.MockTransport(handler)),
+        max_retries=0,
+    )
+
+    def run() -> Any:
+        return client.messages.create(
+            model="claude-3-5-haiku-latest", max_tokens=64, messages=MESSAGES[1:]
+        )
+
+    return run
 
 
-def variants() -> list[Variant]:
-    from aiobs import observer
-    from aiobs.exporters import InMemoryExporter
+def gemini_call() -> Callable[[], Any] | None:
+    """A Gemini ``models.generate_content`` over the mock transport (``None`` without the SDK)."""
+    try:
+        from google import genai
+        from google.genai import types
+    except ImportError:
+        return None
+    http = _http_module()
+    body = json.dumps(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "parts": [{"text": "A prince avenges his father."}],
+                        "role": "model",
+                    },
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 25,
+                "candidatesTokenCount": 7,
+                "totalTokenCount": 32,
+            },
+            "modelVersion": "gemini-2.0-flash",
+        }
+    ).encode()
 
-    def aiobs_idle() -> None:
-        observer.instrument("openai")
+    def handler(_request: Any) -> Any:
+        return http.Response(200, content=body, headers=_JSON)
 
-    def aiobs_recording() -> None:
-        observer.instrument("openai")
-        observer.observe("bench")
+    client = genai.Client(
+        api_key="bench",
+        http_options=types.HttpOptions(
+            base_url="http://bench.invalid",
+            httpx_client=http.Client(transport=http.MockTransport(handler)),
+        ),
+    )
 
-    def aiobs_off() -> None:
-        if observer.current_session() is not None:
-            observer.end()
-            observer.flush(exporter=InMemoryExporter())
-        observer.uninstrument()
+    def run() -> Any:
+        return client.models.generate_content(
+            model="gemini-2.0-flash", contents="Summarize the plot of Hamlet in one sentence."
+        )
 
-    otel = _otel_instrumentor()
-    found = [
-        Variant("bare", lambda: None, lambda: None),
-        Variant("aiobs, no session", aiobs_idle, aiobs_off),
-        Variant("aiobs recording", aiobs_recording, aiobs_off),
-    ]
-    if otel is not None:
-        found.append(Variant("OpenTelemetry openai-v2", otel[0], otel[1]))
-    return found
+    return run
 
 
 def _otel_instrumentor() -> tuple[Callable[[], None], Callable[[], None]] | None:
@@ -202,7 +275,10 @@ def _otel_instrumentor() -> tuple[Callable[[], None], Callable[[], None]] | None
         def export(self, spans: Any) -> SpanExportResult:  # noqa: ARG002 - drops them
             return SpanExportResult.SUCCESS
 
+    # "true" turns content capture on in the instrumentor's default (legacy semantic conventions)
+    # path; the shared GenAI helper it also loads only knows the newer values and warns.
     os.environ.setdefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    logging.getLogger("opentelemetry.util.genai.utils").setLevel(logging.ERROR)
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(DropSpans()))
     instrumentor = OpenAIInstrumentor()
@@ -227,33 +303,255 @@ def time_per_run(run: Callable[[], Any], repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def measure(rounds: int, repeats: int) -> dict[str, dict[str, float]]:
-    """Median microseconds per run of each workload under each variant."""
+def cpu_us_per_call(run: Callable[[], Any], calls: int, settle: int = SETTLE) -> float:
+    """Process CPU microseconds per run, over ``calls`` runs (a neighbour's load is not counted).
+
+    ``settle`` untimed runs go first: installing or removing a patch changes a class, and the
+    interpreter's caches for the SDK's code re-warm over the next call or two, a cost a program
+    that instruments once never pays again.
+    """
+    for _ in range(settle):
+        run()
+    start = time.process_time_ns()
+    for _ in range(calls):
+        run()
+    return (time.process_time_ns() - start) / calls / 1e3
+
+
+class Workload:
+    """Calls of one kind, and the instrumentations that can record them."""
+
+    def __init__(
+        self, name: str, run: Callable[[], Any], provider: str, calls: int, otel: bool
+    ) -> None:
+        self.name = name
+        self.run = run
+        self.provider = provider
+        self.calls = calls
+        self.otel = otel
+
+
+def workloads() -> list[Workload]:
+    """The end-to-end calls, for the SDKs that are installed."""
     client = make_client()
-    workloads: dict[str, Callable[[], Any]] = {
-        "plain": plain_call(client),
-        f"stream {SMALL_STREAM}": stream_call(client, SMALL_STREAM),
-        f"stream {LARGE_STREAM}": stream_call(client, LARGE_STREAM),
+    found = [
+        Workload("openai chat", plain_call(client), "openai", BLOCK, otel=True),
+        Workload(
+            f"openai stream {E2E_SMALL_STREAM}",
+            stream_call(client, E2E_SMALL_STREAM),
+            "openai",
+            BLOCK,
+            otel=True,
+        ),
+        Workload(
+            f"openai stream {E2E_LARGE_STREAM}",
+            stream_call(client, E2E_LARGE_STREAM),
+            "openai",
+            BLOCK // 10,
+            otel=True,
+        ),
+    ]
+    anthropic = anthropic_call()
+    if anthropic is not None:
+        found.append(Workload("anthropic message", anthropic, "anthropic", BLOCK, otel=False))
+    gemini = gemini_call()
+    if gemini is not None:
+        found.append(Workload("gemini generate", gemini, "gemini", BLOCK, otel=False))
+    return found
+
+
+def end_to_end(rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Per round, the CPU µs per call each variant adds to each workload (its block - bare).
+
+    Every round times one block of each workload bare, recorded by aiobs and (OpenAI only)
+    under OpenTelemetry's instrumentor; which of bare and aiobs goes first alternates by round.
+    The chat call also gets a block with aiobs instrumented and no session (``idle``).
+    aiobs records into one session that is ended and discarded every ``DISCARD_EVERY`` rounds.
+    """
+    from aiobs import observer
+    from aiobs.exporters import InMemoryExporter
+
+    chosen = workloads()
+    otel = _otel_instrumentor()
+    added: dict[str, dict[str, list[float]]] = {
+        work.name: {"bare_us": [], "aiobs": [], "idle": [], "otel": []} for work in chosen
     }
-    chosen = variants()
-    samples: dict[str, dict[str, list[float]]] = {
-        variant.name: {name: [] for name in workloads} for variant in chosen
-    }
-    for run in workloads.values():  # warm the SDK's caches (models, validators)
-        time_per_run(run, 20)
-    for _ in range(rounds):
-        for variant in chosen:
-            variant.enter()
-            try:
-                for name, run in workloads.items():
-                    count = repeats if name == "plain" else max(1, repeats // 5)
-                    samples[variant.name][name].append(time_per_run(run, count) * 1e6)
-            finally:
-                variant.leave()
+
+    def aiobs_block(work: Workload) -> float:
+        observer.instrument(work.provider)
+        try:
+            return cpu_us_per_call(work.run, work.calls)
+        finally:
+            observer.uninstrument(work.provider)
+
+    def idle_block(work: Workload) -> float:  # instrumented, no session: the pass-through
+        observer.end()
+        observer.instrument(work.provider)
+        try:
+            return cpu_us_per_call(work.run, work.calls)
+        finally:
+            observer.uninstrument(work.provider)
+            observer.observe("bench")
+
+    def otel_block(work: Workload) -> float:
+        assert otel is not None
+        otel[0]()
+        try:
+            return cpu_us_per_call(work.run, work.calls)
+        finally:
+            otel[1]()
+
+    for work in chosen:  # warm the SDKs' caches (models, validators) in every configuration
+        cpu_us_per_call(work.run, 20)
+        aiobs_block(work)
+        if otel is not None and work.otel:
+            otel_block(work)
+    observer.observe("bench")
+    try:
+        for index in range(rounds):
+            for work in chosen:
+                if index % 2:
+                    recorded = aiobs_block(work)
+                    bare = cpu_us_per_call(work.run, work.calls)
+                else:
+                    bare = cpu_us_per_call(work.run, work.calls)
+                    recorded = aiobs_block(work)
+                row = added[work.name]
+                row["bare_us"].append(bare)
+                row["aiobs"].append(recorded - bare)
+                if otel is not None and work.otel:
+                    row["otel"].append(otel_block(work) - bare)
+                if work is chosen[0]:
+                    row["idle"].append(idle_block(work) - bare)
+            if index % DISCARD_EVERY == DISCARD_EVERY - 1:
+                observer.end()
+                observer.flush(exporter=InMemoryExporter())
+                observer.observe("bench")
+    finally:
+        observer.end()
+        observer.flush(exporter=InMemoryExporter())
+    return added
+
+
+def quartiles(values: list[float]) -> dict[str, float]:
+    """Median and quartiles, rounded to 0.1."""
+    if len(values) < 2:
+        value = round(values[0], 1) if values else float("nan")
+        return {"median": value, "q1": value, "q3": value}
+    q1, median, q3 = statistics.quantiles(values, n=4)
+    return {"median": round(median, 1), "q1": round(q1, 1), "q3": round(q3, 1)}
+
+
+def summarize(added: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """Medians and quartiles per workload and variant, and the per-chunk slope of streams."""
+    rows: dict[str, Any] = {}
+    for name, by_variant in added.items():
+        rows[name] = {
+            variant: quartiles(values) for variant, values in by_variant.items() if values
+        }
+    small = added.get(f"openai stream {E2E_SMALL_STREAM}")
+    large = added.get(f"openai stream {E2E_LARGE_STREAM}")
+    if small and large:
+        span = E2E_LARGE_STREAM - E2E_SMALL_STREAM
+        for variant in ("aiobs", "otel"):
+            if small[variant] and large[variant]:
+                slopes = [
+                    (big - little) / span
+                    for big, little in zip(large[variant], small[variant], strict=True)
+                ]
+                q1, median, q3 = statistics.quantiles(slopes, n=4)
+                rows.setdefault("per chunk", {})[variant] = {
+                    "median": round(median, 3),
+                    "q1": round(q1, 3),
+                    "q3": round(q3, 3),
+                }
+    return rows
+
+
+def by_variant(chat: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The chat call's median CPU µs per call under each variant, and what each adds."""
+    bare = chat["bare_us"]["median"]
+    rows = {"bare": {"plain_us": bare, "added_plain_us": 0.0}}
+    for key, variant in (
+        ("idle", "aiobs, no session"),
+        ("aiobs", "aiobs recording"),
+        ("otel", "OpenTelemetry openai-v2"),
+    ):
+        if key in chat:
+            added = chat[key]["median"]
+            rows[variant] = {"plain_us": round(bare + added, 1), "added_plain_us": added}
+    return rows
+
+
+# -- memory and the garbage collector ---------------------------------------------------------
+
+
+def retained_per_event(events: int) -> dict[str, float]:
+    """Memory and tracked objects that one buffered OpenAI chat event keeps until the flush."""
+    from aiobs import observer
+    from aiobs.exporters import InMemoryExporter
+
+    client = make_client()
+    run = plain_call(client)
+    observer.instrument("openai")
+    observer.observe("bench-memory")
+    try:
+        for _ in range(20):
+            run()
+        observer.flush(exporter=InMemoryExporter())
+        gc.collect()
+        tracked = len(gc.get_objects())
+        for _ in range(events):
+            run()
+        gc.collect()
+        tracked = len(gc.get_objects()) - tracked
+        observer.flush(exporter=InMemoryExporter())
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for _ in range(events):
+            run()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+    finally:
+        observer.end()
+        observer.flush(exporter=InMemoryExporter())
+        observer.uninstrument("openai")
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     return {
-        variant: {name: statistics.median(values) for name, values in by_workload.items()}
-        for variant, by_workload in samples.items()
+        "bytes_per_event": round(grown / events),
+        "tracked_objects_per_event": round(tracked / events, 2),
     }
+
+
+def gc_passes(calls: int) -> dict[str, list[int]]:
+    """Collections of each generation per ``calls`` OpenAI chat calls, bare and recorded."""
+    from aiobs import observer
+    from aiobs.exporters import InMemoryExporter
+
+    run = plain_call(make_client())
+
+    def passes() -> list[int]:
+        gc.collect()
+        before = [generation["collections"] for generation in gc.get_stats()]
+        for _ in range(calls):
+            run()
+        return [
+            generation["collections"] - was
+            for generation, was in zip(gc.get_stats(), before, strict=True)
+        ]
+
+    bare = passes()
+    observer.instrument("openai")
+    observer.observe("bench-gc")
+    try:
+        recorded = passes()
+    finally:
+        observer.end()
+        observer.flush(exporter=InMemoryExporter())
+        observer.uninstrument("openai")
+    return {"bare": bare, "aiobs": recorded}
 
 
 def isolated_call_cost(rounds: int, repeats: int) -> dict[str, float]:
@@ -346,40 +644,71 @@ def isolated_chunk_cost(rounds: int, repeats: int) -> dict[str, float]:
     }
 
 
-def summarize(medians: dict[str, dict[str, float]]) -> dict[str, Any]:
-    """Added time per call and per chunk of each variant, relative to the bare client."""
-    bare = medians["bare"]
-    span = LARGE_STREAM - SMALL_STREAM
-    small, large = f"stream {SMALL_STREAM}", f"stream {LARGE_STREAM}"
-    rows: dict[str, Any] = {}
-    for variant, values in medians.items():
-        rows[variant] = {
-            "plain_us": round(values["plain"], 1),
-            "added_plain_us": round(values["plain"] - bare["plain"], 1),
-            "stream_small_us": round(values[small], 1),
-            "stream_large_us": round(values[large], 1),
-            "added_stream_call_us": round(values[small] - bare[small], 1),
-            "added_per_chunk_us": round(
-                ((values[large] - values[small]) - (bare[large] - bare[small])) / span, 3
-            ),
-        }
-    return rows
+def callgrind_sections(calls: int) -> None:
+    """Chat calls bare, then recorded, each run inside one ``functools.reduce`` call.
+
+    Under ``valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce
+    --dump-after=functools_reduce`` each section is one dump, whose instruction count divided by
+    its calls is what a call costs: deterministic, whatever the machine's load. Dumps 1-4 warm up
+    (20 calls each); dumps 5 and 6 are ``calls`` chat calls bare and recorded, dumps 7 and 8
+    ``calls // 4`` streamed calls of 10 chunks bare and recorded.
+    """
+    from aiobs import observer
+    from aiobs.exporters import InMemoryExporter
+
+    client = make_client()
+    chat, stream = plain_call(client), stream_call(client, E2E_SMALL_STREAM)
+
+    def section(run: Callable[[], Any], count: int, recorded: bool) -> None:
+        if recorded:
+            observer.instrument("openai")
+            observer.observe("bench-callgrind")
+        for _ in range(SETTLE):
+            run()
+        functools.reduce(lambda _done, _index: run(), range(count), None)
+        if recorded:
+            observer.end()
+            observer.flush(exporter=InMemoryExporter())
+            observer.uninstrument("openai")
+        gc.collect()
+
+    for run in (chat, stream):  # warm the SDK's caches in both configurations
+        section(run, 20, recorded=False)
+        section(run, 20, recorded=True)
+    gc.collect()
+    for run, count in ((chat, calls), (stream, calls // 4)):
+        section(run, count, recorded=False)
+        section(run, count, recorded=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run, no budgets")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
+    parser.add_argument("--rounds", type=int, help="rounds of the end-to-end harness (300)")
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        metavar="CALLS",
+        help="only run the sections for instruction counts under callgrind (see the docs)",
+    )
     options = parser.parse_args()
+    if options.callgrind:
+        callgrind_sections(options.callgrind)
+        return 0
     rounds, repeats = (3, 20) if options.quick else (15, 200)
+    e2e_rounds = options.rounds or (4 if options.quick else 300)
+    os.environ.setdefault("ANTHROPIC_OPEN_TELEMETRY", "false")  # its own spans are not measured
     from aiobs import observer
 
     observer.configure(flush_at_exit=False)  # what was recorded is measured, not kept
 
     import openai
 
-    medians = measure(rounds, repeats)
-    rows = summarize(medians)
+    load_before = os.getloadavg()[0]
+    rows = summarize(end_to_end(e2e_rounds))
+    memory = retained_per_event(100 if options.quick else 2_000)
+    passes = gc_passes(100 if options.quick else 1_000)
     chunk_cost = isolated_chunk_cost(rounds, repeats)
     call_cost = isolated_call_cost(rounds, repeats)
     info = {
@@ -387,28 +716,51 @@ def main() -> int:
         "openai": openai.__version__,
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "rounds": rounds,
-        "calls_per_round": repeats,
+        "load": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
+        "rounds": e2e_rounds,
+        "calls_per_block": BLOCK,
     }
     if options.json:
         with open(options.json, "w", encoding="utf-8") as handle:
             json.dump(
-                {"info": info, "results": rows, "chunks": chunk_cost, "calls": call_cost},
+                {
+                    "info": info,
+                    "results": by_variant(rows["openai chat"]),
+                    "end_to_end": rows,
+                    "memory": memory,
+                    "gc_passes_per_1000_calls": passes,
+                    "chunks": chunk_cost,
+                    "calls": call_cost,
+                },
                 handle,
                 indent=2,
             )
     print("aiobs provider benchmark:", ", ".join(f"{k} {v}" for k, v in info.items()))
-    header = (
-        f"{'variant':26} {'plain µs':>9} {'added':>7} {'stream10':>9} {'stream200':>10}"
-        f" {'added/stream':>13} {'added/chunk':>12}"
+    print("end to end, CPU µs per call added (median, quartiles), bare = the call itself:")
+    print(
+        f"{'workload':22} {'bare':>20} {'aiobs adds':>22} {'openai-v2 adds':>22}"
+        f" {'aiobs, no session':>22}"
     )
-    print(header)
+
+    def cell(row: dict[str, Any], variant: str, width: int = 22) -> str:
+        figures = row.get(variant)
+        if figures is None:
+            return "-".rjust(width)
+        return f"{figures['median']:>8} ({figures['q1']}-{figures['q3']})".rjust(width)
+
     for name, row in rows.items():
         print(
-            f"{name:26} {row['plain_us']:9.1f} {row['added_plain_us']:7.1f}"
-            f" {row['stream_small_us']:9.1f} {row['stream_large_us']:10.1f}"
-            f" {row['added_stream_call_us']:13.1f} {row['added_per_chunk_us']:12.3f}"
+            f"{name:22} {cell(row, 'bare_us', 20)} {cell(row, 'aiobs')} {cell(row, 'otel')}"
+            f" {cell(row, 'idle')}"
         )
+    print(
+        f"memory retained per buffered chat event: {memory['bytes_per_event']} bytes,"
+        f" {memory['tracked_objects_per_event']} objects tracked by the garbage collector"
+    )
+    print(
+        f"garbage-collector passes per 1,000 chat calls (generations 0/1/2): bare"
+        f" {passes['bare']}, aiobs recording {passes['aiobs']}"
+    )
     print(
         f"isolated, {chunk_cost['chunks']} chunks: bare {chunk_cost['bare_ns_per_chunk']} ns per"
         f" chunk; aiobs adds {chunk_cost['added_ns_per_chunk']} ns per chunk and"
@@ -421,10 +773,19 @@ def main() -> int:
     if options.quick:
         return 0
     failures = []
-    if call_cost["added_us_per_call"] > BUDGET_ADDED_US_PER_CALL:
+    chat = rows["openai chat"]
+    if chat["aiobs"]["median"] > BUDGET_ADDED_US_PER_CALL:
         failures.append(
-            f"added per call {call_cost['added_us_per_call']} µs > {BUDGET_ADDED_US_PER_CALL}"
+            f"end to end, aiobs adds {chat['aiobs']['median']} µs per chat call"
+            f" > {BUDGET_ADDED_US_PER_CALL}"
         )
+    if "otel" in chat:
+        ratio = chat["otel"]["median"] / max(chat["aiobs"]["median"], 0.1)
+        print(f"OpenTelemetry openai-v2 adds {ratio:.1f} times what aiobs adds per chat call")
+        if ratio < BUDGET_OTEL_RATIO:
+            failures.append(f"openai-v2 adds only {ratio:.1f} times aiobs < {BUDGET_OTEL_RATIO}")
+    else:
+        failures.append("opentelemetry-instrumentation-openai-v2 is not installed: no comparison")
     if chunk_cost["added_ns_per_chunk"] > BUDGET_ADDED_US_PER_CHUNK * 1000:
         failures.append(
             f"added per chunk {chunk_cost['added_ns_per_chunk']} ns > "

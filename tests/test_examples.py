@@ -89,6 +89,19 @@ class TestBenchmark:
         assert all(value > 0 for value in figures["flush_us_per_event"].values())
 
 
+class TestObserveComponentsBenchmark:
+    """The step-by-step @observe benchmark runs in its quick mode and reports every step."""
+
+    def test_quick_run(self, tmp_path: Path) -> None:
+        results = tmp_path / "components.json"
+        run_quick_benchmark("bench_observe_components.py", results)
+        figures = json.loads(results.read_text())["ns_per_call"]
+        steps = [name for name in figures if name.startswith("step ")]
+        assert len(steps) == 8
+        assert "@observe, arguments and result captured" in figures
+        assert all(value > 0 for value in figures.values())
+
+
 class TestProviderBenchmark:
     """The provider benchmark runs in its quick mode and reports every variant."""
 
@@ -101,6 +114,13 @@ class TestProviderBenchmark:
         assert figures["chunks"]["chunks"] == 200
         assert figures["chunks"]["per_stream_us"] > 0
         assert "aiobs adds" in completed.stdout
+        end_to_end = figures["end_to_end"]
+        assert {"openai chat", "openai stream 10", "openai stream 100"} <= set(end_to_end)
+        assert end_to_end["openai chat"]["bare_us"]["median"] > 0
+        assert set(end_to_end["openai chat"]) >= {"bare_us", "aiobs", "idle"}
+        assert "aiobs" in end_to_end["per chunk"]
+        assert figures["memory"]["bytes_per_event"] > 0
+        assert set(figures["gc_passes_per_1000_calls"]) == {"bare", "aiobs"}
 
 
 class TestFlushBenchmark:

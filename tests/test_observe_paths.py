@@ -135,6 +135,12 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = {
     "result not captured": (returns("secret result"), (1,), {"capture_result": False}),
     "enh_prompt": (returns(1), (1,), {"enh_prompt": True, "auto_enhance_after": 3}),
     "a large integer result": (returns(2**80), (2**70,), {}),
+    "integers at the fast and the 64-bit bounds": (
+        returns(2**64),
+        (2**30 - 1, 2**30, -(2**30), 2**64 - 1, -(2**64) + 1),
+        {"kwargs": {"edge": 2**64, "low": -(2**64)}},
+    ),
+    "a result at the 64-bit bound": (returns(2**64 - 1), (-(2**30) + 1,), {}),
     "an error": (fails, ("in",), {}),
 }
 

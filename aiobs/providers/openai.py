@@ -182,9 +182,14 @@ def recorded(api: Api) -> RecordedMethod:
 # -- building the event ----------------------------------------------------------------------------
 
 
-def request_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def request_of(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     """What the program asked for: its arguments minus transport options and unset markers."""
     sentinels = _Sdk.sentinels
+    for key, value in kwargs.items():
+        if key in TRANSPORT_ARGUMENTS or type(value) in sentinels or key == "extra_body":
+            break
+    else:  # nothing to leave out: the program's own arguments (frozen as they are, not kept)
+        return kwargs
     request = {
         key: value
         for key, value in kwargs.items()

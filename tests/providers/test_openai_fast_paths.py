@@ -1,0 +1,156 @@
+"""The shortcuts on the recording path of an OpenAI call give what the general code gives.
+
+Reading usage, dumping the usage model and computing the cost run on every recorded call, so
+they take the common case first; these tests hold the shortcuts to the general code they replace
+(``model_dump(exclude_unset=True)``, ``count(field(...))``) and check that a recorded call keeps
+no SDK object alive.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+openai = pytest.importorskip("openai")
+
+from openai.types import CompletionUsage  # noqa: E402
+from openai.types.chat import ChatCompletion  # noqa: E402
+from openai.types.responses import ResponseUsage  # noqa: E402
+from pydantic import BaseModel, RootModel, computed_field  # noqa: E402
+
+from aiobs import observer  # noqa: E402
+from aiobs.providers.openai_streams import chat_usage, raw, responses_usage  # noqa: E402
+from aiobs.standin import StandinServer  # noqa: E402
+from aiobs.usage import Usage, count, field  # noqa: E402
+from tests.providers.clients import openai_client  # noqa: E402
+from tests.providers.conftest import only_event, user  # noqa: E402
+
+USAGES = [
+    {"prompt_tokens": 25, "completion_tokens": 7, "total_tokens": 32},
+    {
+        "prompt_tokens": 25,
+        "completion_tokens": 7,
+        "total_tokens": 32,
+        "prompt_tokens_details": {"cached_tokens": 10, "audio_tokens": None},
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    },
+    {"prompt_tokens": 25, "completion_tokens": 0, "total_tokens": 25},
+]
+
+
+class WithComputed(BaseModel):
+    """A model whose dump holds more than its set fields."""
+
+    tokens: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def doubled(self) -> int:
+        return self.tokens * 2
+
+
+class TestRawUsage:
+    """``raw(usage)`` is the usage model's ``model_dump(exclude_unset=True)``."""
+
+    @pytest.mark.parametrize("fields", USAGES)
+    def test_validated_usage(self, fields: dict[str, Any]) -> None:
+        usage = CompletionUsage.model_validate(fields)
+        assert raw(usage) == usage.model_dump(exclude_unset=True)
+        assert list(raw(usage)) == list(usage.model_dump(exclude_unset=True))
+
+    @pytest.mark.parametrize("fields", USAGES)
+    def test_constructed_usage(self, fields: dict[str, Any]) -> None:
+        usage = CompletionUsage.construct(**fields)  # how the SDK builds its responses
+        assert raw(usage) == usage.model_dump(exclude_unset=True)
+
+    def test_unknown_fields_the_api_added(self) -> None:
+        usage = CompletionUsage.construct(
+            prompt_tokens=1, completion_tokens=2, total_tokens=3, new_counter=4
+        )
+        assert raw(usage) == usage.model_dump(exclude_unset=True)
+        assert raw(usage)["new_counter"] == 4
+
+    def test_responses_usage(self) -> None:
+        usage = ResponseUsage.model_validate(
+            {
+                "input_tokens": 5,
+                "output_tokens": 6,
+                "total_tokens": 11,
+                "input_tokens_details": {"cached_tokens": 1, "cache_write_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 2},
+            }
+        )
+        assert raw(usage) == usage.model_dump(exclude_unset=True)
+
+    def test_a_model_with_computed_fields_is_dumped(self) -> None:
+        assert raw(WithComputed(tokens=2)) == {"tokens": 2, "doubled": 4}
+
+    def test_a_root_model_is_dumped(self) -> None:
+        assert raw(RootModel[int](5)) == 5
+
+    def test_dicts_and_none_as_they_are(self) -> None:
+        assert raw(None) is None
+        assert raw({"a": 1}) == {"a": 1}
+
+
+def general_chat_usage(usage: Any) -> Usage | None:
+    """chat_usage as written before its shortcut: ``count(field(...))`` for every count."""
+    if usage is None:
+        return None
+    prompt = getattr(usage, "prompt_tokens_details", None)
+    completion = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=count(field(usage, "prompt_tokens")),
+        output_tokens=count(field(usage, "completion_tokens")),
+        total_tokens=count(field(usage, "total_tokens")),
+        cached_input_tokens=count(field(prompt, "cached_tokens")),
+        reasoning_tokens=count(field(completion, "reasoning_tokens")),
+        cache_write_tokens=count(field(prompt, "cache_write_tokens")),
+    )
+
+
+class TestUsageCounts:
+    """The counts read from usage are those of ``count(field(...))``, odd values included."""
+
+    @pytest.mark.parametrize("fields", USAGES)
+    def test_sdk_usage(self, fields: dict[str, Any]) -> None:
+        usage = CompletionUsage.model_validate(fields)
+        assert chat_usage(usage) == general_chat_usage(usage)
+
+    @pytest.mark.parametrize("value", [12, 0, -1, True, False, "12", "many", 3.7, None, 2**70, [1]])
+    def test_odd_values(self, value: Any) -> None:
+        usage = SimpleNamespace(
+            prompt_tokens=value,
+            completion_tokens=value,
+            total_tokens=None,
+            prompt_tokens_details=SimpleNamespace(cached_tokens=value, cache_write_tokens=value),
+            completion_tokens_details={"reasoning_tokens": value},
+        )
+        assert chat_usage(usage) == general_chat_usage(usage)
+
+    def test_responses_usage_odd_values(self) -> None:
+        usage = SimpleNamespace(
+            input_tokens="7", output_tokens=-2, total_tokens=True, input_tokens_details=None
+        )
+        assert responses_usage(usage) == Usage(input_tokens=7)
+
+
+class TestNothingOfTheSdkIsKept:
+    """A buffered event holds no reference to what the SDK returned."""
+
+    def test_the_completion_can_be_collected(self, standin: StandinServer) -> None:
+        observer.observe("kept")
+        with openai_client(standin) as client:
+            completion = client.chat.completions.create(model="gpt-4o-mini", messages=user("Hi"))
+            assert isinstance(completion, ChatCompletion)
+            gone = weakref.ref(completion)
+            usage_gone = weakref.ref(completion.usage)
+            del completion
+            gc.collect()
+            assert gone() is None
+            assert usage_gone() is None
+        assert only_event()["response"]["usage"]["prompt_tokens"] > 0
