@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..server.deps import server_state
 from ..server.params import BadParameterError, parse_labels, parse_time, text
 from ..server.storage import SessionQuery
-from . import compare, dashboard
+from . import compare, dashboard, trace
 from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, SignIn, read_session
 from .security import session_payload as new_session_payload
 from .state import UiState, ui_state
@@ -231,7 +231,8 @@ async def session_page(request: Request, session_id: str) -> Response:
         found = await run_in_threadpool(storage.session, sign_in.project_id, session_id)
     if found is None:
         return _render(request, state, "not_found.html", 404, signed_in=True)
-    view = session_view(found)
+    view = session_view(found, detail=False)
+    view["session_id"] = session_id
     return _render(
         request,
         state,
@@ -241,6 +242,33 @@ async def session_page(request: Request, session_id: str) -> Response:
         data_json=script_json(view),
         now=time.time(),
     )
+
+
+@router.get("/sessions/{session_id}/nodes/{node_id}")
+async def node_detail(request: Request, session_id: str, node_id: str) -> Response:
+    """One node's detail as JSON, fetched by the session page when the node is shown.
+
+    A node of another project's session answers the same 404 as one that does not exist.
+    """
+    state = ui_state(request)
+    sign_in = await _signed_in(request, state)
+    if sign_in is None:
+        return JSONResponse({"error": "not signed in"}, 401)
+    storage = server_state(request).storage
+    found = None
+    if "\x00" not in session_id and "\x00" not in node_id:
+        found = await run_in_threadpool(
+            storage.session_event, sign_in.project_id, session_id, node_id
+        )
+        if found is not None:
+            found = trace.event_detail(found)
+        else:  # a node with no event of its own (no span id): read the whole session
+            whole = await run_in_threadpool(storage.session, sign_in.project_id, session_id)
+            if whole is not None:
+                found = trace.node_detail(session_view(whole), node_id)
+    if found is None:
+        return JSONResponse({"error": "no such node"}, 404)
+    return Response(script_json(found), media_type="application/json")
 
 
 @router.get("/dashboard")

@@ -1,10 +1,13 @@
 """A stored session turned into what the session page draws: tree nodes and their details.
 
 Each node of the trace tree becomes ``{"id", "parent", "children", "name", "kind", "start",
-"duration_ms", "error", "detail"}``, in depth-first order; ``start`` is milliseconds from the
-session's first event, for the waterfall. ``detail`` holds what the detail pane shows: for an
-LLM call the conversation (:mod:`.conversation`), response, usage, cost, model and error; for a
-function its arguments, result, callsite and exception.
+"duration_ms", "error", "tokens", "detail"}``, in depth-first order; ``start`` is milliseconds
+from the session's first event, for the waterfall. ``detail`` holds what the detail pane shows:
+for an LLM call the conversation (:mod:`.conversation`), response, usage, cost, model and error;
+for a function its arguments, result, callsite, attributes and exception; for both the values
+the SDK cut or redacted (:mod:`.markers`). The server's session page sends the tree without the
+details (``detail=False``) and the page fetches a node's detail when it is shown
+(:func:`event_detail`); the one-file report keeps them in the page.
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .conversation import conversation, response_message
+from .markers import markers
 
 LLM_FIELDS = ("provider", "api", "request_model", "response_model", "usage", "cost", "stream")
 
 
-def session_view(found: Mapping[str, Any]) -> dict[str, Any]:
-    """The nodes of a session from the query API's ``GET /v1/sessions/{id}`` answer."""
+def session_view(found: Mapping[str, Any], *, detail: bool = True) -> dict[str, Any]:
+    """The nodes of a session from the query API's ``GET /v1/sessions/{id}`` answer.
+
+    With ``detail=False`` the nodes carry no ``detail`` (the tree alone, a small fraction of the
+    session's size); :func:`event_detail` gives a node's detail on demand.
+    """
     events: dict[str, Mapping[str, Any]] = {}
     for event in [*found.get("events", []), *found.get("function_events", [])]:
         span_id = event.get("span_id")
@@ -29,13 +37,32 @@ def session_view(found: Mapping[str, Any]) -> dict[str, Any]:
     for span_id, event in events.items():  # events the tree left out still show, at the top
         if span_id not in seen:
             flat.append(_node(event, span_id, None, []))
+    if not detail:
+        for node in flat:
+            del node["detail"]
     starts = [node["started_at"] for node in flat if isinstance(node["started_at"], (int, float))]
     origin = min(starts, default=0.0)
     for node in flat:
         started = node.pop("started_at")
         node["start"] = (started - origin) * 1000 if isinstance(started, (int, float)) else 0.0
     total = max((node["start"] + (node["duration_ms"] or 0) for node in flat), default=0.0)
-    return {"nodes": flat, "total_ms": total}
+    summary = found.get("session")
+    labels = summary.get("labels") if isinstance(summary, Mapping) else None
+    return {"nodes": flat, "total_ms": total, "labels": labels or {}}
+
+
+def event_detail(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``name``, ``kind`` and ``detail`` of one stored event, as its tree node has them."""
+    node = _node(event, "", None, [])
+    return {"name": node["name"], "kind": node["kind"], "detail": node["detail"]}
+
+
+def node_detail(view: Mapping[str, Any], node_id: str) -> dict[str, Any] | None:
+    """The ``name``, ``kind`` and ``detail`` of a node of a :func:`session_view`, if it has one."""
+    for node in view["nodes"]:
+        if node["id"] == node_id:
+            return {"name": node["name"], "kind": node["kind"], "detail": node["detail"]}
+    return None
 
 
 def _walk(
@@ -52,7 +79,10 @@ def _walk(
             child["span_id"] if isinstance(child.get("span_id"), str) else f"{node_id}.{position}"
             for position, child in enumerate(children)
         ]
-        yield _node(event, node_id, parent, child_ids)
+        node = _node(event, node_id, parent, child_ids)
+        if tree_node.get("depth_truncated") is True:
+            node["depth_truncated"] = True  # placed beside its parent: the tree is too deep
+        yield node
         yield from _walk(children, node_id, events)
 
 
@@ -70,8 +100,15 @@ def _node(
         "started_at": event.get("started_at"),
         "duration_ms": duration if isinstance(duration, (int, float)) else None,
         "error": bool(event.get("error") or event.get("exception")),
+        "tokens": _tokens(event),
         "detail": _function_detail(event) if is_function else _llm_detail(event),
     }
+
+
+def _tokens(event: Mapping[str, Any]) -> int | None:
+    usage = event.get("usage")
+    total = usage.get("total_tokens") if isinstance(usage, Mapping) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _name(event: Mapping[str, Any], is_function: bool) -> str:
@@ -100,6 +137,7 @@ def _llm_detail(event: Mapping[str, Any]) -> dict[str, Any]:
         error=event.get("error"),
         exception=event.get("exception"),
         duration_ms=event.get("duration_ms"),
+        markers=markers(event),
     )
     return detail
 
@@ -112,7 +150,9 @@ def _function_detail(event: Mapping[str, Any]) -> dict[str, Any]:
         "kwargs": event.get("kwargs"),
         "result": event.get("result"),
         "callsite": event.get("callsite"),
+        "attributes": event.get("attributes"),
         "error": event.get("error"),
         "exception": event.get("exception"),
         "duration_ms": event.get("duration_ms"),
+        "markers": markers(event),
     }

@@ -118,3 +118,17 @@ def page(browser: Any) -> Iterator[Any]:
     yield page
     context.close()
     assert errors == [], "the page reported errors (CSP violations, script errors or dialogs)"
+
+
+DETAIL_SHOWN = """() => {
+  const chosen = document.querySelector("#tree li[aria-selected=true]");
+  const detail = document.getElementById("detail");
+  return chosen !== null && detail.dataset.shown === chosen.dataset.id;
+}"""
+
+
+def detail_text(page: Any) -> str:
+    """The detail pane's text once it shows the chosen node (a node's detail is fetched)."""
+    page.wait_for_function(DETAIL_SHOWN)
+    text: str = page.inner_text("#detail")
+    return text

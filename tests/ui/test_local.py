@@ -23,7 +23,7 @@ from aiobs.exporters.document import ExportDocument
 from aiobs.server.storage import SessionQuery
 from aiobs.ui.files import UnreadableFile, read_document
 from aiobs.ui.local import REFRESH_SECONDS, is_loopback
-from tests.ui.conftest import UiServer
+from tests.ui.conftest import UiServer, detail_text
 from tests.ui.data import agent_document, failing_document, hostile_document
 from tests.ui.test_browser import sign_in
 
@@ -252,7 +252,7 @@ def node_details(page: Any) -> list[str]:
     details = []
     for row in page.locator("#tree li[role=treeitem] > .row").all():
         row.click()
-        details.append(page.inner_text("#detail"))
+        details.append(detail_text(page))
     return details
 
 

@@ -279,6 +279,22 @@ class Storage(abc.ABC):
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
         """One session with its events, function events and trace tree; ``None`` if not found."""
 
+    def session_event(
+        self, project_id: str, session_id: str, span_id: str
+    ) -> dict[str, Any] | None:
+        """One event of a session, by its span id, as uploaded; ``None`` if not found.
+
+        The web UI fetches a node's detail with it. This default reads the whole session; a
+        storage that can find one event by its key does better.
+        """
+        found = self.session(project_id, session_id)
+        if found is None:
+            return None
+        for event in [*found["events"], *found["function_events"]]:
+            if event.get("span_id") == span_id:
+                return dict(event)
+        return None
+
     @abc.abstractmethod
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
         """LLM call aggregates by group and time bucket."""

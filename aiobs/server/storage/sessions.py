@@ -135,6 +135,20 @@ def detail(cursor: Cursor, project_id: str, session_id: str) -> dict[str, Any] |
     }
 
 
+def event(cursor: Cursor, project_id: str, session_id: str, span_id: str) -> dict[str, Any] | None:
+    """One event of the session, by its span id (an event with a span id is stored under it)."""
+    cursor.execute(
+        "SELECT body FROM aiobs_events"
+        " WHERE project_id = ? AND session_id = ? AND event_key = ? AND span_id = ?",
+        (project_id, session_id, span_id, span_id),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    found: dict[str, Any] = json.loads(row[0])
+    return found
+
+
 def summarize(cursor: Cursor, project_id: str, rows: list[Any]) -> list[dict[str, Any]]:
     """Summaries of the sessions in ``rows`` (``_SESSION_COLUMNS``), with their event totals."""
     if not rows:
