@@ -23,7 +23,14 @@ from ..server.deps import server_state
 from ..server.params import BadParameterError, parse_labels, parse_time, text
 from ..server.storage import SessionQuery
 from . import compare, dashboard, trace
-from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, SignIn, read_session
+from .security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    SignIn,
+    read_session,
+    sign_in_hash,
+)
 from .security import session_payload as new_session_payload
 from .state import UiState, ui_state
 from .trace import session_view
@@ -103,8 +110,13 @@ async def _signed_in(request: Request, state: UiState) -> SignIn | None:
     sign_in = read_session(state.signer, request.cookies.get(SESSION_COOKIE))
     if sign_in is None:
         return None
-    live = await run_in_threadpool(state.keys.live_project, sign_in.key_id)
-    return sign_in if live == sign_in.project_id else None
+    storage = server_state(request).storage
+
+    def valid(found: SignIn) -> bool:
+        live = state.keys.live_project(found.key_id) == found.project_id
+        return live and not storage.sign_in_ended(sign_in_hash(found))
+
+    return sign_in if await run_in_threadpool(valid, sign_in) else None
 
 
 def _to_sign_in() -> RedirectResponse:
@@ -143,11 +155,15 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
-    """End the sign-in: the session cookie is removed."""
+    """End the sign-in on the server (a copy of the cookie stops working) and remove the cookie."""
     state = ui_state(request)
     fields = await _form(request)
     if not _csrf_ok(request, state, fields):
         return _render(request, state, "forbidden.html", 403)
+    sign_in = read_session(state.signer, request.cookies.get(SESSION_COOKIE))
+    if sign_in is not None and state.local_project is None:
+        storage = server_state(request).storage
+        await run_in_threadpool(storage.end_sign_in, sign_in_hash(sign_in), sign_in.expires_at)
     response = _to_sign_in()
     response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
     return response

@@ -45,6 +45,7 @@ class MemoryStorage(Storage):
         self._digests: dict[tuple[str, str], str | None] = {}
         self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
         self._events: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+        self._ended_sign_ins: dict[str, float] = {}
 
     def migrate(self) -> None:
         """Nothing to migrate."""
@@ -93,6 +94,17 @@ class MemoryStorage(Storage):
         if entry is None or entry[1] != hashlib.sha256(secret.encode()).hexdigest():
             return None
         return None if entry[0].revoked_at is not None else entry[0]
+
+    def end_sign_in(self, sign_in_hash: str, expires_at: float) -> None:
+        with self._lock:
+            now = time.time()
+            self._ended_sign_ins = {
+                ended: until for ended, until in self._ended_sign_ins.items() if until >= now
+            }
+            self._ended_sign_ins.setdefault(sign_in_hash, expires_at)
+
+    def sign_in_ended(self, sign_in_hash: str) -> bool:
+        return sign_in_hash in self._ended_sign_ins
 
     def quota_status(self, key: KeyRecord) -> QuotaStatus:
         used = self._used.get(key.key_id, 0)

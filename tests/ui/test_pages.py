@@ -118,6 +118,34 @@ class TestSignIn:
         assert SESSION_COOKIE not in client.cookies
         assert client.get("/ui/", follow_redirects=False).status_code == 303
 
+    def test_a_copied_cookie_stops_working_after_sign_out(
+        self, seeded: tuple[Storage, NewKey, NewKey], key: NewKey, tmp_path: Path
+    ) -> None:
+        """Sign-out ends the sign-in on the server, for every worker of the database."""
+        client = TestClient(create_app(seeded[0]), base_url=BASE)
+        sign_in(client, key)
+        copied = client.cookies[SESSION_COOKIE]
+        # another worker: its own storage on the same database file, the same signing secret
+        worker = open_storage(f"sqlite:///{tmp_path}/ui.db")
+        try:
+            thief = TestClient(create_app(worker), base_url=BASE)
+            thief.cookies.set(SESSION_COOKIE, copied)
+            assert thief.get("/ui/", follow_redirects=False).status_code == 200
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/").text)
+            assert csrf is not None
+            client.post("/ui/signout", data={"csrf": csrf.group(1)}, follow_redirects=False)
+            for who in (thief, TestClient(create_app(seeded[0]), base_url=BASE)):
+                who.cookies.set(SESSION_COOKIE, copied)
+                answer = who.get("/ui/", follow_redirects=False)
+                assert answer.status_code == 303
+                assert answer.headers["location"] == "/ui/signin"
+                node = who.get("/ui/sessions/agent-run-1/nodes/llm1", follow_redirects=False)
+                assert node.status_code == 401
+            sign_in(client, key)  # a new sign-in of the same key works
+            assert client.get("/ui/", follow_redirects=False).status_code == 200
+        finally:
+            worker.close()
+
 
 class TestCsrf:
     """State-changing forms need the token that goes with the page's CSRF cookie."""

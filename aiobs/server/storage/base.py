@@ -239,6 +239,19 @@ class Storage(abc.ABC):
     def authenticate(self, secret: str) -> KeyRecord | None:
         """The live key whose secret this is, compared in constant time; else ``None``."""
 
+    # -- web UI sign-ins ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def end_sign_in(self, sign_in_hash: str, expires_at: float) -> None:
+        """Remember that the web UI sign-in with this hash ended (until ``expires_at``).
+
+        Ended sign-ins whose ``expires_at`` has passed are forgotten: their cookies have expired.
+        """
+
+    @abc.abstractmethod
+    def sign_in_ended(self, sign_in_hash: str) -> bool:
+        """Whether the web UI sign-in with this hash was ended by :meth:`end_sign_in`."""
+
     # -- metering and ingest --------------------------------------------------------------------
 
     @abc.abstractmethod

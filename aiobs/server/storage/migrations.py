@@ -167,6 +167,18 @@ STEPS: tuple[tuple[Statement, ...], ...] = (
         _fill_search_text,
         _index_search_text,
     ),
+    (),  # step 4 is another branch's; the merge puts it here
+    (),  # step 5 is another branch's; the merge puts it here
+    (
+        # step 6: web UI sign-ins ended by signing out, so that a copy of the cookie stops
+        # working on every worker. A row holds the SHA-256 of the sign-in's random id and when
+        # its cookie would have expired anyway; rows past that are deleted as others are added.
+        """CREATE TABLE aiobs_ui_signouts (
+            sign_in_hash TEXT PRIMARY KEY,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX aiobs_ui_signouts_expiry ON aiobs_ui_signouts (expires_at)",
+    ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""
 

@@ -168,6 +168,26 @@ class SQLStorage(Storage):
         record = KeyRecord(*row[1:])
         return None if record.revoked_at is not None else record
 
+    # -- web UI sign-ins ------------------------------------------------------------------------
+
+    def end_sign_in(self, sign_in_hash: str, expires_at: float) -> None:
+        """Store the ended sign-in; forget those whose cookies have expired."""
+        with self.driver.transaction() as cursor:
+            cursor.execute("DELETE FROM aiobs_ui_signouts WHERE expires_at < ?", (self.clock(),))
+            cursor.execute(
+                "INSERT INTO aiobs_ui_signouts (sign_in_hash, expires_at) VALUES (?, ?)"
+                " ON CONFLICT (sign_in_hash) DO NOTHING",
+                (sign_in_hash, expires_at),
+            )
+
+    def sign_in_ended(self, sign_in_hash: str) -> bool:
+        """Whether the sign-in was ended."""
+        with self.driver.reading() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM aiobs_ui_signouts WHERE sign_in_hash = ?", (sign_in_hash,)
+            )
+            return cursor.fetchone() is not None
+
     # -- metering and ingest --------------------------------------------------------------------
 
     def quota_status(self, key: KeyRecord) -> QuotaStatus:
