@@ -1,7 +1,8 @@
 """The web UI's pages: sign-in and sign-out, the sessions list and one session.
 
 Pages are rendered on the server with autoescaped Jinja2 templates; the session page hands its
-events to ``static/session.js`` as JSON in a ``<script type="application/json">`` block. A
+trace tree to ``static/session.js`` as JSON in a ``<script type="application/json">`` block, and
+the script fetches a node's detail from ``/ui/sessions/{id}/nodes/{node}`` when it is shown. A
 signed-in person sees what the query API shows their key (:mod:`aiobs.server.queries`): the same
 storage queries, limited to the key's project, so a session of another project is answered with
 the same not-found page as one that does not exist.
@@ -244,10 +245,10 @@ async def session_page(request: Request, session_id: str) -> Response:
     storage = server_state(request).storage
     found = None
     if "\x00" not in session_id:
-        found = await run_in_threadpool(storage.session, sign_in.project_id, session_id)
+        found = await run_in_threadpool(storage.session_outline, sign_in.project_id, session_id)
     if found is None:
         return _render(request, state, "not_found.html", 404, signed_in=True)
-    view = session_view(found, detail=False)
+    view = trace.outline_view(found)
     view["session_id"] = session_id
     return _render(
         request,
@@ -264,6 +265,9 @@ async def session_page(request: Request, session_id: str) -> Response:
 async def node_detail(request: Request, session_id: str, node_id: str) -> Response:
     """One node's detail as JSON, fetched by the session page when the node is shown.
 
+    ``node_id`` is the node's id in the page: its event's stored key (the span id, when the
+    event has one).
+
     A node of another project's session answers the same 404 as one that does not exist.
     """
     state = ui_state(request)
@@ -276,15 +280,9 @@ async def node_detail(request: Request, session_id: str, node_id: str) -> Respon
         found = await run_in_threadpool(
             storage.session_event, sign_in.project_id, session_id, node_id
         )
-        if found is not None:
-            found = trace.event_detail(found)
-        else:  # a node with no event of its own (no span id): read the whole session
-            whole = await run_in_threadpool(storage.session, sign_in.project_id, session_id)
-            if whole is not None:
-                found = trace.node_detail(session_view(whole), node_id)
     if found is None:
         return JSONResponse({"error": "no such node"}, 404)
-    return Response(script_json(found), media_type="application/json")
+    return Response(script_json(trace.event_detail(found)), media_type="application/json")
 
 
 @router.get("/dashboard")

@@ -6,8 +6,8 @@ from the session's first event, for the waterfall. ``detail`` holds what the det
 for an LLM call the conversation (:mod:`.conversation`), response, usage, cost, model and error;
 for a function its arguments, result, callsite, attributes and exception; for both the values
 the SDK cut or redacted (:mod:`.markers`). The server's session page sends the tree without the
-details (``detail=False``) and the page fetches a node's detail when it is shown
-(:func:`event_detail`); the one-file report keeps them in the page.
+details (:func:`outline_view`, from the event table's columns) and the page fetches a node's
+detail when it is shown (:func:`event_detail`); the one-file report keeps them in the page.
 """
 
 from __future__ import annotations
@@ -15,18 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..tree import link
 from .conversation import conversation, response_message
 from .markers import markers
 
 LLM_FIELDS = ("provider", "api", "request_model", "response_model", "usage", "cost", "stream")
 
 
-def session_view(found: Mapping[str, Any], *, detail: bool = True) -> dict[str, Any]:
-    """The nodes of a session from the query API's ``GET /v1/sessions/{id}`` answer.
-
-    With ``detail=False`` the nodes carry no ``detail`` (the tree alone, a small fraction of the
-    session's size); :func:`event_detail` gives a node's detail on demand.
-    """
+def session_view(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The nodes of a session from the query API's ``GET /v1/sessions/{id}`` answer."""
     events: dict[str, Mapping[str, Any]] = {}
     for event in [*found.get("events", []), *found.get("function_events", [])]:
         span_id = event.get("span_id")
@@ -37,9 +34,6 @@ def session_view(found: Mapping[str, Any], *, detail: bool = True) -> dict[str, 
     for span_id, event in events.items():  # events the tree left out still show, at the top
         if span_id not in seen:
             flat.append(_node(event, span_id, None, []))
-    if not detail:
-        for node in flat:
-            del node["detail"]
     starts = [node["started_at"] for node in flat if isinstance(node["started_at"], (int, float))]
     origin = min(starts, default=0.0)
     for node in flat:
@@ -51,18 +45,63 @@ def session_view(found: Mapping[str, Any], *, detail: bool = True) -> dict[str, 
     return {"nodes": flat, "total_ms": total, "labels": labels or {}}
 
 
+def outline_view(outline: Mapping[str, Any]) -> dict[str, Any]:
+    """The tree of a session page from :meth:`~aiobs.server.storage.Storage.session_outline`.
+
+    The same nodes as :func:`session_view` without their ``detail`` (ids are the events' stored
+    keys, by which the page fetches a node's :func:`event_detail`), built from the event
+    table's columns without reading the stored documents.
+    """
+    events: list[Mapping[str, Any]] = outline["events"]
+    shape = link(
+        [event["started_at"] or 0.0 for event in events],
+        [event["span_id"] for event in events],
+        [event["parent_span_id"] for event in events],
+    )
+    parents: dict[int, int] = {}
+    for index, kids in enumerate(shape.children):
+        for kid in kids:
+            parents[kid] = index
+    starts = [event["started_at"] for event in events if event["started_at"] is not None]
+    origin = min(starts, default=0.0)
+    nodes: list[dict[str, Any]] = []
+    stack = list(reversed(shape.roots))
+    while stack:  # depth first, as session_view orders them
+        index = stack.pop()
+        event = events[index]
+        kids = shape.children[index]
+        function = event["kind"] == "function"
+        if function:
+            name = str(event["api"] or "function")
+        else:
+            model = event["model"]
+            name = f"{event['provider'] or 'llm'} {event['api'] or 'call'}"
+            name += f" · {model}" if model else ""
+        started = event["started_at"]
+        node = {
+            "id": event["key"],
+            "parent": events[parents[index]]["key"] if index in parents else None,
+            "children": [events[kid]["key"] for kid in kids],
+            "name": name,
+            "kind": "function" if function else "llm",
+            "start": (started - origin) * 1000 if started is not None else 0.0,
+            "duration_ms": event["duration_ms"],
+            "error": bool(event["error"]),
+            "tokens": event["total_tokens"],
+        }
+        if index in shape.truncated:
+            node["depth_truncated"] = True
+        nodes.append(node)
+        stack.extend(reversed(kids))
+    total = max((node["start"] + (node["duration_ms"] or 0) for node in nodes), default=0.0)
+    labels = outline["session"].get("labels")
+    return {"nodes": nodes, "total_ms": total, "labels": labels or {}}
+
+
 def event_detail(event: Mapping[str, Any]) -> dict[str, Any]:
     """The ``name``, ``kind`` and ``detail`` of one stored event, as its tree node has them."""
     node = _node(event, "", None, [])
     return {"name": node["name"], "kind": node["kind"], "detail": node["detail"]}
-
-
-def node_detail(view: Mapping[str, Any], node_id: str) -> dict[str, Any] | None:
-    """The ``name``, ``kind`` and ``detail`` of a node of a :func:`session_view`, if it has one."""
-    for node in view["nodes"]:
-        if node["id"] == node_id:
-            return {"name": node["name"], "kind": node["kind"], "detail": node["detail"]}
-    return None
 
 
 def _walk(

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from aiobs.server.app import create_app
 from aiobs.server.storage import NewKey, Storage
 from aiobs.ui.markers import markers
+from aiobs.ui.trace import outline_view, session_view
+from tests.server.memory_storage import MemoryStorage
 from tests.ui.conftest import UiServer, detail_text, seeded_storage
 from tests.ui.data import API_KEY, marked_document
 from tests.ui.test_pages import BASE, sign_in
@@ -246,3 +248,47 @@ class TestDetailInBrowser:
         detail_text(page)
         assert page.locator("#detail .labels .chip-attribute").count() == 0
         assert page.locator("#detail .labels .chip-label").all_inner_texts() == ["env: dev"]
+
+
+class TestOutline:
+    """The session page's tree, read from the event table alone, is the full view's tree."""
+
+    @pytest.mark.parametrize(
+        "session_id", ["agent-run-1", "failing-run-1", "hostile-run-1", "marked-run-1"]
+    )
+    def test_the_same_nodes_as_the_full_view_without_details(
+        self, seeded: tuple[Storage, NewKey, NewKey], session_id: str
+    ) -> None:
+        storage, key, _ = seeded
+        project = key.record.project_id
+        full = session_view(storage.session(project, session_id) or {})
+        for node in full["nodes"]:
+            del node["detail"]
+        outline = storage.session_outline(project, session_id)
+        assert outline is not None
+        assert outline_view(outline) == full
+        assert (
+            outline_view(MemoryStorage.session_outline(storage, project, session_id) or {}) == full
+        )
+
+    def test_a_tree_too_deep_marks_the_nodes_placed_beside_their_parent(self) -> None:
+        rows = [
+            {
+                "key": f"s{depth}",
+                "kind": "function",
+                "span_id": f"s{depth}",
+                "parent_span_id": f"s{depth - 1}" if depth else None,
+                "provider": "function",
+                "api": f"step{depth}",
+                "model": None,
+                "started_at": 100.0 + depth,
+                "duration_ms": 1.0,
+                "error": 0,
+                "total_tokens": None,
+            }
+            for depth in range(70)
+        ]
+        view = outline_view({"session": {"labels": None}, "events": rows})
+        deep = [node["id"] for node in view["nodes"] if node.get("depth_truncated")]
+        assert deep == [f"s{depth}" for depth in range(64, 70)]
+        assert view["labels"] == {}

@@ -292,19 +292,49 @@ class Storage(abc.ABC):
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
         """One session with its events, function events and trace tree; ``None`` if not found."""
 
-    def session_event(
-        self, project_id: str, session_id: str, span_id: str
-    ) -> dict[str, Any] | None:
-        """One event of a session, by its span id, as uploaded; ``None`` if not found.
+    def session_outline(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        """A session's summary and, for each event, what a row of its trace tree shows.
 
-        The web UI fetches a node's detail with it. This default reads the whole session; a
-        storage that can find one event by its key does better.
+        ``{"session": summary, "events": [...]}``, each event with the fields of
+        :data:`~aiobs.server.storage.sessions.OUTLINE_FIELDS`, by start time; ``key`` names the
+        event for :meth:`session_event`. The web UI's session page is drawn from it. This
+        default reads the whole session; the SQL storage reads only the event table's columns.
         """
         found = self.session(project_id, session_id)
         if found is None:
             return None
-        for event in [*found["events"], *found["function_events"]]:
-            if event.get("span_id") == span_id:
+        events = []
+        for index, event in enumerate([*found["events"], *found["function_events"]]):
+            function = event.get("provider") == "function" or "args" in event
+            usage = event.get("usage") if isinstance(event.get("usage"), Mapping) else {}
+            events.append(
+                {
+                    "key": event.get("span_id") or f"#{index}",
+                    "kind": "function" if function else "llm",
+                    "span_id": event.get("span_id"),
+                    "parent_span_id": event.get("parent_span_id"),
+                    "provider": event.get("provider"),
+                    "api": event.get("name") if function else event.get("api"),
+                    "model": event.get("response_model") or event.get("request_model"),
+                    "started_at": event.get("started_at"),
+                    "duration_ms": event.get("duration_ms"),
+                    "error": 1 if event.get("error") is not None else 0,
+                    "total_tokens": usage.get("total_tokens"),
+                }
+            )
+        events.sort(key=lambda event: (event["started_at"] or 0.0, event["kind"]))
+        return {"session": found["session"], "events": events}
+
+    def session_event(self, project_id: str, session_id: str, key: str) -> dict[str, Any] | None:
+        """One event of a session, as uploaded, by the ``key`` of :meth:`session_outline`.
+
+        The web UI fetches a node's detail with it. This default reads the whole session.
+        """
+        found = self.session(project_id, session_id)
+        if found is None:
+            return None
+        for index, event in enumerate([*found["events"], *found["function_events"]]):
+            if (event.get("span_id") or f"#{index}") == key:
                 return dict(event)
         return None
 

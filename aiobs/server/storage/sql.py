@@ -292,12 +292,15 @@ class SQLStorage(Storage):
         with self._refusing_data(), self.driver.reading() as cursor:
             return sessions.detail(cursor, project_id, session_id)
 
-    def session_event(
-        self, project_id: str, session_id: str, span_id: str
-    ) -> dict[str, Any] | None:
-        """One event of a session by its span id (its stored key), read alone."""
+    def session_outline(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        """The session's summary and the tree columns of its events, without their documents."""
         with self._refusing_data(), self.driver.reading() as cursor:
-            return sessions.event(cursor, project_id, session_id, span_id)
+            return sessions.outline(cursor, project_id, session_id)
+
+    def session_event(self, project_id: str, session_id: str, key: str) -> dict[str, Any] | None:
+        """One event of a session by its stored key, read alone."""
+        with self._refusing_data(), self.driver.reading() as cursor:
+            return sessions.event(cursor, project_id, session_id, key)
 
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
         """LLM call aggregates by group and time bucket."""
