@@ -173,13 +173,38 @@ async def sign_out(request: Request) -> Response:
 FILTERS = ("q", "label", "name", "since", "until", "model", "provider", "errors")
 
 
-def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
+def label_filters(given: list[str]) -> list[str]:
+    """The ``key:value`` items of the sessions page's ``label`` parameters.
+
+    Repeated parameters (``?label=team:a,b&label=env:prod``) are taken whole, so a value may
+    hold a comma. One parameter is the form's box, ``key:value, key:value``: it is split at the
+    commas, and a piece without a ``:`` is part of the value before it (``team:a,b`` is one
+    label).
+    """
+    given = [item.strip() for item in given if item.strip()]
+    if len(given) != 1:
+        return given
+    items: list[str] = []
+    for piece in given[0].split(","):
+        if ":" not in piece and items:
+            items[-1] += "," + piece
+        elif piece.strip():
+            items.append(piece.strip())
+    return items
+
+
+def session_query(
+    params: dict[str, str], cursor: str | None, labels: list[str] | None = None
+) -> SessionQuery:
     """The storage query of the sessions page's filters, parsed as ``GET /v1/sessions`` does.
+
+    ``labels`` are the ``label`` parameters (see :func:`label_filters`); without them, the
+    ``label`` of ``params``.
 
     Raises:
         BadParameterError: a filter the query API would refuse too.
     """
-    labels = [item.strip() for item in params.get("label", "").split(",") if item.strip()]
+    labels = label_filters([params.get("label", "")] if labels is None else labels)
     errors = params.get("errors", "")
     if errors not in ("", "yes", "no"):
         raise BadParameterError("errors must be yes, no or empty")
@@ -205,21 +230,25 @@ async def sessions_page(request: Request) -> Response:
     if sign_in is None:
         return _to_sign_in()
     params = {name: request.query_params.get(name, "").strip() for name in FILTERS}
+    labels = [item for item in request.query_params.getlist("label") if item.strip()]
+    if len(labels) > 1:
+        params["label"] = ", ".join(label.strip() for label in labels)  # shown in the form
     cursor = request.query_params.get("cursor") or None
     storage = server_state(request).storage
     sessions: list[dict[str, Any]] = []
     next_url = None
     error = None
     try:
-        query = session_query(params, cursor)
+        query = session_query(params, cursor, labels)
         page = await run_in_threadpool(storage.sessions, sign_in.project_id, query)
     except ValueError as exc:  # BadParameterError, or a cursor the storage cannot read
         error = str(exc)
     else:
         sessions = page.sessions
         if page.next_cursor:
-            kept = {name: value for name, value in params.items() if value}
-            next_url = "/ui/?" + urlencode({**kept, "cursor": page.next_cursor})
+            kept = [(name, value) for name, value in params.items() if value and name != "label"]
+            kept += [("label", label) for label in labels]
+            next_url = "/ui/?" + urlencode([*kept, ("cursor", page.next_cursor)])
     filtered = any(params.values()) or cursor is not None
     return _render(
         request,
