@@ -350,6 +350,22 @@ class TestNothingStopsTheViewer:
             read_document(tmp_path)
 
 
+class TestEmptyViewer:
+    """A viewer over files with no session yet says where to flush, not to flush to a server."""
+
+    def test_an_empty_viewer_says_how_to_add_sessions_to_its_files(self, tmp_path: Path) -> None:
+        from fastapi.testclient import TestClient
+
+        from aiobs.ui.local import LocalViewer
+
+        with LocalViewer([tmp_path]) as viewer:
+            page = TestClient(viewer.app, base_url="http://127.0.0.1").get("/ui/")
+        assert page.status_code == 200
+        assert f"No sessions in {tmp_path} yet" in page.text
+        assert f'observer.flush("{tmp_path}")' in page.text
+        assert "flush to this server" not in page.text
+
+
 def test_stopping_removes_the_temporary_database(tmp_path: Path) -> None:
     """The viewer's SQLite copy of the files is deleted when it stops (SIGTERM, as Ctrl+C)."""
     export(tmp_path / "a.json", agent_document())
