@@ -80,8 +80,14 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium, for the tests of this package only.
+
+    Playwright's sync API runs an asyncio event loop in this thread while it is started, so a
+    test that calls ``asyncio.run()`` fails meanwhile. Closed when this package's tests end, it
+    leaves nothing running for the tests collected after them (``tests/ui/test_fixture.py``).
+    """
     missing = _browser_missing()
     if missing is not None:
         if os.environ.get(REQUIRE_BROWSER) == "1":
