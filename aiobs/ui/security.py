@@ -6,7 +6,9 @@ of the sign-in's id in the database (:meth:`~aiobs.server.storage.Storage.end_si
 copy of the cookie stops working on every worker too. The signing secret is
 ``AIOBS_UI_SECRET`` when set (every worker and every host serving one database must then share
 it), else a random secret kept in a file next to a SQLite database (``<db>.ui-secret``, created
-once, mode 0600, shared by the workers of that file), else a random secret for this process only.
+once, mode 0600, shared by the workers of that file), else a random secret kept in the database
+(PostgreSQL: table ``aiobs_ui_secret``, written once by the first server that needs it), else a
+random secret for this process only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,8 +157,13 @@ def read_session(signer: Signer, token: str | None, now: float | None = None) ->
     return SignIn(key_id, project_id, float(issued), sign_in_id)
 
 
-def load_secret(database_file: Path | None) -> bytes:
+def load_secret(
+    database_file: Path | None, shared: Callable[[str], str | None] | None = None
+) -> bytes:
     """The secret that signs cookies (see the module's docstring for where it comes from).
+
+    ``shared`` is the storage's :meth:`~aiobs.server.storage.Storage.shared_ui_secret`: given a
+    new random secret, the one the database keeps (``None`` when it keeps none).
 
     Raises:
         ValueError: ``AIOBS_UI_SECRET`` is set but shorter than 32 characters.
@@ -170,6 +178,9 @@ def load_secret(database_file: Path | None) -> bytes:
         return configured.encode()
     if database_file is not None:
         return _file_secret(database_file.with_name(database_file.name + ".ui-secret"))
+    stored = shared(secrets.token_urlsafe(48)) if shared is not None else None
+    if stored is not None and len(stored) >= MIN_SECRET_BYTES:
+        return stored.encode()
     logger.info(
         "web UI: signing sign-ins with a secret of this process only; set %s so that several "
         "workers or a restart keep them",

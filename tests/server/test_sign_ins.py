@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aiobs.server.storage import open_storage
 from aiobs.server.storage.sql import SQLStorage
 
@@ -32,3 +34,38 @@ class TestEndedSignIns:
         storage.end_sign_in("new", now[0] + 10)
         assert not storage.sign_in_ended("old")
         assert storage.sign_in_ended("new")
+
+
+class TestSharedSecret:
+    """Without AIOBS_UI_SECRET, every worker of one database signs cookies with one secret."""
+
+    def test_the_first_secret_stored_is_every_servers(
+        self, storage: SQLStorage, storage_url: str
+    ) -> None:
+        assert storage.shared_ui_secret("a" * 48) == "a" * 48
+        another = open_storage(storage_url)
+        try:
+            assert another.shared_ui_secret("b" * 48) == "a" * 48
+        finally:
+            another.close()
+
+    def test_a_sign_in_made_on_one_worker_works_on_another(
+        self, storage: SQLStorage, storage_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from fastapi.testclient import TestClient
+
+        from aiobs.server.app import create_app
+        from aiobs.ui.security import SECRET_ENV, SESSION_COOKIE
+        from tests.ui.test_pages import BASE, sign_in
+
+        monkeypatch.delenv(SECRET_ENV, raising=False)
+        key = storage.create_key("free")
+        first = TestClient(create_app(storage), base_url=BASE)
+        sign_in(first, key)
+        another = open_storage(storage_url)
+        try:
+            second = TestClient(create_app(another), base_url=BASE)
+            second.cookies.set(SESSION_COOKIE, first.cookies[SESSION_COOKIE])
+            assert second.get("/ui/", follow_redirects=False).status_code == 200
+        finally:
+            another.close()

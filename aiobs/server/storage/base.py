@@ -252,6 +252,14 @@ class Storage(abc.ABC):
     def sign_in_ended(self, sign_in_hash: str) -> bool:
         """Whether the web UI sign-in with this hash was ended by :meth:`end_sign_in`."""
 
+    def shared_ui_secret(self, candidate: str) -> str | None:  # noqa: ARG002 - for overrides
+        """The web UI's signing secret kept in the database, ``candidate`` when none was yet.
+
+        Every server and worker of the database gets the same one. ``None`` (this default):
+        the storage keeps none.
+        """
+        return None
+
     # -- metering and ingest --------------------------------------------------------------------
 
     @abc.abstractmethod

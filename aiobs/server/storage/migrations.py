@@ -178,6 +178,12 @@ STEPS: tuple[tuple[Statement, ...], ...] = (
             expires_at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX aiobs_ui_signouts_expiry ON aiobs_ui_signouts (expires_at)",
+        # the secret that signs the UI's cookies when neither AIOBS_UI_SECRET nor a SQLite file
+        # gives one (PostgreSQL): one row, written by the first server that needs it
+        """CREATE TABLE aiobs_ui_secret (
+            id INTEGER PRIMARY KEY,
+            secret TEXT NOT NULL
+        )""",
     ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""

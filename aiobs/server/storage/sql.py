@@ -188,6 +188,18 @@ class SQLStorage(Storage):
             )
             return cursor.fetchone() is not None
 
+    def shared_ui_secret(self, candidate: str) -> str | None:
+        """The stored secret; ``candidate`` is stored when there is none yet."""
+        with self.driver.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO aiobs_ui_secret (id, secret) VALUES (1, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (candidate,),
+            )
+            cursor.execute("SELECT secret FROM aiobs_ui_secret WHERE id = 1")
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
     # -- metering and ingest --------------------------------------------------------------------
 
     def quota_status(self, key: KeyRecord) -> QuotaStatus:
