@@ -31,7 +31,8 @@ def install(app: FastAPI, storage: Storage) -> None:
     """
     driver = getattr(storage, "driver", None)
     database_file = getattr(driver, "path", None)
-    signer = Signer(load_secret(database_file if isinstance(database_file, Path) else None))
+    file = database_file if isinstance(database_file, Path) else None
+    signer = Signer(load_secret(file, storage.shared_ui_secret))
     app.state.aiobs_ui = UiState(signer=signer, templates=templates(), keys=LiveKeys(storage))
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")

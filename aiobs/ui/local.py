@@ -171,6 +171,7 @@ class LocalViewer:
         app = create_app(self.storage)
         state: UiState = app.state.aiobs_ui
         state.templates.globals["local_problems"] = self.files.problems
+        state.templates.globals["local_paths"] = [str(path) for path in self.files.paths]
         app.state.aiobs_ui = dataclasses.replace(state, local_project=key.project_id)
         hosts = frozenset({"127.0.0.1", "localhost", "[::1]", host.lower()})
         app.add_middleware(_Refresh, files=self.files, hosts=hosts if is_loopback(host) else None)

@@ -1,7 +1,8 @@
 """The web UI's pages: sign-in and sign-out, the sessions list and one session.
 
 Pages are rendered on the server with autoescaped Jinja2 templates; the session page hands its
-events to ``static/session.js`` as JSON in a ``<script type="application/json">`` block. A
+trace tree to ``static/session.js`` as JSON in a ``<script type="application/json">`` block, and
+the script fetches a node's detail from ``/ui/sessions/{id}/nodes/{node}`` when it is shown. A
 signed-in person sees what the query API shows their key (:mod:`aiobs.server.queries`): the same
 storage queries, limited to the key's project, so a session of another project is answered with
 the same not-found page as one that does not exist.
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..server.deps import server_state
@@ -28,8 +29,15 @@ from ..server.params import (
     text,
 )
 from ..server.storage import ScoreFilter, SessionQuery
-from . import compare, dashboard
-from .security import CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, SignIn, read_session
+from . import compare, dashboard, trace
+from .security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    SignIn,
+    read_session,
+    sign_in_hash,
+)
 from .security import session_payload as new_session_payload
 from .state import UiState, ui_state
 from .trace import session_view
@@ -109,8 +117,13 @@ async def _signed_in(request: Request, state: UiState) -> SignIn | None:
     sign_in = read_session(state.signer, request.cookies.get(SESSION_COOKIE))
     if sign_in is None:
         return None
-    live = await run_in_threadpool(state.keys.live_project, sign_in.key_id)
-    return sign_in if live == sign_in.project_id else None
+    storage = server_state(request).storage
+
+    def valid(found: SignIn) -> bool:
+        live = state.keys.live_project(found.key_id) == found.project_id
+        return live and not storage.sign_in_ended(sign_in_hash(found))
+
+    return sign_in if await run_in_threadpool(valid, sign_in) else None
 
 
 def _to_sign_in() -> RedirectResponse:
@@ -149,11 +162,15 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
-    """End the sign-in: the session cookie is removed."""
+    """End the sign-in on the server (a copy of the cookie stops working) and remove the cookie."""
     state = ui_state(request)
     fields = await _form(request)
     if not _csrf_ok(request, state, fields):
         return _render(request, state, "forbidden.html", 403)
+    sign_in = read_session(state.signer, request.cookies.get(SESSION_COOKIE))
+    if sign_in is not None and state.local_project is None:
+        storage = server_state(request).storage
+        await run_in_threadpool(storage.end_sign_in, sign_in_hash(sign_in), sign_in.expires_at)
     response = _to_sign_in()
     response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
@@ -162,13 +179,38 @@ async def sign_out(request: Request) -> Response:
 FILTERS = ("q", "label", "name", "since", "until", "model", "provider", "errors", "score")
 
 
-def session_query(params: dict[str, str], cursor: str | None) -> SessionQuery:
+def label_filters(given: list[str]) -> list[str]:
+    """The ``key:value`` items of the sessions page's ``label`` parameters.
+
+    Repeated parameters (``?label=team:a,b&label=env:prod``) are taken whole, so a value may
+    hold a comma. One parameter is the form's box, ``key:value, key:value``: it is split at the
+    commas, and a piece without a ``:`` is part of the value before it (``team:a,b`` is one
+    label).
+    """
+    given = [item.strip() for item in given if item.strip()]
+    if len(given) != 1:
+        return given
+    items: list[str] = []
+    for piece in given[0].split(","):
+        if ":" not in piece and items:
+            items[-1] += "," + piece
+        elif piece.strip():
+            items.append(piece.strip())
+    return items
+
+
+def session_query(
+    params: dict[str, str], cursor: str | None, labels: list[str] | None = None
+) -> SessionQuery:
     """The storage query of the sessions page's filters, parsed as ``GET /v1/sessions`` does.
+
+    ``labels`` are the ``label`` parameters (see :func:`label_filters`); without them, the
+    ``label`` of ``params``.
 
     Raises:
         BadParameterError: a filter the query API would refuse too.
     """
-    labels = [item.strip() for item in params.get("label", "").split(",") if item.strip()]
+    labels = label_filters([params.get("label", "")] if labels is None else labels)
     errors = params.get("errors", "")
     if errors not in ("", "yes", "no"):
         raise BadParameterError("errors must be yes, no or empty")
@@ -200,21 +242,25 @@ async def sessions_page(request: Request) -> Response:
     if sign_in is None:
         return _to_sign_in()
     params = {name: request.query_params.get(name, "").strip() for name in FILTERS}
+    labels = [item for item in request.query_params.getlist("label") if item.strip()]
+    if len(labels) > 1:
+        params["label"] = ", ".join(label.strip() for label in labels)  # shown in the form
     cursor = request.query_params.get("cursor") or None
     storage = server_state(request).storage
     sessions: list[dict[str, Any]] = []
     next_url = None
     error = None
     try:
-        query = session_query(params, cursor)
+        query = session_query(params, cursor, labels)
         page = await run_in_threadpool(storage.sessions, sign_in.project_id, query)
     except ValueError as exc:  # BadParameterError, or a cursor the storage cannot read
         error = str(exc)
     else:
         sessions = page.sessions
         if page.next_cursor:
-            kept = {name: value for name, value in params.items() if value}
-            next_url = "/ui/?" + urlencode({**kept, "cursor": page.next_cursor})
+            kept = [(name, value) for name, value in params.items() if value and name != "label"]
+            kept += [("label", label) for label in labels]
+            next_url = "/ui/?" + urlencode([*kept, ("cursor", page.next_cursor)])
     filtered = any(params.values()) or cursor is not None
     return _render(
         request,
@@ -241,10 +287,11 @@ async def session_page(request: Request, session_id: str) -> Response:
     storage = server_state(request).storage
     found = None
     if "\x00" not in session_id:
-        found = await run_in_threadpool(storage.session, sign_in.project_id, session_id)
+        found = await run_in_threadpool(storage.session_outline, sign_in.project_id, session_id)
     if found is None:
         return _render(request, state, "not_found.html", 404, signed_in=True)
-    view = session_view(found)
+    view = trace.outline_view(found)
+    view["session_id"] = session_id
     return _render(
         request,
         state,
@@ -254,6 +301,30 @@ async def session_page(request: Request, session_id: str) -> Response:
         data_json=script_json(view),
         now=time.time(),
     )
+
+
+@router.get("/sessions/{session_id}/nodes/{node_id}")
+async def node_detail(request: Request, session_id: str, node_id: str) -> Response:
+    """One node's detail as JSON, fetched by the session page when the node is shown.
+
+    ``node_id`` is the node's id in the page: its event's stored key (the span id, when the
+    event has one).
+
+    A node of another project's session answers the same 404 as one that does not exist.
+    """
+    state = ui_state(request)
+    sign_in = await _signed_in(request, state)
+    if sign_in is None:
+        return JSONResponse({"error": "not signed in"}, 401)
+    storage = server_state(request).storage
+    found = None
+    if "\x00" not in session_id and "\x00" not in node_id:
+        found = await run_in_threadpool(
+            storage.session_event, sign_in.project_id, session_id, node_id
+        )
+    if found is None:
+        return JSONResponse({"error": "no such node"}, 404)
+    return Response(script_json(trace.event_detail(found)), media_type="application/json")
 
 
 @router.get("/dashboard")

@@ -1,10 +1,14 @@
 """Signed cookies, CSRF tokens, the signing secret and the security headers of the web UI.
 
-The session cookie holds a key's id and project, the time it was issued and a random nonce,
-signed with HMAC-SHA256; it never holds the API key itself. The signing secret is
+The session cookie holds a key's id and project, the time it was issued and a random id of the
+sign-in, signed with HMAC-SHA256; it never holds the API key itself. Signing out stores a hash
+of the sign-in's id in the database (:meth:`~aiobs.server.storage.Storage.end_sign_in`), so a
+copy of the cookie stops working on every worker too. The signing secret is
 ``AIOBS_UI_SECRET`` when set (every worker and every host serving one database must then share
 it), else a random secret kept in a file next to a SQLite database (``<db>.ui-secret``, created
-once, mode 0600, shared by the workers of that file), else a random secret for this process only.
+once, mode 0600, shared by the workers of that file), else a random secret kept in the database
+(PostgreSQL: table ``aiobs_ui_secret``, written once by the first server that needs it), else a
+random secret for this process only.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,11 +109,23 @@ class Signer:
 
 @dataclass(frozen=True)
 class SignIn:
-    """What a valid session cookie says: the key and project, and when it was issued."""
+    """What a valid session cookie says: the key and project, when it was issued, and its id."""
 
     key_id: str
     project_id: str
     issued_at: float
+    sign_in_id: str = ""
+    """Random, made at sign-in: what signing out ends (see :func:`sign_in_hash`)."""
+
+    @property
+    def expires_at(self) -> float:
+        """When the cookie stops being valid by itself."""
+        return self.issued_at + SESSION_SECONDS
+
+
+def sign_in_hash(sign_in: SignIn) -> str:
+    """What the storage keeps of a sign-in that ended: the SHA-256 of its id, in hex."""
+    return hashlib.sha256(sign_in.sign_in_id.encode()).hexdigest()
 
 
 def session_payload(key_id: str, project_id: str, now: float | None = None) -> dict[str, object]:
@@ -117,7 +134,7 @@ def session_payload(key_id: str, project_id: str, now: float | None = None) -> d
         "k": key_id,
         "p": project_id,
         "t": time.time() if now is None else now,
-        "n": secrets.token_urlsafe(8),
+        "n": secrets.token_urlsafe(16),
     }
 
 
@@ -128,19 +145,25 @@ def read_session(signer: Signer, token: str | None, now: float | None = None) ->
     payload = signer.unsign(token)
     if payload is None:
         return None
-    key_id, project_id, issued = payload.get("k"), payload.get("p"), payload.get("t")
-    if not isinstance(key_id, str) or not isinstance(project_id, str):
-        return None
-    if not isinstance(issued, (int, float)):
+    key_id, project_id, sign_in_id = (
+        value if isinstance(value, str) else "" for value in map(payload.get, ("k", "p", "n"))
+    )
+    issued = payload.get("t")
+    if not (key_id and project_id and sign_in_id) or not isinstance(issued, (int, float)):
         return None
     age = (time.time() if now is None else now) - issued
     if not 0 <= age < SESSION_SECONDS:
         return None
-    return SignIn(key_id, project_id, float(issued))
+    return SignIn(key_id, project_id, float(issued), sign_in_id)
 
 
-def load_secret(database_file: Path | None) -> bytes:
+def load_secret(
+    database_file: Path | None, shared: Callable[[str], str | None] | None = None
+) -> bytes:
     """The secret that signs cookies (see the module's docstring for where it comes from).
+
+    ``shared`` is the storage's :meth:`~aiobs.server.storage.Storage.shared_ui_secret`: given a
+    new random secret, the one the database keeps (``None`` when it keeps none).
 
     Raises:
         ValueError: ``AIOBS_UI_SECRET`` is set but shorter than 32 characters.
@@ -155,6 +178,9 @@ def load_secret(database_file: Path | None) -> bytes:
         return configured.encode()
     if database_file is not None:
         return _file_secret(database_file.with_name(database_file.name + ".ui-secret"))
+    stored = shared(secrets.token_urlsafe(48)) if shared is not None else None
+    if stored is not None and len(stored) >= MIN_SECRET_BYTES:
+        return stored.encode()
     logger.info(
         "web UI: signing sign-ins with a secret of this process only; set %s so that several "
         "workers or a restart keep them",

@@ -1,12 +1,16 @@
 """A small in-memory Storage for unit tests of the app: keys, quota, idempotency, lookups.
 
 It keeps whole documents per project and answers queries from them. It checks only what the app
-relies on (a JSON object with the three lists); the SQL storage has the full validation.
+relies on (a JSON object with the three lists); the SQL storage has the full validation. Session
+queries honour every filter, the order and full-text search as the SQL storage does (search by
+whole words of the same text, :func:`~aiobs.server.storage.document.search_text`, any case);
+``tests/server/test_memory_storage.py`` compares the two on the same documents.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -33,8 +37,10 @@ from aiobs.server.storage import (
     Storage,
     StoredScores,
 )
+from aiobs.server.storage.document import search_text
 from aiobs.server.storage.scores import as_score as stored_score
 from aiobs.server.storage.scores import new_score_row
+from aiobs.server.storage.search import words
 
 
 class MemoryStorage(Storage):
@@ -52,6 +58,7 @@ class MemoryStorage(Storage):
         self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
         self._events: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
         self._scores: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._ended_sign_ins: dict[str, float] = {}
 
     def migrate(self) -> None:
         """Nothing to migrate."""
@@ -101,6 +108,17 @@ class MemoryStorage(Storage):
             return None
         return None if entry[0].revoked_at is not None else entry[0]
 
+    def end_sign_in(self, sign_in_hash: str, expires_at: float) -> None:
+        with self._lock:
+            now = time.time()
+            self._ended_sign_ins = {
+                ended: until for ended, until in self._ended_sign_ins.items() if until >= now
+            }
+            self._ended_sign_ins.setdefault(sign_in_hash, expires_at)
+
+    def sign_in_ended(self, sign_in_hash: str) -> bool:
+        return sign_in_hash in self._ended_sign_ins
+
     def quota_status(self, key: KeyRecord) -> QuotaStatus:
         used = self._used.get(key.key_id, 0)
         return QuotaStatus(key.tier, used, self.quotas.limit(key.tier), 0.0)
@@ -148,42 +166,87 @@ class MemoryStorage(Storage):
 
     def _summary(self, project: str, session: dict[str, Any]) -> dict[str, Any]:
         events = self._events.get((project, session["id"]), [])
+        calls = [event for event, kind in events if kind == "provider"]
+
+        def tokens(name: str) -> int:
+            return sum(int((event.get("usage") or {}).get(name) or 0) for event in calls)
+
+        costs = [
+            (event.get("cost") or {}).get("total")
+            for event in calls
+            if isinstance((event.get("cost") or {}).get("total"), (int, float))
+        ]
+        ended = session.get("ended_at")
+        started = session.get("started_at")
         return {
             "id": session["id"],
             "name": session.get("name"),
             "labels": session.get("labels") or {},
-            "started_at": session.get("started_at"),
-            "ended_at": session.get("ended_at"),
-            "duration_ms": None,
+            "started_at": started,
+            "ended_at": ended,
+            "duration_ms": None if ended is None or started is None else (ended - started) * 1000,
             "meta": session.get("meta"),
-            "llm_calls": sum(kind == "provider" for _, kind in events),
+            "llm_calls": len(calls),
             "function_calls": sum(kind == "function" for _, kind in events),
             "errors": sum(event.get("error") is not None for event, _ in events),
-            "input_tokens": 0,
-            "output_tokens": 0,
-            "total_tokens": 0,
-            "cost": None,
-            "models": [],
-            "providers": [],
+            "input_tokens": tokens("input_tokens"),
+            "output_tokens": tokens("output_tokens"),
+            "total_tokens": tokens("total_tokens"),
+            "cost": sum(costs) if costs else None,
+            "models": sorted({m for e in calls for m in (e.get("response_model"),) if m}),
+            "providers": sorted({e["provider"] for e in calls if e.get("provider")}),
         }
+
+    def _matches(self, project: str, session: dict[str, Any], query: SessionQuery) -> bool:
+        """Whether the session passes every filter of ``query``, as the SQL storage reads them."""
+        if query.scores:
+            raise NotImplementedError("score filters are not kept here: test them on SQLite")
+        events = self._events.get((project, session["id"]), [])
+        calls = [event for event, kind in events if kind == "provider"]
+        started = session.get("started_at") or 0.0
+        checks = (
+            all((session.get("labels") or {}).get(k) == v for k, v in query.labels.items()),
+            query.name is None or query.name.lower() in (session.get("name") or "").lower(),
+            query.since is None or started >= query.since,
+            query.until is None or started < query.until,
+            query.model is None
+            or any(query.model in (e.get("response_model"), e.get("request_model")) for e in calls),
+            query.provider is None or any(e.get("provider") == query.provider for e in calls),
+            query.has_errors is None
+            or any(event.get("error") is not None for event, _ in events) == query.has_errors,
+        )
+        if not all(checks):
+            return False
+        if query.search is None:
+            return True
+        wanted = {word.lower() for word in words(query.search)}
+        if not wanted:
+            return False
+        return any(
+            wanted <= set(_WORD.findall(search_text(event, _KINDS[kind]).lower()))
+            for event, kind in events
+        )
 
     def sessions(self, project_id: str, query: SessionQuery) -> SessionPage:
         if not 1 <= query.limit <= 500:
             raise ValueError("limit must be between 1 and 500")
+        if query.order not in _ORDERS:
+            raise ValueError(f"order must be one of {', '.join(_ORDERS)}, got {query.order!r}")
+        if query.cursor is not None and query.order != "newest":
+            raise ValueError("only the newest-first order pages on with a cursor")
         found = [
             self._summary(project_id, session)
             for (project, _), session in self._sessions.items()
-            if project == project_id
-            and all((session.get("labels") or {}).get(k) == v for k, v in query.labels.items())
-            and (query.name is None or query.name.lower() in (session.get("name") or "").lower())
+            if project == project_id and self._matches(project, session, query)
         ]
-        found.sort(key=lambda s: (-(s["started_at"] or 0), s["id"]))
+        found.sort(key=_ORDERS[query.order])
         try:
             start = int(query.cursor or 0)
         except ValueError:
             raise ValueError("invalid cursor") from None
         end = start + query.limit
-        return SessionPage(found[start:end], str(end) if end < len(found) else None)
+        more = end < len(found) and query.order == "newest"
+        return SessionPage(found[start:end], str(end) if more else None)
 
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
         session = self._sessions.get((project_id, session_id))
@@ -241,3 +304,19 @@ class MemoryStorage(Storage):
                 created += first is row
                 stored.append(stored_score(first[:-1]))
         return StoredScores(stored, created)
+
+
+_KINDS = {"provider": "llm", "function": "function"}
+_WORD = re.compile(r"\w+")
+
+
+def _newest(summary: dict[str, Any]) -> tuple[Any, ...]:
+    return (-(summary["started_at"] or 0), summary["id"])
+
+
+_ORDERS = {
+    "newest": _newest,
+    "costliest": lambda s: (s["cost"] is None, -(s["cost"] or 0), *_newest(s)),
+    "slowest": lambda s: (s["duration_ms"] is None, -(s["duration_ms"] or 0), *_newest(s)),
+}
+"""The SQL storage's orders: sessions without a cost (or still open) last."""

@@ -80,8 +80,14 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium, for the tests of this package only.
+
+    Playwright's sync API runs an asyncio event loop in this thread while it is started, so a
+    test that calls ``asyncio.run()`` fails meanwhile. Closed when this package's tests end, it
+    leaves nothing running for the tests collected after them (``tests/ui/test_fixture.py``).
+    """
     missing = _browser_missing()
     if missing is not None:
         if os.environ.get(REQUIRE_BROWSER) == "1":
@@ -118,3 +124,17 @@ def page(browser: Any) -> Iterator[Any]:
     yield page
     context.close()
     assert errors == [], "the page reported errors (CSP violations, script errors or dialogs)"
+
+
+DETAIL_SHOWN = """() => {
+  const chosen = document.querySelector("#tree li[aria-selected=true]");
+  const detail = document.getElementById("detail");
+  return chosen !== null && detail.dataset.shown === chosen.dataset.id;
+}"""
+
+
+def detail_text(page: Any) -> str:
+    """The detail pane's text once it shows the chosen node (a node's detail is fetched)."""
+    page.wait_for_function(DETAIL_SHOWN)
+    text: str = page.inner_text("#detail")
+    return text

@@ -167,3 +167,46 @@ def agent_rerun_document(session_id: str = "agent-run-2") -> dict[str, Any]:
         function(session_id, "verify1", "root1", "verify", at=86401.6, ms=300)
     )
     return doc
+
+
+LONG_TEXT = "lorem ipsum " * 1000
+"""Longer than the capture's string limit in :func:`marked_document`."""
+API_KEY = "sk-proj-" + "a1B2c3D4" * 6
+"""Looks like an OpenAI key: the SDK's redaction replaces it."""
+
+
+def marked_document(session_id: str = "marked-run-1") -> dict[str, Any]:
+    """A session whose function's values went through the SDK's real capture: a string cut at
+    the string limit, a list cut at the item limit, a redacted key and credential, and span
+    attributes; under it an LLM call whose prompt was cut and redacted too."""
+    from aiobs._capture import CaptureLimits, Capturer
+
+    capture = Capturer(CaptureLimits(max_string_length=500, max_items=20))
+    args, kwargs = capture.inputs(
+        (LONG_TEXT, list(range(30))), {"api_key": API_KEY, "note": f"use {API_KEY} here"}
+    )
+    one = session(
+        "marked run", started_at=START + 10800, labels={"team": "search"}, session_id=session_id
+    )
+    step = function(
+        session_id,
+        "marked1",
+        None,
+        "summarise",
+        at=10800.0,
+        ms=700,
+        args=args,
+        kwargs=kwargs,
+        result=capture.output({"summary": LONG_TEXT}),
+        attributes=capture.mapping({"customer": "acme", "password": "hunter2", "retries": 2}),
+    )
+    prompt = capture.output(f"Summarise with key {API_KEY}: {LONG_TEXT}")
+    call = llm(
+        session_id,
+        "marked2",
+        "marked1",
+        10800.1,
+        300,
+        messages=[{"role": "user", "content": prompt}],
+    )
+    return document([one], [call], [step])

@@ -2,7 +2,8 @@
 
 A server with the sample sessions of the browser tests runs on a free port; Debian's Chromium
 (through Playwright) signs in and photographs each page at 1280x800, and the session, dashboard
-and compare pages on a narrow screen (the agent's rerun is added for the compare page).
+and compare pages on a narrow screen (the agent's rerun is added for the compare page, and a
+session with values the SDK cut short or redacted for the last picture).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from aiobs.server.app import create_app
 from tests.server.app_fixtures import live_server
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, seeded_storage
-from tests.ui.data import agent_rerun_document
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, DETAIL_SHOWN, seeded_storage
+from tests.ui.data import agent_rerun_document, marked_document
 
 
 def _sign_in(page: Page, url: str, secret: str) -> None:
@@ -36,6 +37,7 @@ SHOTS = (
     "dashboard-narrow",
     "compare",
     "compare-narrow",
+    "session-markers",
 )
 
 
@@ -59,10 +61,12 @@ def main(directory: str) -> int:
                 page.focus("#tree li[aria-selected=true]")
                 for press in ("ArrowDown", "ArrowRight", "ArrowRight"):
                     page.keyboard.press(press)
+                page.wait_for_function(DETAIL_SHOWN)  # the node's detail is fetched
                 page.screenshot(path=out / "session.png")
                 narrow = browser.new_page(viewport={"width": 390, "height": 844})
                 _sign_in(narrow, url, key.secret)
                 narrow.goto(url + "/ui/sessions/agent-run-1")
+                narrow.wait_for_function(DETAIL_SHOWN)
                 narrow.screenshot(path=out / "session-narrow.png", full_page=True)
                 page.goto(url + "/ui/dashboard")
                 page.screenshot(path=out / "dashboard.png", full_page=True)
@@ -73,6 +77,10 @@ def main(directory: str) -> int:
                 page.screenshot(path=out / "compare.png")
                 narrow.goto(url + "/ui/compare?a=agent-run-1&b=agent-run-2")
                 narrow.screenshot(path=out / "compare-narrow.png", full_page=True)
+                storage.ingest(key.record, marked_document(), None)
+                page.goto(url + "/ui/sessions/marked-run-1")
+                page.wait_for_function(DETAIL_SHOWN)
+                page.screenshot(path=out / "session-markers.png")
                 browser.close()
         finally:
             storage.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from aiobs.cli import main as aiobs
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, DETAIL_SHOWN
 from tests.ui.test_local import Viewer, flush_directory
 
 SHOTS = ("local", "local-session", "report", "report-session", "report-narrow")
@@ -44,6 +44,7 @@ def main(directory: str) -> int:
             page.focus("#tree li[aria-selected=true]")
             for press in ("ArrowDown", "ArrowRight", "ArrowRight"):
                 page.keyboard.press(press)
+            page.wait_for_function(DETAIL_SHOWN)  # the node's detail is fetched
             page.screenshot(path=out / "local-session.png")
         finally:
             viewer.stop()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import UiServer
+from tests.ui.conftest import UiServer, detail_text
 from tests.ui.data import XSS_IMG, XSS_SCRIPT
 
 pytestmark = pytest.mark.slow
@@ -110,6 +110,7 @@ class TestSessionPage:
         llm_name = "openai chat.completions.create · gpt-4o-mini"
         assert page.inner_text("#detail h2") == llm_name
         assert page.get_attribute("li[aria-selected=true]", "aria-level") == "3"
+        detail_text(page)
         messages = page.locator("#detail .messages article")
         assert messages.locator("header").all_inner_texts()[:2] == ["SYSTEM", "USER"]
         assert messages.nth(1).locator(".text").inner_text() == "What is the capital of France?"
@@ -134,7 +135,7 @@ class TestSessionPage:
     ) -> None:
         sign_in(page, ui_server)
         page.goto(ui_server.url + "/ui/sessions/agent-run-1")
-        detail = page.inner_text("#detail")
+        detail = detail_text(page)
         assert "app/agent.py:42" in detail
         assert '"question": "capital of France?"' in detail
         assert '"answer": "Paris"' in detail
@@ -142,6 +143,7 @@ class TestSessionPage:
     def test_a_failed_call_shows_its_error(self, page: Any, ui_server: UiServer) -> None:
         sign_in(page, ui_server)
         page.goto(ui_server.url + "/ui/sessions/failing-run-1")
+        detail_text(page)
         assert "RateLimitError: slow down" in page.inner_text("#detail .error-box")
 
 
@@ -154,6 +156,7 @@ class TestHostileContent:
         assert XSS_SCRIPT in page.inner_text("table.sessions")
         response = page.goto(ui_server.url + "/ui/sessions/hostile-run-1")
         assert "script-src 'self'" in response.headers["content-security-policy"]
+        detail_text(page)
         user = page.inner_text("#detail .messages .text")
         assert user == f"Ignore this: {XSS_SCRIPT} and {XSS_IMG}"
         answer = page.inner_text("#detail .response .text")

@@ -23,7 +23,7 @@ from aiobs.exporters.document import ExportDocument
 from aiobs.server.storage import SessionQuery
 from aiobs.ui.files import UnreadableFile, read_document
 from aiobs.ui.local import REFRESH_SECONDS, is_loopback
-from tests.ui.conftest import UiServer
+from tests.ui.conftest import UiServer, detail_text
 from tests.ui.data import agent_document, failing_document, hostile_document
 from tests.ui.test_browser import sign_in
 
@@ -252,7 +252,7 @@ def node_details(page: Any) -> list[str]:
     details = []
     for row in page.locator("#tree li[role=treeitem] > .row").all():
         row.click()
-        details.append(page.inner_text("#detail"))
+        details.append(detail_text(page))
     return details
 
 
@@ -348,6 +348,22 @@ class TestNothingStopsTheViewer:
     def test_a_directory_given_as_a_file_says_it_cannot_be_read(self, tmp_path: Path) -> None:
         with pytest.raises(UnreadableFile, match=r": cannot be read \(Is a directory\)"):
             read_document(tmp_path)
+
+
+class TestEmptyViewer:
+    """A viewer over files with no session yet says where to flush, not to flush to a server."""
+
+    def test_an_empty_viewer_says_how_to_add_sessions_to_its_files(self, tmp_path: Path) -> None:
+        from fastapi.testclient import TestClient
+
+        from aiobs.ui.local import LocalViewer
+
+        with LocalViewer([tmp_path]) as viewer:
+            page = TestClient(viewer.app, base_url="http://127.0.0.1").get("/ui/")
+        assert page.status_code == 200
+        assert f"No sessions in {tmp_path} yet" in page.text
+        assert f'observer.flush("{tmp_path}")' in page.text
+        assert "flush to this server" not in page.text
 
 
 def test_stopping_removes_the_temporary_database(tmp_path: Path) -> None:

@@ -118,6 +118,34 @@ class TestSignIn:
         assert SESSION_COOKIE not in client.cookies
         assert client.get("/ui/", follow_redirects=False).status_code == 303
 
+    def test_a_copied_cookie_stops_working_after_sign_out(
+        self, seeded: tuple[Storage, NewKey, NewKey], key: NewKey, tmp_path: Path
+    ) -> None:
+        """Sign-out ends the sign-in on the server, for every worker of the database."""
+        client = TestClient(create_app(seeded[0]), base_url=BASE)
+        sign_in(client, key)
+        copied = client.cookies[SESSION_COOKIE]
+        # another worker: its own storage on the same database file, the same signing secret
+        worker = open_storage(f"sqlite:///{tmp_path}/ui.db")
+        try:
+            thief = TestClient(create_app(worker), base_url=BASE)
+            thief.cookies.set(SESSION_COOKIE, copied)
+            assert thief.get("/ui/", follow_redirects=False).status_code == 200
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/").text)
+            assert csrf is not None
+            client.post("/ui/signout", data={"csrf": csrf.group(1)}, follow_redirects=False)
+            for who in (thief, TestClient(create_app(seeded[0]), base_url=BASE)):
+                who.cookies.set(SESSION_COOKIE, copied)
+                answer = who.get("/ui/", follow_redirects=False)
+                assert answer.status_code == 303
+                assert answer.headers["location"] == "/ui/signin"
+                node = who.get("/ui/sessions/agent-run-1/nodes/llm1", follow_redirects=False)
+                assert node.status_code == 401
+            sign_in(client, key)  # a new sign-in of the same key works
+            assert client.get("/ui/", follow_redirects=False).status_code == 200
+        finally:
+            worker.close()
+
 
 class TestCsrf:
     """State-changing forms need the token that goes with the page's CSRF cookie."""
@@ -233,6 +261,51 @@ class TestProjects:
             "r000",
         ]
         assert 'rel="next"' not in second.text
+        storage.close()
+
+    def test_a_label_value_with_a_comma(self, tmp_path: Path) -> None:
+        """Repeated ``label`` parameters are taken whole; the box's comma form still works."""
+        storage = open_storage(f"sqlite:///{tmp_path}/labels.db")
+        key = storage.create_key("free")
+        runs = [
+            session("both", labels={"team": "search,ranking", "env": "prod"}, session_id="both"),
+            session("search only", labels={"team": "search", "env": "prod"}, session_id="one"),
+        ]
+        storage.ingest(key.record, document(runs), None)
+        client = TestClient(create_app(storage), base_url=BASE)
+        sign_in(client, key)
+
+        def found(query: str) -> list[str]:
+            answer = client.get("/ui/?" + query)
+            assert answer.status_code == 200, answer.text
+            return re.findall(r'href="/ui/sessions/(\w+)"', answer.text)
+
+        assert found("label=team:search,ranking&label=env:prod") == ["both"]
+        assert found("label=team:search,ranking") == ["both"]  # the box: no colon after the comma
+        assert found("label=team:search&label=env:prod") == ["one"]
+        assert found("label=team:search, env:prod") == ["one"]  # the comma form
+        assert found("label=env:prod") == ["both", "one"]
+        page = client.get("/ui/?label=team:search,ranking&label=env:prod")
+        assert 'value="team:search,ranking, env:prod"' in page.text
+        storage.close()
+
+    def test_pages_keep_repeated_labels(self, tmp_path: Path) -> None:
+        storage = open_storage(f"sqlite:///{tmp_path}/paged.db")
+        key = storage.create_key("free")
+        labels = {"team": "a,b", "env": "ci"}
+        runs = [
+            session(f"run {n}", started_at=START + n, labels=labels, session_id=f"r{n:03}")
+            for n in range(55)
+        ]
+        storage.ingest(key.record, document(runs), None)
+        client = TestClient(create_app(storage), base_url=BASE)
+        sign_in(client, key)
+        first = client.get("/ui/?label=team:a,b&label=env:ci")
+        more = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+        assert more is not None
+        assert "label=team%3Aa%2Cb&amp;label=env%3Aci" in more.group(1)
+        second = client.get(html.unescape(more.group(1)))
+        assert len(re.findall(r'href="/ui/sessions/(r\d+)"', second.text)) == 5
         storage.close()
 
     def test_paging_follows_the_cursor(self, client: TestClient, key: NewKey) -> None:

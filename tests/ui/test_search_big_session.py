@@ -10,7 +10,7 @@ import pytest
 from aiobs.server.app import create_app
 from aiobs.server.storage import open_storage
 from tests.server.app_fixtures import document, live_server, session
-from tests.ui.conftest import UiServer
+from tests.ui.conftest import UiServer, detail_text
 from tests.ui.data import function, llm
 from tests.ui.test_browser import sign_in
 
@@ -70,4 +70,4 @@ def test_only_the_first_branch_is_drawn_and_the_others_on_demand(
     assert third.get_attribute("aria-expanded") == "true"
     focused = page.locator("#tree li[aria-selected=true]")
     assert focused.get_attribute("aria-level") == "2"
-    assert "question 2.0" in page.inner_text("#detail")
+    assert "question 2.0" in detail_text(page)

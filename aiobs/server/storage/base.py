@@ -296,6 +296,27 @@ class Storage(abc.ABC):
     def authenticate(self, secret: str) -> KeyRecord | None:
         """The live key whose secret this is, compared in constant time; else ``None``."""
 
+    # -- web UI sign-ins ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def end_sign_in(self, sign_in_hash: str, expires_at: float) -> None:
+        """Remember that the web UI sign-in with this hash ended (until ``expires_at``).
+
+        Ended sign-ins whose ``expires_at`` has passed are forgotten: their cookies have expired.
+        """
+
+    @abc.abstractmethod
+    def sign_in_ended(self, sign_in_hash: str) -> bool:
+        """Whether the web UI sign-in with this hash was ended by :meth:`end_sign_in`."""
+
+    def shared_ui_secret(self, candidate: str) -> str | None:  # noqa: ARG002 - for overrides
+        """The web UI's signing secret kept in the database, ``candidate`` when none was yet.
+
+        Every server and worker of the database gets the same one. ``None`` (this default):
+        the storage keeps none.
+        """
+        return None
+
     # -- metering and ingest --------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -335,6 +356,54 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def session(self, project_id: str, session_id: str) -> dict[str, Any] | None:
         """One session with its events, function events and trace tree; ``None`` if not found."""
+
+    def session_outline(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        """A session's summary and, for each event, what a row of its trace tree shows.
+
+        ``{"session": summary, "events": [...]}``, each event with the fields of
+        :data:`~aiobs.server.storage.sessions.OUTLINE_FIELDS` and its ``scores``, by start time;
+        ``key`` names the event for :meth:`session_event`; the summary has the session's own
+        ``scores`` and ``score_summary``. The web UI's session page is drawn from it. This
+        default reads the whole session; the SQL storage reads only the event table's columns.
+        """
+        found = self.session(project_id, session_id)
+        if found is None:
+            return None
+        events = []
+        for index, event in enumerate([*found["events"], *found["function_events"]]):
+            function = event.get("provider") == "function" or "args" in event
+            usage = event.get("usage") if isinstance(event.get("usage"), Mapping) else {}
+            events.append(
+                {
+                    "key": event.get("span_id") or f"#{index}",
+                    "kind": "function" if function else "llm",
+                    "span_id": event.get("span_id"),
+                    "parent_span_id": event.get("parent_span_id"),
+                    "provider": event.get("provider"),
+                    "api": event.get("name") if function else event.get("api"),
+                    "model": event.get("response_model") or event.get("request_model"),
+                    "started_at": event.get("started_at"),
+                    "duration_ms": event.get("duration_ms"),
+                    "error": 1 if event.get("error") is not None else 0,
+                    "total_tokens": usage.get("total_tokens"),
+                    "scores": event.get("scores") or [],
+                }
+            )
+        events.sort(key=lambda event: (event["started_at"] or 0.0, event["kind"]))
+        return {"session": found["session"], "events": events}
+
+    def session_event(self, project_id: str, session_id: str, key: str) -> dict[str, Any] | None:
+        """One event of a session, as uploaded, by the ``key`` of :meth:`session_outline`.
+
+        The web UI fetches a node's detail with it. This default reads the whole session.
+        """
+        found = self.session(project_id, session_id)
+        if found is None:
+            return None
+        for index, event in enumerate([*found["events"], *found["function_events"]]):
+            if (event.get("span_id") or f"#{index}") == key:
+                return dict(event)
+        return None
 
     @abc.abstractmethod
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:

@@ -294,6 +294,22 @@ STEPS: tuple[tuple[Statement, ...], ...] = (
         "CREATE INDEX aiobs_scores_session ON aiobs_scores (project_id, session_id)",
         "CREATE INDEX aiobs_scores_name ON aiobs_scores (project_id, name, created_at)",
     ),
+    (
+        # step 6: web UI sign-ins ended by signing out, so that a copy of the cookie stops
+        # working on every worker. A row holds the SHA-256 of the sign-in's random id and when
+        # its cookie would have expired anyway; rows past that are deleted as others are added.
+        """CREATE TABLE aiobs_ui_signouts (
+            sign_in_hash TEXT PRIMARY KEY,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX aiobs_ui_signouts_expiry ON aiobs_ui_signouts (expires_at)",
+        # the secret that signs the UI's cookies when neither AIOBS_UI_SECRET nor a SQLite file
+        # gives one (PostgreSQL): one row, written by the first server that needs it
+        """CREATE TABLE aiobs_ui_secret (
+            id INTEGER PRIMARY KEY,
+            secret TEXT NOT NULL
+        )""",
+    ),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""
 

@@ -171,6 +171,62 @@ def detail(cursor: Cursor, project_id: str, session_id: str) -> dict[str, Any] |
     }
 
 
+OUTLINE_FIELDS = (
+    "key",
+    "kind",
+    "span_id",
+    "parent_span_id",
+    "provider",
+    "api",
+    "model",
+    "started_at",
+    "duration_ms",
+    "error",
+    "total_tokens",
+)
+"""What :func:`outline` gives of each event: its stored key and the columns a tree row needs.
+``api`` is a function's name for a function event, ``model`` the model that answered (else the
+one asked for), ``error`` 1 for a failed call or function."""
+
+
+def outline(cursor: Cursor, project_id: str, session_id: str) -> dict[str, Any] | None:
+    """The session's summary and its events' :data:`OUTLINE_FIELDS`, by start time.
+
+    Read from the event table's columns only, not from the stored documents: a fraction of the
+    work of :func:`detail` for a large session.
+    """
+    cursor.execute(
+        f"SELECT {_SESSION_COLUMNS} FROM aiobs_sessions s WHERE s.project_id = ? AND s.id = ?",  # noqa: S608 - constant columns
+        (project_id, session_id),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    summary = summarize(cursor, project_id, [row])[0]
+    cursor.execute(
+        "SELECT event_key, kind, span_id, parent_span_id, provider, api, model, started_at,"
+        " duration_ms, error, total_tokens FROM aiobs_events"
+        " WHERE project_id = ? AND session_id = ?",
+        (project_id, session_id),
+    )
+    events = [dict(zip(OUTLINE_FIELDS, found, strict=True)) for found in cursor.fetchall()]
+    events.sort(key=lambda event: (event["started_at"] or 0.0, event["kind"]))
+    return {"session": summary, "events": events}
+
+
+def event(cursor: Cursor, project_id: str, session_id: str, key: str) -> dict[str, Any] | None:
+    """One event of the session as uploaded, by its stored key (its span id, when it has one)."""
+    cursor.execute(
+        "SELECT body FROM aiobs_events WHERE project_id = ? AND session_id = ? AND event_key = ?",
+        (project_id, session_id, key),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    found: dict[str, Any] = json.loads(row[0])
+    return found
+
+
 def summarize(cursor: Cursor, project_id: str, rows: list[Any]) -> list[dict[str, Any]]:
     """Summaries of the sessions in ``rows`` (``_SESSION_COLUMNS``), with their event totals."""
     if not rows:

@@ -170,6 +170,38 @@ class SQLStorage(Storage):
         record = KeyRecord(*row[1:])
         return None if record.revoked_at is not None else record
 
+    # -- web UI sign-ins ------------------------------------------------------------------------
+
+    def end_sign_in(self, sign_in_hash: str, expires_at: float) -> None:
+        """Store the ended sign-in; forget those whose cookies have expired."""
+        with self.driver.transaction() as cursor:
+            cursor.execute("DELETE FROM aiobs_ui_signouts WHERE expires_at < ?", (self.clock(),))
+            cursor.execute(
+                "INSERT INTO aiobs_ui_signouts (sign_in_hash, expires_at) VALUES (?, ?)"
+                " ON CONFLICT (sign_in_hash) DO NOTHING",
+                (sign_in_hash, expires_at),
+            )
+
+    def sign_in_ended(self, sign_in_hash: str) -> bool:
+        """Whether the sign-in was ended."""
+        with self.driver.reading() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM aiobs_ui_signouts WHERE sign_in_hash = ?", (sign_in_hash,)
+            )
+            return cursor.fetchone() is not None
+
+    def shared_ui_secret(self, candidate: str) -> str | None:
+        """The stored secret; ``candidate`` is stored when there is none yet."""
+        with self.driver.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO aiobs_ui_secret (id, secret) VALUES (1, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (candidate,),
+            )
+            cursor.execute("SELECT secret FROM aiobs_ui_secret WHERE id = 1")
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
     # -- metering and ingest --------------------------------------------------------------------
 
     def quota_status(self, key: KeyRecord) -> QuotaStatus:
@@ -287,6 +319,24 @@ class SQLStorage(Storage):
         found["session"]["score_summary"] = scores.summaries(given)
         scores.attach(found, given)
         return found
+
+    def session_outline(self, project_id: str, session_id: str) -> dict[str, Any] | None:
+        """The session's summary and the tree columns of its events, without their documents."""
+        with self._refusing_data(), self.driver.reading() as cursor:
+            found = sessions.outline(cursor, project_id, session_id)
+            if found is None:
+                return None
+            given = scores.of_sessions(cursor, project_id, [session_id]).get(session_id, [])
+        found["session"]["score_summary"] = scores.summaries(given)
+        for event in found["events"]:
+            event["scores"] = []
+        scores.attach({**found, "function_events": [], "trace_tree": []}, given)
+        return found
+
+    def session_event(self, project_id: str, session_id: str, key: str) -> dict[str, Any] | None:
+        """One event of a session by its stored key, read alone."""
+        with self._refusing_data(), self.driver.reading() as cursor:
+            return sessions.event(cursor, project_id, session_id, key)
 
     def stats(self, project_id: str, query: StatsQuery) -> list[dict[str, Any]]:
         """LLM call aggregates by group and time bucket, or a score's with ``query.score``."""

@@ -1,5 +1,7 @@
 // The session page: the trace tree beside its waterfall, and the detail of the chosen node.
 // Recorded data is only ever written with textContent and createElement, never as HTML.
+// The server's page holds the tree only; a node's detail is fetched from
+// /ui/sessions/{id}/nodes/{node} when it is first shown. The one-file report holds the details.
 
 const data = JSON.parse(document.getElementById("trace-data").textContent);
 const nodes = new Map(data.nodes.map((node) => [node.id, node]));
@@ -7,6 +9,8 @@ const total = Math.max(data.total_ms, 0.001);
 const tree = document.getElementById("tree");
 const detail = document.getElementById("detail");
 const items = new Map();
+const details = new Map();
+let shown = null;
 
 function el(tag, className, text) {
   const element = document.createElement(tag);
@@ -142,11 +146,87 @@ function facts(pairs) {
   return list;
 }
 
+// What the SDK writes where it cut a value short or replaced a secret (see aiobs/ui/markers.py).
+const MARKER = /\[REDACTED\]|\[aiobs: [^\]\n]{1,200}\]/g;
+const CUT = ["truncated", "size limit", "more items", "more keys", "max depth"];
+
+function markerKind(marker) {
+  if (marker === "[REDACTED]") return "redacted";
+  return CUT.some((word) => marker.includes(word)) ? "truncated" : "replaced";
+}
+
+// An element holding text, with each marker in it shown as a badge rather than as plain text.
+function marked(tag, className, text) {
+  const element = el(tag, className);
+  const value = String(text);
+  let at = 0;
+  for (const match of value.matchAll(MARKER)) {
+    if (match.index > at) element.append(document.createTextNode(value.slice(at, match.index)));
+    const kind = markerKind(match[0]);
+    const badge = el("mark", `marker marker-${kind}`, match[0]);
+    badge.title = kind === "redacted" ? "replaced by aiobs: it looked like a secret" : "cut by aiobs's capture limits";
+    element.append(badge);
+    at = match.index + match[0].length;
+  }
+  if (at < value.length) element.append(document.createTextNode(value.slice(at)));
+  return element;
+}
+
 function json(title, value, open) {
   const box = el("details", "json");
   box.open = Boolean(open);
-  box.append(el("summary", null, title), el("pre", null, JSON.stringify(value, null, 2)));
+  box.append(el("summary", null, title), marked("pre", null, JSON.stringify(value, null, 2)));
   return box;
+}
+
+function markerSection(found, depthTruncated) {
+  const items = [...((found && found.items) || [])];
+  if (depthTruncated) {
+    items.unshift({ kind: "truncated", path: "trace tree", marker: "placed beside its parent: the trace reached its depth limit" });
+  }
+  if (!items.length) return null;
+  const part = section("Captured data");
+  part.classList.add("markers");
+  const counts = { truncated: 0, redacted: 0, replaced: 0 };
+  for (const kind of Object.keys(counts)) counts[kind] = (found && found[kind]) || 0;
+  if (depthTruncated) counts.truncated += 1;
+  const summary = el("p", "marker-summary");
+  const words = { truncated: "cut short", redacted: "redacted", replaced: "replaced" };
+  for (const [kind, count] of Object.entries(counts)) {
+    if (count) summary.append(el("span", `badge marker-${kind}`, `${count} ${words[kind]}`));
+  }
+  part.append(summary);
+  const list = el("ul", "marker-list");
+  for (const item of items) {
+    const li = el("li");
+    li.append(el("span", `badge marker-${item.kind}`, item.kind), " ", el("code", null, item.path), el("span", "muted", ` ${item.marker}`));
+    list.append(li);
+  }
+  const listed = items.length - (depthTruncated ? 1 : 0);
+  const total = counts.truncated + counts.redacted + counts.replaced - (depthTruncated ? 1 : 0);
+  if (total > listed) list.append(el("li", "muted", `and ${total - listed} more`));
+  part.append(list);
+  return part;
+}
+
+function labelSection(labels, attributes) {
+  const hasLabels = labels && Object.keys(labels).length;
+  const hasAttributes = attributes && typeof attributes === "object" && Object.keys(attributes).length;
+  if (!hasLabels && !hasAttributes) return null;
+  const part = section("Labels");
+  part.classList.add("labels");
+  const chips = (title, values, className) => {
+    const row = el("div", "label-row");
+    row.append(el("span", "muted", title));
+    for (const [key, value] of Object.entries(values)) {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      row.append(marked("span", `chip ${className}`, `${key}: ${text}`));
+    }
+    part.append(row);
+  };
+  if (hasLabels) chips("Session", labels, "chip-label");
+  if (hasAttributes) chips("Span", attributes, "chip-attribute");
+  return part;
 }
 
 function message(msg) {
@@ -154,10 +234,10 @@ function message(msg) {
   const head = el("header", null, msg.role);
   if (msg.tool_call_id) head.append(el("span", "muted", ` (result of ${msg.tool_call_id})`));
   box.append(head);
-  if (msg.text) box.append(el("div", "text", msg.text));
+  if (msg.text) box.append(marked("div", "text", msg.text));
   for (const call of msg.tool_calls || []) {
     const tool = el("div", "tool-call");
-    tool.append(el("span", "tool-name", `calls ${call.name}`), el("pre", null, call.arguments));
+    tool.append(el("span", "tool-name", `calls ${call.name}`), marked("pre", null, call.arguments));
     box.append(tool);
   }
   return box;
@@ -166,7 +246,7 @@ function message(msg) {
 function errorBox(error, exception) {
   const box = el("div", "error-box");
   box.setAttribute("role", "alert");
-  box.append(el("strong", null, "Error: "), el("span", null, typeof error === "string" ? error : ""));
+  box.append(el("strong", null, "Error: "), marked("span", null, typeof error === "string" ? error : ""));
   if (exception) box.append(json("Exception", exception, true));
   return box;
 }
@@ -205,13 +285,56 @@ function scoresSection(scores) {
 }
 
 function showDetail(node) {
+  shown = node;
+  if (!node) {
+    delete detail.dataset.shown;
+    detail.replaceChildren();
+    return;
+  }
+  const known = node.detail || details.get(node.id);
+  if (known) {
+    drawDetail(node, known);
+    return;
+  }
+  detail.replaceChildren(el("h2", null, node.name), el("p", "muted loading", "Loading…"));
+  delete detail.dataset.shown;
+  detail.setAttribute("aria-busy", "true");
+  const url = `/ui/sessions/${encodeURIComponent(data.session_id)}/nodes/${encodeURIComponent(node.id)}`;
+  fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then((answer) => {
+      if (answer.status === 401) {
+        window.location.assign("/ui/signin");
+        throw new Error("signed out");
+      }
+      if (!answer.ok) throw new Error(`the server answered ${answer.status}`);
+      return answer.json();
+    })
+    .then((found) => {
+      details.set(node.id, found.detail);
+      if (shown === node) drawDetail(node, found.detail);
+    })
+    .catch((error) => {
+      if (shown !== node) return;
+      detail.removeAttribute("aria-busy");
+      detail.replaceChildren(el("h2", null, node.name));
+      const box = el("p", "error", `This node's detail could not be loaded (${error.message}): reload the page to try again.`);
+      box.setAttribute("role", "alert");
+      detail.append(box);
+    });
+}
+
+function drawDetail(node, d) {
+  detail.removeAttribute("aria-busy");
+  detail.dataset.shown = node.id;
   detail.replaceChildren();
-  if (!node) return;
-  const d = node.detail;
   detail.append(el("h2", null, node.name));
   if (d.error || d.exception) detail.append(errorBox(d.error, d.exception));
   const scored = scoresSection(node.scores);
   if (scored) detail.append(scored);
+  const cut = markerSection(d.markers, node.depth_truncated);
+  if (cut) detail.append(cut);
+  const labels = labelSection(data.labels, d.attributes);
+  if (labels) detail.append(labels);
   if (node.kind === "llm") {
     detail.append(facts([
       ["Provider", d.provider], ["API", d.api], ["Model", d.response_model || d.request_model],
