@@ -6,7 +6,8 @@ HTTP, service, session), as the ``opentelemetry-semantic-conventions`` package s
 copied rather than imported because the exporter needs only ``opentelemetry-proto`` at run time,
 and the package keeps the GenAI names in a private, incubating module.
 
-The ``AIOBS_`` and ``OPENINFERENCE_`` names are aiobs's own and Arize OpenInference's.
+The ``AIOBS_``, ``OPENINFERENCE_`` and ``LANGFUSE_`` names are aiobs's own, Arize OpenInference's
+and Langfuse's.
 """
 
 from __future__ import annotations
@@ -110,3 +111,19 @@ INPUT_VALUE: Final = "input.value"
 INPUT_MIME_TYPE: Final = "input.mime_type"
 OUTPUT_VALUE: Final = "output.value"
 OUTPUT_MIME_TYPE: Final = "output.mime_type"
+
+# -- Langfuse (``profile="langfuse"``) -------------------------------------------------------------
+
+LANGFUSE_TRACE_NAME: Final = "langfuse.trace.name"
+LANGFUSE_TRACE_INPUT: Final = "langfuse.trace.input"
+LANGFUSE_TRACE_OUTPUT: Final = "langfuse.trace.output"
+LANGFUSE_TRACE_METADATA_PREFIX: Final = "langfuse.trace.metadata."
+LANGFUSE_SESSION_ID: Final = "langfuse.session.id"
+LANGFUSE_USER_ID: Final = "langfuse.user.id"
+LANGFUSE_OBSERVATION_TYPE: Final = "langfuse.observation.type"
+LANGFUSE_OBSERVATION_INPUT: Final = "langfuse.observation.input"
+LANGFUSE_OBSERVATION_OUTPUT: Final = "langfuse.observation.output"
+LANGFUSE_OBSERVATION_LEVEL: Final = "langfuse.observation.level"
+LANGFUSE_OBSERVATION_STATUS_MESSAGE: Final = "langfuse.observation.status_message"
+LANGFUSE_USAGE_COST: Final = "gen_ai.usage.cost"
+"""Langfuse's name for a call's total cost (the conventions have none)."""

@@ -725,8 +725,10 @@ class TestResourceAndProfile:
         assert "input.value" not in attrs(by_name(receiver.spans)["ask"])  # content is opt-in
 
     def test_unknown_profile(self) -> None:
-        with pytest.raises(ValueError, match=r"profile must be None or 'phoenix', not 'langfuse'"):
-            OTLPExporter(profile="langfuse")
+        with pytest.raises(
+            ValueError, match=r"profile must be None or 'phoenix' or 'langfuse', not 'jaeger'"
+        ):
+            OTLPExporter(profile="jaeger")
 
 
 class TestApplicationTrace:
