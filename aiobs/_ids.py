@@ -67,6 +67,28 @@ monotonic_ns: Callable[[], int] = time.perf_counter_ns
 """Monotonic nanoseconds, for durations."""
 
 
+CLOCK_STEP_SECONDS = 0.1
+"""How far the wall clock may move against the monotonic one before the anchor follows it."""
+
+_anchor: tuple[float, int] | None = None
+
+
+def clock_anchor(wall: float, monotonic: int) -> tuple[float, int]:
+    """The process's ``(wall, monotonic)`` pair, given a reading of both clocks taken now.
+
+    Epoch times of spans are derived from their monotonic times through this one pair, so that
+    a parent and its child agree to the nanosecond whichever flush exports them (a new pair at
+    every flush would move by the clocks' disagreement, a few microseconds). The pair follows
+    the wall clock only when it has been set by more than :data:`CLOCK_STEP_SECONDS` (an NTP
+    step, a suspended machine): from then on, new times follow the new wall clock.
+    """
+    global _anchor  # noqa: PLW0603 - one anchor per process, replaced only on a clock step
+    anchor = _anchor
+    if anchor is None or abs(wall - anchor[0] - (monotonic - anchor[1]) / 1e9) > CLOCK_STEP_SECONDS:
+        anchor = _anchor = (wall, monotonic)
+    return anchor
+
+
 def configure(
     *,
     span_id: Callable[[], int] | None = None,
@@ -78,7 +100,7 @@ def configure(
 ) -> None:
     """Replace some of the id sources and clocks; the others stay as they are."""
     global new_span_id, new_trace_id, new_session_id, new_enh_prompt_id  # noqa: PLW0603
-    global wall_clock, monotonic_ns  # noqa: PLW0603 - module-level for a cheap hot-path lookup
+    global wall_clock, monotonic_ns, _anchor  # noqa: PLW0603 - module-level for a cheap lookup
     if span_id is not None:
         new_span_id = span_id
     if trace_id is not None:
@@ -91,6 +113,8 @@ def configure(
         wall_clock = wall
     if monotonic is not None:
         monotonic_ns = monotonic
+    if wall is not None or monotonic is not None:
+        _anchor = None  # new clocks, a new anchor
 
 
 def reset() -> None:

@@ -21,7 +21,15 @@ from aiobs.exporters import ExportResult
 from aiobs.exporters.otlp import OTLPExporter, parse_headers
 from aiobs.providers.call import LLMCall
 from aiobs.usage import Usage
-from tests.exporters.otlp_receiver import Receiver, attrs, by_name, flush_to
+from tests.exporters.otlp_receiver import Receiver, attrs, by_name, flush_to, receiver
+
+__all__ = [
+    "Receiver",
+    "attrs",
+    "by_name",
+    "flush_to",
+    "receiver",
+]  # as tests/test_scores_otlp.py imports them
 
 
 def rpc_status(message: str) -> bytes:
