@@ -126,6 +126,7 @@ from .genai_attributes import (
     AIOBS_FUNCTION_RESULT,
     AIOBS_KIND,
     AIOBS_MODULE,
+    AIOBS_RESPONSE_FINISH_REASONS,
     AIOBS_SCORE_EVALUATOR,
     AIOBS_SCORE_SOURCE,
     AIOBS_STREAM_TTFT_MS,
@@ -706,9 +707,8 @@ def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any
         **genai_request.request_attributes(event.get(EVENT_API), event.get(LLM_REQUEST)),
         GEN_AI_RESPONSE_MODEL: event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
         GEN_AI_RESPONSE_ID: response.get(RESPONSE_ID),
-        GEN_AI_RESPONSE_FINISH_REASONS: finish_reasons
-        if isinstance(finish_reasons, list)
-        else None,
+        GEN_AI_RESPONSE_FINISH_REASONS: genai_messages.finish_reasons(response),
+        AIOBS_RESPONSE_FINISH_REASONS: finish_reasons if isinstance(finish_reasons, list) else None,
         GEN_AI_USAGE_INPUT_TOKENS: usage.get(USAGE_INPUT_TOKENS),
         GEN_AI_USAGE_OUTPUT_TOKENS: usage.get(USAGE_OUTPUT_TOKENS),
         GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.get(USAGE_CACHED_INPUT_TOKENS),

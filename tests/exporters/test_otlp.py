@@ -413,7 +413,7 @@ class TestGenAIContent:
                     {"type": "text", "content": "18C."},
                     {"type": "tool_call", "id": "tu_2", "name": "log", "arguments": {"t": 18}},
                 ],
-                "finish_reason": "tool_use",
+                "finish_reason": "tool_call",  # Anthropic's "tool_use"
             }
         ]
 
@@ -436,7 +436,7 @@ class TestGenAIContent:
             {"type": "text", "content": "Be brief."}
         ]
         output = schema_valid("output-messages", values["gen_ai.output.messages"])
-        assert output[0]["finish_reason"] == "STOP"
+        assert output[0]["finish_reason"] == "stop"  # Gemini's "STOP"
 
     def test_output_without_finish_reason_has_none_rather_than_null(
         self, receiver: Receiver
@@ -513,7 +513,8 @@ class TestGenAIValues:
         assert values["gen_ai.request.choice.count"] == 1
         assert values["gen_ai.request.stream"] is True
         assert values["gen_ai.response.time_to_first_chunk"] == pytest.approx(0.25)
-        assert values["gen_ai.response.finish_reasons"] == ["STOP"]
+        assert values["gen_ai.response.finish_reasons"] == ["stop"]
+        assert values["aiobs.response.finish_reasons"] == ["STOP"]  # the provider's own
 
     def test_openai_chat_parameters_and_usage(self, receiver: Receiver) -> None:
         observer.observe()
