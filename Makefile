@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres chromium screenshots reference bench bench-observe bench-providers bench-flush bench-server schema clean
+.PHONY: demo test test-oldest test-newest lock lint typecheck unit postgres chromium screenshots reference test-otel bench bench-observe bench-providers bench-flush bench-server schema clean
 
 # The development environment is installed from a lock: every package at the exact version (and
 # file hashes) the suite last passed with, for Python 3.10 to 3.13, so that a fresh machine tests
@@ -28,11 +28,19 @@ REF_VENV := .venv-aiobs02
 REF_IN := requirements/aiobs02.in
 REF_LOCK := requirements/aiobs02.lock
 REF_STAMP := $(REF_VENV)/.installed
+# Arize Phoenix, a real OpenTelemetry consumer, in an environment of its own (it is large and
+# needs Python 3.11+): `make test-otel` builds it from PHX_LOCK and runs tests/otel, which start
+# Phoenix, export a session to it and read it back through its REST API.
+PHX_VENV := .venv-phoenix
+PHX_IN := requirements/phoenix.txt
+PHX_LOCK := requirements/phoenix-lock.txt
+PHX_STAMP := $(PHX_VENV)/.installed
 UV_VERSION := 0.13.9
 LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
-COMPILE = $(UV) pip compile --quiet --universal --python-version 3.10 --generate-hashes \
+COMPILE_FOR = $(UV) pip compile --quiet --universal --python-version $(1) --generate-hashes \
 	--custom-compile-command 'make lock' $(LOCK_FLAGS)
+COMPILE = $(call COMPILE_FOR,3.10)
 
 # $(call locked-venv,DIR,LOCK): a new virtual environment in DIR with exactly what LOCK lists.
 define locked-venv
@@ -74,6 +82,13 @@ unit: $(STAMP) postgres chromium $(REF_STAMP)
 $(REF_STAMP): $(REF_LOCK)
 	$(call locked-venv,$(REF_VENV),$(REF_LOCK))
 	touch $@
+
+$(PHX_STAMP): $(PHX_LOCK)
+	$(call locked-venv,$(PHX_VENV),$(PHX_LOCK))
+	touch $@
+
+test-otel: $(STAMP) $(PHX_STAMP)
+	AIOBS_REQUIRE_PHOENIX=1 $(BIN)/python -m pytest tests/otel
 
 reference: $(REF_STAMP)
 
@@ -163,6 +178,7 @@ lock: $(LOCK_VENV)/.uv-$(UV_VERSION)
 	$(COMPILE) --extra dev --extra bench -c $(LOCK) -o $(BENCH_LOCK) pyproject.toml
 	$(COMPILE) --extra dev -c $(OLDEST_SDKS) -o $(OLD_LOCK) pyproject.toml
 	$(COMPILE) -c $(LOCK) -o $(REF_LOCK) $(REF_IN)
+	$(call COMPILE_FOR,3.11) -o $(PHX_LOCK) $(PHX_IN)
 
 $(VENV)/.installed-bench: $(STAMP) $(BENCH_LOCK)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(BENCH_LOCK)

@@ -1,11 +1,13 @@
 """Identifiers and clocks, swappable so that tests produce stable, readable documents.
 
-Span ids are 64-bit integers, kept as ``int`` while recording and written as 16 lowercase hex
-digits at export. They count up from a random start drawn from a private generator (recording
-never advances the user's ``random`` state); a forked child draws a new start, so parent and child
-never share ids. A trace is named after its root span: its id is the root's span id, written as
-32 hex digits as in OpenTelemetry (drawing a separate id would cost time and memory per root).
-Session ids are UUID4 strings, as in aiobs 0.2.
+Ids follow W3C Trace Context, so that the ids in aiobs's own documents are the ones an
+OpenTelemetry backend shows. Span ids are 64-bit integers, kept as ``int`` while recording and
+written as 16 lowercase hex digits at export: a Weyl sequence (a random start, then a large odd
+step, modulo 2**64) that looks random, is unique for 2**63 spans of a process and never zero, at
+the cost of one C-level ``next()``. Trace ids are random 128-bit integers (W3C level 2 "random"),
+drawn once per root span and written as 32 hex digits. Both come from a private generator
+(recording never advances the user's ``random`` state); a forked child draws a new start, so
+parent and child never share ids. Session ids are UUID4 strings, as in aiobs 0.2.
 
 ``aiobs.testing.deterministic()`` swaps in counters and a fake clock through :func:`configure`.
 """
@@ -22,14 +24,24 @@ from collections.abc import Callable
 _rng = random.Random()  # noqa: S311 - ids need uniqueness, not secrecy
 
 
-def _counter(bits: int) -> Callable[[], int]:
-    # Ids count up from a random start, leaving room for 2**40 ids before the top bit: unique in
-    # the process, and two processes' ranges overlap with negligible probability. next() runs in
-    # C without a Python frame, which matters on the hot path.
-    return itertools.count(_rng.getrandbits(bits - 1) + 1).__next__
+_MASK64 = (1 << 64) - 1
+_WEYL_STEP = 0x9E3779B97F4A7C15  # odd (2**64 / golden ratio): n -> start + n * step is a bijection
 
 
-_random_span_id: Callable[[], int] = _counter(64)
+def _span_id_sequence() -> Callable[[], int]:
+    """A new Weyl sequence of span ids; ``next()`` runs in C, without a Python frame."""
+    # The one n whose id is 0 is drawn in [2**63, 2**64) and the start derived from it, so the
+    # first 2**63 ids are distinct and none is zero.
+    zero_at = _rng.getrandbits(63) | 1 << 63
+    start = -zero_at * _WEYL_STEP & _MASK64
+    return map(_MASK64.__and__, itertools.count(start, _WEYL_STEP)).__next__
+
+
+def _random_trace_id() -> int:
+    return _rng.getrandbits(128) or 1  # 0 is W3C's invalid id
+
+
+_random_span_id: Callable[[], int] = _span_id_sequence()
 
 
 def _random_uuid() -> str:
@@ -38,6 +50,9 @@ def _random_uuid() -> str:
 
 new_span_id: Callable[[], int] = _random_span_id
 """A new span id (non-zero 64-bit integer)."""
+
+new_trace_id: Callable[[], int] = _random_trace_id
+"""A new trace id (non-zero 128-bit integer), drawn only for a root span."""
 
 new_session_id: Callable[[], str] = _random_uuid
 """A new session id (UUID4 string)."""
@@ -52,19 +67,44 @@ monotonic_ns: Callable[[], int] = time.perf_counter_ns
 """Monotonic nanoseconds, for durations."""
 
 
+CLOCK_STEP_SECONDS = 0.1
+"""How far the wall clock may move against the monotonic one before the anchor follows it."""
+
+_anchor: tuple[float, int] | None = None
+
+
+def clock_anchor(wall: float, monotonic: int) -> tuple[float, int]:
+    """The process's ``(wall, monotonic)`` pair, given a reading of both clocks taken now.
+
+    Epoch times of spans are derived from their monotonic times through this one pair, so that
+    a parent and its child agree to the nanosecond whichever flush exports them (a new pair at
+    every flush would move by the clocks' disagreement, a few microseconds). The pair follows
+    the wall clock only when it has been set by more than :data:`CLOCK_STEP_SECONDS` (an NTP
+    step, a suspended machine): from then on, new times follow the new wall clock.
+    """
+    global _anchor  # noqa: PLW0603 - one anchor per process, replaced only on a clock step
+    anchor = _anchor
+    if anchor is None or abs(wall - anchor[0] - (monotonic - anchor[1]) / 1e9) > CLOCK_STEP_SECONDS:
+        anchor = _anchor = (wall, monotonic)
+    return anchor
+
+
 def configure(
     *,
     span_id: Callable[[], int] | None = None,
+    trace_id: Callable[[], int] | None = None,
     session_id: Callable[[], str] | None = None,
     enh_prompt_id: Callable[[], str] | None = None,
     wall: Callable[[], float] | None = None,
     monotonic: Callable[[], int] | None = None,
 ) -> None:
     """Replace some of the id sources and clocks; the others stay as they are."""
-    global new_span_id, new_session_id, new_enh_prompt_id  # noqa: PLW0603
-    global wall_clock, monotonic_ns  # noqa: PLW0603 - module-level for a cheap hot-path lookup
+    global new_span_id, new_trace_id, new_session_id, new_enh_prompt_id  # noqa: PLW0603
+    global wall_clock, monotonic_ns, _anchor  # noqa: PLW0603 - module-level for a cheap lookup
     if span_id is not None:
         new_span_id = span_id
+    if trace_id is not None:
+        new_trace_id = trace_id
     if session_id is not None:
         new_session_id = session_id
     if enh_prompt_id is not None:
@@ -73,12 +113,15 @@ def configure(
         wall_clock = wall
     if monotonic is not None:
         monotonic_ns = monotonic
+    if wall is not None or monotonic is not None:
+        _anchor = None  # new clocks, a new anchor
 
 
 def reset() -> None:
     """Restore random ids and the real clocks."""
     configure(
         span_id=_random_span_id,
+        trace_id=_random_trace_id,
         session_id=_random_uuid,
         enh_prompt_id=_random_uuid,
         wall=time.time,
@@ -89,7 +132,7 @@ def reset() -> None:
 def _reseed_after_fork() -> None:
     global _random_span_id  # noqa: PLW0603 - a new sequence for the child
     _rng.seed()
-    fresh = _counter(64)
+    fresh = _span_id_sequence()
     if new_span_id is _random_span_id:
         configure(span_id=fresh)
     _random_span_id = fresh

@@ -166,9 +166,9 @@ class OpenSpan:
         parent = span_var.get()
         if parent is None and _otel.current is not None and _otel.current():
             parent = otel_parent()  # something is set in OpenTelemetry's context
-        if parent is None:  # a root: its trace is named after it
+        if parent is None:  # a root: it starts a new trace
             self.parent_id: int | None = None
-            self.trace_id = self.span_id
+            self.trace_id = _ids.new_trace_id()
         else:
             self.parent_id, self.trace_id = parent
         self.code = frame.f_code if frame is not None else None

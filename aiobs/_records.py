@@ -119,10 +119,12 @@ class FunctionInfo:
         """Describe ``fn`` once, at decoration time."""
         module: str | None = getattr(fn, "__module__", None)
         qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn)))
+        api = f"{module}.{qualname}" if module else qualname
+        _note_definition(api, fn)
         return cls(
             kind=kind,
             name=name or str(getattr(fn, "__name__", qualname)),
-            api=f"{module}.{qualname}" if module else qualname,
+            api=api,
             module=module,
             capture_args=capture_args,
             capture_result=capture_result,
@@ -163,6 +165,27 @@ def static_secret_positions(static: StaticInfo, capturer: Capturer) -> frozenset
         _positions_cache.clear()
     _positions_cache[id(static)] = (static, capturer, positions)
     return positions
+
+
+_definitions: dict[str, tuple[str, int]] = {}
+
+
+def definition(api: str) -> tuple[str, int] | None:
+    """``(absolute file, first line)`` of the function decorated as ``api`` in this process.
+
+    Recorded once per decoration, so a function defined inside another one, or in a module that
+    is gone by export time, still has its place; nothing is added to its calls' records.
+    """
+    return _definitions.get(api)
+
+
+def _note_definition(api: str, fn: Callable[..., Any]) -> None:
+    try:
+        code = getattr(inspect.unwrap(fn), "__code__", None)
+    except ValueError:  # a cycle of __wrapped__
+        return
+    if isinstance(code, CodeType):
+        _definitions[api] = (os.path.abspath(code.co_filename), code.co_firstlineno)
 
 
 def _positional_parameters(fn: Callable[..., Any]) -> tuple[str, ...]:

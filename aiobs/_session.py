@@ -76,8 +76,8 @@ class RecordingSession:
         self.buffer = buffer
         self.id = _ids.new_session_id()
         self.name = name or self.id
-        self.clock_anchor = (_ids.wall_clock(), _ids.monotonic_ns())
-        self.started_at = self.clock_anchor[0]
+        self.started_at = _ids.wall_clock()
+        self.clock_anchor = _ids.clock_anchor(self.started_at, _ids.monotonic_ns())
         self.ended_at: float | None = None
         self.labels = merged_labels
         self.pid = os.getpid()
@@ -102,8 +102,8 @@ class RecordingSession:
         return self.buffer.settings
 
     def reanchor(self) -> None:
-        """Take a new wall-clock/monotonic pair, so that clock steps do not accumulate."""
-        self.clock_anchor = (_ids.wall_clock(), _ids.monotonic_ns())
+        """Check the clocks at a flush: the process's anchor follows a step of the wall clock."""
+        self.clock_anchor = _ids.clock_anchor(_ids.wall_clock(), _ids.monotonic_ns())
 
     def end(self) -> None:
         """Mark the session ended (idempotent); it is exported, then released, at the next flush."""

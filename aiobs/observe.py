@@ -168,9 +168,9 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
             parent = _span_get()
             if parent is None and _otel.current is not None and _otel.current():
                 parent = otel_parent()  # something is set in OpenTelemetry's context
-            if parent is None:  # a root: its trace is named after it
+            if parent is None:  # a root: it starts a new trace
                 parent_id = None
-                trace_id = span_id
+                trace_id = _ids.new_trace_id()
             else:
                 parent_id, trace_id = parent
             caller = _getframe(1)
@@ -318,9 +318,9 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
             parent = _span_get()
             if parent is None and _otel.current is not None and _otel.current():
                 parent = otel_parent()  # something is set in OpenTelemetry's context
-            if parent is None:  # a root: its trace is named after it
+            if parent is None:  # a root: it starts a new trace
                 parent_id = None
-                trace_id = span_id
+                trace_id = _ids.new_trace_id()
             else:
                 parent_id, trace_id = parent
             caller = _getframe(1)

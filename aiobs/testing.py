@@ -49,13 +49,15 @@ class FakeClock:
 
 @contextmanager
 def deterministic(clock: FakeClock | None = None) -> Iterator[FakeClock]:
-    """Sequential span and session ids and a fake clock, inside the block."""
+    """Sequential span, trace and session ids and a fake clock, inside the block."""
     spans = itertools.count(1)
+    traces = itertools.count(1)
     sessions = itertools.count(1)
     prompts = itertools.count(1)
     fake = clock or FakeClock()
     _ids.configure(
         span_id=lambda: next(spans),
+        trace_id=lambda: next(traces),
         session_id=lambda: f"session-{next(sessions)}",
         enh_prompt_id=lambda: f"enh-prompt-{next(prompts)}",
         wall=fake.wall,

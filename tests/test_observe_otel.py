@@ -188,7 +188,9 @@ class TestOpenTelemetryParent:
         events = flush_document()["function_events"]
         for event in events:
             assert event["parent_span_id"] is None
-            assert event["trace_id"] == f"{int(event['span_id'], 16):032x}"
+            assert len(event["trace_id"]) == 32
+            assert event["trace_id"] != ids(span)[1]  # a trace of its own
+        assert len({event["trace_id"] for event in events}) == len(events)
 
     def test_outside_the_otel_span_events_are_roots_again(self, tracer: Any) -> None:
         observer.observe()

@@ -6,7 +6,8 @@ HTTP, service, session), as the ``opentelemetry-semantic-conventions`` package s
 copied rather than imported because the exporter needs only ``opentelemetry-proto`` at run time,
 and the package keeps the GenAI names in a private, incubating module.
 
-The ``AIOBS_`` and ``OPENINFERENCE_`` names are aiobs's own and Arize OpenInference's.
+The ``AIOBS_``, ``OPENINFERENCE_`` and ``LANGFUSE_`` names are aiobs's own, Arize OpenInference's
+and Langfuse's.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ OPERATION_EMBEDDINGS: Final = "embeddings"
 PROVIDER_OPENAI: Final = "openai"
 PROVIDER_ANTHROPIC: Final = "anthropic"
 PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+FINISH_STOP: Final = "stop"
+FINISH_LENGTH: Final = "length"
+FINISH_CONTENT_FILTER: Final = "content_filter"
+FINISH_TOOL_CALL: Final = "tool_call"
+FINISH_ERROR: Final = "error"
 
 # -- code, errors, exceptions, HTTP, resource ----------------------------------------------------
 
@@ -89,6 +95,8 @@ AIOBS_API: Final = "aiobs.api"
 AIOBS_KIND: Final = "aiobs.kind"
 AIOBS_MODULE: Final = "aiobs.module"
 AIOBS_COST_TOTAL: Final = "aiobs.cost.total"
+AIOBS_RESPONSE_FINISH_REASONS: Final = "aiobs.response.finish_reasons"
+"""The provider's own finish reasons, beside the conventions' names in ``gen_ai.response...``."""
 AIOBS_STREAM_TTFT_MS: Final = "aiobs.stream.ttft_ms"
 """Kept beside :data:`GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK` for consumers of earlier exports."""
 AIOBS_SESSION_NAME: Final = "aiobs.session.name"
@@ -110,3 +118,19 @@ INPUT_VALUE: Final = "input.value"
 INPUT_MIME_TYPE: Final = "input.mime_type"
 OUTPUT_VALUE: Final = "output.value"
 OUTPUT_MIME_TYPE: Final = "output.mime_type"
+
+# -- Langfuse (``profile="langfuse"``) -------------------------------------------------------------
+
+LANGFUSE_TRACE_NAME: Final = "langfuse.trace.name"
+LANGFUSE_TRACE_INPUT: Final = "langfuse.trace.input"
+LANGFUSE_TRACE_OUTPUT: Final = "langfuse.trace.output"
+LANGFUSE_TRACE_METADATA_PREFIX: Final = "langfuse.trace.metadata."
+LANGFUSE_SESSION_ID: Final = "langfuse.session.id"
+LANGFUSE_USER_ID: Final = "langfuse.user.id"
+LANGFUSE_OBSERVATION_TYPE: Final = "langfuse.observation.type"
+LANGFUSE_OBSERVATION_INPUT: Final = "langfuse.observation.input"
+LANGFUSE_OBSERVATION_OUTPUT: Final = "langfuse.observation.output"
+LANGFUSE_OBSERVATION_LEVEL: Final = "langfuse.observation.level"
+LANGFUSE_OBSERVATION_STATUS_MESSAGE: Final = "langfuse.observation.status_message"
+LANGFUSE_USAGE_COST: Final = "gen_ai.usage.cost"
+"""Langfuse's name for a call's total cost (the conventions have none)."""

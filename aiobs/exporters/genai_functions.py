@@ -1,14 +1,14 @@
 """The attributes of a function event's span: where its code is, and its data as opt-in content.
 
 ``code.function.name``, ``code.file.path`` and ``code.line.number`` describe the function itself
-(``module.qualname``, the absolute path of its file, the first line of its definition). The
-document records the function's module and qualified name but not its file and line, so these are
-looked up at export time among the modules already imported: a function defined at module or
-class level is found whole; one defined inside another function (``<locals>``) keeps its module's
-file and no line; one whose module is not loaded (a document exported by another process) keeps
-only its name. A manual span or point event is described by the line that opened it (its
-callsite). Where the call was made from goes out as ``aiobs.callsite.function`` / ``.file`` /
-``.line``, as recorded.
+(``module.qualname``, the absolute path of its file, the first line of its definition). File and
+line are recorded once when the function is decorated (``aiobs._records.definition``), so a
+function defined inside another one gets its line too. A document exported by another process
+(read from a file) has only the function's module and qualified name: there they are looked up
+among the modules already imported (a function inside another one then keeps its module's file
+and no line; one whose module is not loaded keeps only its name). A manual span or point event
+is described by the line that opened it (its callsite). Where the call was made from goes out as
+``aiobs.callsite.function`` / ``.file`` / ``.line``, as recorded.
 
 With ``capture_content=True``: ``aiobs.function.arguments`` (JSON ``{"args", "kwargs"}``),
 ``aiobs.function.result`` (JSON; a generator's result is ``{"yielded": n}``), and
@@ -43,6 +43,7 @@ from .._format import (
     META_CWD,
     SESSION_META,
 )
+from .._records import definition
 from .genai_attributes import (
     AIOBS_CALLSITE_FILE,
     AIOBS_CALLSITE_FUNCTION,
@@ -72,7 +73,10 @@ def code_attributes(event: Mapping[str, Any], session: Mapping[str, Any]) -> dic
         return attributes
     api, module = event.get(EVENT_API), event.get(FUNCTION_MODULE)
     attributes[CODE_FUNCTION_NAME] = api
-    if isinstance(api, str) and isinstance(module, str) and api.startswith(module + "."):
+    known = definition(api) if isinstance(api, str) else None
+    if known is not None:
+        attributes[CODE_FILE_PATH], attributes[CODE_LINE_NUMBER] = known
+    elif isinstance(api, str) and isinstance(module, str) and api.startswith(module + "."):
         path, line = _definition(module, api[len(module) + 1 :])
         attributes[CODE_FILE_PATH] = path
         attributes[CODE_LINE_NUMBER] = line

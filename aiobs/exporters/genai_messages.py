@@ -27,9 +27,11 @@ Shapes understood:
   camel case); ``config.system_instruction``.
 
 Parts of other kinds (images, audio, files) keep only their ``type``, never their data. An output
-message's ``finish_reason`` is the provider's own value; when the provider gave none it is left
-out rather than invented (the conventions' schema makes it required, so such a message is the
-one case that does not validate).
+message's ``finish_reason`` is the conventions' name of the provider's value (:func:`finish_reason`;
+the exporter keeps the provider's own in ``aiobs.response.finish_reasons``); when the provider gave
+none it is left out rather than invented (the conventions' schema makes it required, so such a
+message is the one case that does not validate). A call that asked for several answers (``n``,
+``candidate_count``) gives one output message per answer.
 """
 
 from __future__ import annotations
@@ -37,6 +39,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from .._format import (
+    RESPONSE_CHOICES,
+    RESPONSE_FINISH_REASONS,
+    RESPONSE_TEXT,
+    RESPONSE_TOOL_CALLS,
+)
+from .genai_attributes import (
+    FINISH_CONTENT_FILTER,
+    FINISH_ERROR,
+    FINISH_LENGTH,
+    FINISH_STOP,
+    FINISH_TOOL_CALL,
+)
+
+CHOICE_FINISH_REASON = "finish_reason"
+"""The finish reason of one of several answers (``RESPONSE_CHOICES``)."""
 
 Part = dict[str, Any]
 Message = dict[str, Any]
@@ -128,25 +147,118 @@ def system_instructions(provider: Any, request: Any) -> list[Part] | None:
 
 
 def output_messages(response: Any) -> list[Message] | None:
-    """``gen_ai.output.messages`` from aiobs's normalized ``response``; ``None`` if it has none."""
+    """``gen_ai.output.messages`` from aiobs's normalized ``response``; ``None`` if it has none.
+
+    One assistant message, or one per answer when the call asked for several (``choices``).
+    """
     if not isinstance(response, Mapping):
         return None
+    choices = response.get(RESPONSE_CHOICES)
+    if isinstance(choices, list) and len(choices) > 1:
+        messages = [
+            _output_message(
+                choice.get(RESPONSE_TEXT),
+                choice.get(RESPONSE_TOOL_CALLS),
+                choice.get(CHOICE_FINISH_REASON),
+            )
+            for choice in choices
+            if isinstance(choice, Mapping)
+        ]
+        return [message for message in messages if message is not None] or None
+    reasons = response.get(RESPONSE_FINISH_REASONS)
+    first = reasons[0] if isinstance(reasons, list) and reasons else None
+    message = _output_message(response.get(RESPONSE_TEXT), response.get(RESPONSE_TOOL_CALLS), first)
+    return None if message is None else [message]
+
+
+def _output_message(text: Any, tool_calls: Any, reason: Any) -> Message | None:
     parts: list[Part] = []
-    text = response.get("text")
     if isinstance(text, str) and text:
         parts.append(_text(text))
-    parts.extend(
-        _tool_call(call.get("id"), call.get("name"), call.get("arguments"))
-        for call in response.get("tool_calls") or ()
-        if isinstance(call, Mapping)
-    )
+    if isinstance(tool_calls, list):
+        parts.extend(
+            _tool_call(call.get("id"), call.get("name"), call.get("arguments"))
+            for call in tool_calls
+            if isinstance(call, Mapping)
+        )
     if not parts:
         return None
     message: Message = {"role": "assistant", "parts": parts}
-    reasons = response.get("finish_reasons")
-    if isinstance(reasons, list) and reasons and isinstance(reasons[0], str):
-        message["finish_reason"] = reasons[0]
-    return [message]
+    called = any(part["type"] == "tool_call" for part in parts)
+    mapped = finish_reason(reason, tool_call=called)
+    if mapped is not None:
+        message["finish_reason"] = mapped
+    return message
+
+
+def finish_reasons(response: Any) -> list[str] | None:
+    """``gen_ai.response.finish_reasons``: the response's reasons as the conventions name them."""
+    if not isinstance(response, Mapping):
+        return None
+    reasons = response.get(RESPONSE_FINISH_REASONS)
+    if not isinstance(reasons, list):
+        return None
+    choices = response.get(RESPONSE_CHOICES)
+    if isinstance(choices, list) and len(choices) > 1:
+        calls = [isinstance(c, Mapping) and bool(c.get(RESPONSE_TOOL_CALLS)) for c in choices]
+    else:
+        calls = [bool(response.get(RESPONSE_TOOL_CALLS))] * len(reasons)
+    mapped = [
+        finish_reason(reason, tool_call=called)
+        for reason, called in zip(reasons, calls + [False] * len(reasons), strict=False)
+    ]
+    return [reason for reason in mapped if reason is not None]
+
+
+def finish_reason(raw: Any, *, tool_call: bool = False) -> str | None:
+    """A provider's finish reason as the conventions name it; an unknown one as given.
+
+    The conventions' values are ``stop``, ``length``, ``content_filter``, ``tool_call`` and
+    ``error``; ``None`` when the provider gave none. ``tool_call`` says the answer holds tool
+    calls: a plain stop then means "stopped to call a tool" (the Responses API and Gemini say
+    ``completed`` / ``STOP`` there).
+    """
+    if not isinstance(raw, str) or not raw:
+        return None
+    mapped = _FINISH_REASONS.get(raw.lower(), raw)
+    return FINISH_TOOL_CALL if mapped == FINISH_STOP and tool_call else mapped
+
+
+_FINISH_REASONS = {
+    # OpenAI chat completions
+    "stop": FINISH_STOP,
+    "length": FINISH_LENGTH,
+    "content_filter": FINISH_CONTENT_FILTER,
+    "tool_calls": FINISH_TOOL_CALL,
+    "function_call": FINISH_TOOL_CALL,
+    # OpenAI Responses: the response's status
+    "completed": FINISH_STOP,
+    "incomplete": FINISH_LENGTH,
+    "failed": FINISH_ERROR,
+    "cancelled": FINISH_ERROR,
+    # Anthropic
+    "end_turn": FINISH_STOP,
+    "stop_sequence": FINISH_STOP,
+    "pause_turn": FINISH_STOP,
+    "max_tokens": FINISH_LENGTH,  # Gemini's MAX_TOKENS too
+    "model_context_window_exceeded": FINISH_LENGTH,
+    "tool_use": FINISH_TOOL_CALL,
+    "refusal": FINISH_CONTENT_FILTER,
+    # Gemini (upper case on the wire)
+    "safety": FINISH_CONTENT_FILTER,
+    "recitation": FINISH_CONTENT_FILTER,
+    "blocklist": FINISH_CONTENT_FILTER,
+    "prohibited_content": FINISH_CONTENT_FILTER,
+    "spii": FINISH_CONTENT_FILTER,
+    "image_safety": FINISH_CONTENT_FILTER,
+    "malformed_function_call": FINISH_ERROR,
+    "unexpected_tool_call": FINISH_ERROR,
+    "too_many_tool_calls": FINISH_ERROR,
+    "finish_reason_unspecified": FINISH_ERROR,
+    "language": FINISH_ERROR,
+    "no_image": FINISH_ERROR,
+    "other": FINISH_ERROR,
+}
 
 
 # -- OpenAI chat completions ---------------------------------------------------------------------

@@ -33,13 +33,15 @@ How the document maps to OpenTelemetry (the full table is in ``docs/guide.md``):
   (type, message, stack trace) and an LLM error's ``http.response.status_code``.
 - Trace, span and parent ids are kept, so the span tree is the one aiobs recorded. An event
   without a trace id gets one derived from its span id.
-- ``profile="phoenix"`` adds Arize Phoenix's OpenInference names
-  (:mod:`aiobs.exporters.genai_profiles`).
+- ``profile="phoenix"`` adds Arize Phoenix's OpenInference names, ``profile="langfuse"``
+  Langfuse's ``langfuse.*`` attributes (:mod:`aiobs.exporters.genai_profiles`).
 
 Defaults follow the OpenTelemetry environment variables: the endpoint is
 ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``,
 else ``http://localhost:4318/v1/traces``; headers (``k=v,k2=v2``) come from
-``OTEL_EXPORTER_OTLP_HEADERS`` and ``OTEL_EXPORTER_OTLP_TRACES_HEADERS``. Needs
+``OTEL_EXPORTER_OTLP_HEADERS`` and ``OTEL_EXPORTER_OTLP_TRACES_HEADERS``; the resource's
+``service.name`` from ``OTEL_SERVICE_NAME`` and more resource attributes from
+``OTEL_RESOURCE_ATTRIBUTES`` (the exporter's arguments win). Needs
 ``pip install 'aiobs[otel]'`` (the ``opentelemetry-proto`` package).
 """
 
@@ -83,6 +85,7 @@ from .._format import (
     FUNCTION_KIND,
     FUNCTION_MODULE,
     FUNCTION_NAME,
+    KIND_EVENT,
     KIND_FUNCTION,
     LLM_COST,
     LLM_OPERATION,
@@ -119,8 +122,11 @@ from .document import GZIP_LEVEL
 from .genai_attributes import (
     AIOBS_API,
     AIOBS_COST_TOTAL,
+    AIOBS_FUNCTION_ARGUMENTS,
+    AIOBS_FUNCTION_RESULT,
     AIOBS_KIND,
     AIOBS_MODULE,
+    AIOBS_RESPONSE_FINISH_REASONS,
     AIOBS_SCORE_EVALUATOR,
     AIOBS_SCORE_SOURCE,
     AIOBS_STREAM_TTFT_MS,
@@ -179,6 +185,10 @@ HEADERS_ENV = "OTEL_EXPORTER_OTLP_HEADERS"
 TRACES_HEADERS_ENV = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 """Like :data:`HEADERS_ENV`, for traces only; its keys win."""
 
+SERVICE_NAME_ENV = "OTEL_SERVICE_NAME"
+"""The resource's ``service.name`` unless the exporter is given one."""
+RESOURCE_ATTRIBUTES_ENV = "OTEL_RESOURCE_ATTRIBUTES"
+"""More resource attributes, ``k=v,k2=v2`` (percent-encoded); the exporter's own arguments win."""
 DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
 DEFAULT_SERVICE_NAME = "aiobs"
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -212,15 +222,17 @@ class OTLPExporter(BaseExporter):
         headers: extra HTTP headers (authentication); default from ``OTEL_EXPORTER_OTLP_HEADERS``.
         timeout: seconds allowed for each HTTP attempt.
         service_name: the resource's ``service.name`` (default: the one in
-            ``resource_attributes``, else ``"aiobs"``).
+            ``resource_attributes``, else ``OTEL_SERVICE_NAME``, else the one in
+            ``OTEL_RESOURCE_ATTRIBUTES``, else ``"aiobs"``).
         compression: ``"gzip"`` (default) or ``None``.
         capture_content: also send prompts and answers of LLM calls, and arguments, results
             and span data of functions (off by default).
         max_retries: further attempts after a 429/502/503/504 answer or a connection error.
         backoff: first wait between attempts in seconds, doubled at each retry.
         resource_attributes: more attributes of the resource (``deployment.environment.name``,
-            ``service.version``...).
-        profile: ``"phoenix"`` adds Arize Phoenix's OpenInference names to the standard ones.
+            ``service.version``...), over those of ``OTEL_RESOURCE_ATTRIBUTES``.
+        profile: ``"phoenix"`` adds Arize Phoenix's OpenInference names to the standard ones,
+            ``"langfuse"`` Langfuse's ``langfuse.*`` attributes.
 
     Raises:
         ImportError: ``opentelemetry-proto`` is not installed.
@@ -250,7 +262,7 @@ class OTLPExporter(BaseExporter):
         self.endpoint = endpoint or default_endpoint()
         self.headers = dict(headers) if headers is not None else default_headers()
         self.timeout = timeout
-        self.resource_attributes = dict(resource_attributes or {})
+        self.resource_attributes = {**default_resource_attributes(), **(resource_attributes or {})}
         self.service_name = str(
             service_name or self.resource_attributes.get(SERVICE_NAME) or DEFAULT_SERVICE_NAME
         )
@@ -340,6 +352,37 @@ def default_headers() -> dict[str, str]:
     headers = parse_headers(os.environ.get(HEADERS_ENV, ""))
     headers.update(parse_headers(os.environ.get(TRACES_HEADERS_ENV, "")))
     return headers
+
+
+def default_resource_attributes() -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES``, with ``service.name`` from ``OTEL_SERVICE_NAME`` if set.
+
+    A malformed ``OTEL_RESOURCE_ATTRIBUTES`` is ignored as a whole, with a warning, as the
+    OpenTelemetry specification asks.
+    """
+    raw = os.environ.get(RESOURCE_ATTRIBUTES_ENV, "")
+    attributes: dict[str, str] = {}
+    for pair in raw.split(","):
+        if not pair.strip():
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            logger.warning(
+                "aiobs: %s ignored: %r is not key=value; write it as k1=v1,k2=v2 (values "
+                "percent-encoded)",
+                RESOURCE_ATTRIBUTES_ENV,
+                pair.strip(),
+            )
+            return _with_service_name({})
+        attributes[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
+    return _with_service_name(attributes)
+
+
+def _with_service_name(attributes: dict[str, str]) -> dict[str, str]:
+    service = os.environ.get(SERVICE_NAME_ENV, "").strip()
+    if service:
+        attributes[SERVICE_NAME] = service
+    return attributes
 
 
 def parse_headers(value: str) -> dict[str, str]:
@@ -510,6 +553,18 @@ def function_span(
         content = {key: _json_or_none(value) for key, value in raw.items()}
         attributes.update(content)
     attributes.update(genai_profiles.function_attributes(profile, content))
+    attributes.update(
+        genai_profiles.langfuse_attributes(
+            profile,
+            observation="event" if event.get(FUNCTION_KIND) == KIND_EVENT else "span",
+            session=session,
+            root=not event.get(EVENT_PARENT_SPAN_ID),
+            content=(content.get(AIOBS_FUNCTION_ARGUMENTS), content.get(AIOBS_FUNCTION_RESULT))
+            if capture_content
+            else None,
+            error=_error_text(event),
+        )
+    )
     if _failed(event):
         attributes.update(_error_attributes(event))
     span.attributes.extend(_attributes(attributes))
@@ -539,8 +594,24 @@ def provider_span(
     }
     if _failed(event):
         attributes.update(_error_attributes(event))
+    content: dict[str, Any] = {}
     if capture_content and operation != OPERATION_EMBEDDINGS:
-        attributes.update(_content_attributes(event))
+        content = _content_attributes(event)
+        attributes.update(content)
+    cost = (event.get(LLM_COST) or {}).get(COST_TOTAL)
+    attributes.update(
+        genai_profiles.langfuse_attributes(
+            profile,
+            observation="embedding" if operation == OPERATION_EMBEDDINGS else "generation",
+            session=sessions.get(str(event.get(EVENT_SESSION_ID))),
+            root=not event.get(EVENT_PARENT_SPAN_ID),
+            content=(content.get(GEN_AI_INPUT_MESSAGES), content.get(GEN_AI_OUTPUT_MESSAGES))
+            if content
+            else None,
+            error=_error_text(event),
+            cost=cost if isinstance(cost, int | float) else None,
+        )
+    )
     span.attributes.extend(_attributes(attributes))
     _record_failure(span, event)
     _record_scores(span, event)
@@ -550,6 +621,11 @@ def provider_span(
 def _failed(event: Mapping[str, Any]) -> bool:
     """Whether the call or function failed (aiobs 0.2 events have only ``error``)."""
     return bool(event.get(EVENT_ERROR)) or event.get(EVENT_STATUS) == STATUS_ERROR
+
+
+def _error_text(event: Mapping[str, Any]) -> str | None:
+    """A failed event's error text (``None`` when it did not fail)."""
+    return str(event.get(EVENT_ERROR) or "error") if _failed(event) else None
 
 
 def _exception(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -631,9 +707,8 @@ def _genai_attributes(event: Mapping[str, Any], operation: str) -> dict[str, Any
         **genai_request.request_attributes(event.get(EVENT_API), event.get(LLM_REQUEST)),
         GEN_AI_RESPONSE_MODEL: event.get(LLM_RESPONSE_MODEL) or response.get(RESPONSE_MODEL),
         GEN_AI_RESPONSE_ID: response.get(RESPONSE_ID),
-        GEN_AI_RESPONSE_FINISH_REASONS: finish_reasons
-        if isinstance(finish_reasons, list)
-        else None,
+        GEN_AI_RESPONSE_FINISH_REASONS: genai_messages.finish_reasons(response),
+        AIOBS_RESPONSE_FINISH_REASONS: finish_reasons if isinstance(finish_reasons, list) else None,
         GEN_AI_USAGE_INPUT_TOKENS: usage.get(USAGE_INPUT_TOKENS),
         GEN_AI_USAGE_OUTPUT_TOKENS: usage.get(USAGE_OUTPUT_TOKENS),
         GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.get(USAGE_CACHED_INPUT_TOKENS),

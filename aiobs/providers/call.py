@@ -131,7 +131,7 @@ class LLMCall:
             parent = otel_parent()  # something is set in OpenTelemetry's context
         if parent is None:
             self.parent_id: int | None = None
-            self.trace_id = self.span_id
+            self.trace_id = _ids.new_trace_id()
         else:
             self.parent_id, self.trace_id = parent
         self.finished = False

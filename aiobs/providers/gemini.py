@@ -147,11 +147,12 @@ def _label(value: Any) -> str:
 class _Candidates:
     """Text, function calls and finish reasons gathered from candidates, in order."""
 
-    __slots__ = ("calls", "reasons", "texts")
+    __slots__ = ("call_indexes", "calls", "reasons", "texts")
 
     def __init__(self) -> None:
         self.texts: dict[int, list[str]] = {}
         self.calls: list[dict[str, Any]] = []
+        self.call_indexes: list[int] = []
         self.reasons: dict[int, str] = {}
 
     def take(self, candidates: Iterable[Any] | None) -> None:
@@ -170,6 +171,7 @@ class _Candidates:
         call = part.function_call
         if call is not None:
             self.calls.append({"id": call.id, "name": call.name, "arguments": call.args})
+            self.call_indexes.append(index)
 
     def fill(self, response: dict[str, Any]) -> None:
         """Put ``text`` (one line per candidate), ``tool_calls`` and ``finish_reasons``."""
@@ -181,6 +183,20 @@ class _Candidates:
             response["tool_calls"] = self.calls
         if self.reasons:
             response["finish_reasons"] = [self.reasons[index] for index in sorted(self.reasons)]
+        indexes = sorted({*texts, *self.reasons, *self.call_indexes})
+        if len(indexes) > 1:  # several candidates asked for: each one apart too
+            response["choices"] = [
+                {
+                    "text": "".join(texts[index]) if index in texts else None,
+                    "tool_calls": [
+                        call
+                        for call, at in zip(self.calls, self.call_indexes, strict=True)
+                        if at == index
+                    ],
+                    "finish_reason": self.reasons.get(index),
+                }
+                for index in indexes
+            ]
 
 
 def _generation_outcome(

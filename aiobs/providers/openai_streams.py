@@ -182,12 +182,24 @@ def _message_tool_calls(message: Any) -> list[dict[str, Any]]:
     return calls
 
 
+def _choice(choice: Any) -> dict[str, Any]:
+    """One of several answers: its text, tool calls and finish reason."""
+    message = choice.message
+    content = getattr(message, "content", None)
+    return {
+        "text": content if isinstance(content, str) and content else None,
+        "tool_calls": _message_tool_calls(message) if message is not None else [],
+        "finish_reason": choice.finish_reason or None,
+    }
+
+
 def chat_outcome(completion: Any) -> Outcome:
     """The event's part of a ``ChatCompletion`` (``ParsedChatCompletion`` included)."""
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     finish: list[str] = []
-    for choice in getattr(completion, "choices", None) or ():
+    choices = getattr(completion, "choices", None) or ()
+    for choice in choices:
         message = choice.message
         if message is not None:
             if isinstance(message.content, str) and message.content:
@@ -196,15 +208,18 @@ def chat_outcome(completion: Any) -> Outcome:
         if choice.finish_reason:
             finish.append(choice.finish_reason)
     usage = getattr(completion, "usage", None)
+    response = _response_dict(
+        completion.id,
+        completion.model,
+        "\n".join(texts) if texts else None,
+        usage,
+        tool_calls=tool_calls,
+        finish=finish,
+    )
+    if len(choices) > 1:  # several answers asked for (n): each one apart too
+        response["choices"] = [_choice(choice) for choice in choices]
     return Outcome(
-        response=_response_dict(
-            completion.id,
-            completion.model,
-            "\n".join(texts) if texts else None,
-            usage,
-            tool_calls=tool_calls,
-            finish=finish,
-        ),
+        response=response,
         usage=chat_usage(usage),
         response_model=_model_name(completion.model),
     )

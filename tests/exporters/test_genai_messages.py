@@ -300,7 +300,7 @@ class TestOutputMessages:
                         "arguments": {"city": "Paris"},
                     },
                 ],
-                "finish_reason": "tool_calls",
+                "finish_reason": "tool_call",  # OpenAI's "tool_calls", as the conventions say
             }
         ]
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -19,11 +14,6 @@ import pytest
 
 pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from aiobs import __version__, observe, observer
@@ -31,86 +21,15 @@ from aiobs.exporters import ExportResult
 from aiobs.exporters.otlp import OTLPExporter, parse_headers
 from aiobs.providers.call import LLMCall
 from aiobs.usage import Usage
+from tests.exporters.otlp_receiver import Receiver, attrs, by_name, flush_to, receiver
 
-# -- the receiver ----------------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    """One request as the receiver saw it."""
-
-    headers: dict[str, str]
-    raw_size: int
-    request: ExportTraceServiceRequest
-
-
-@dataclass
-class Receiver:
-    """A local OTLP/HTTP traces receiver; ``answers`` scripts the next replies (else 200)."""
-
-    url: str
-    received: list[Received] = field(default_factory=list)
-    answers: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    attempts: int = 0
-
-    @property
-    def spans(self) -> list[Span]:
-        return [
-            span
-            for item in self.received
-            for resource in item.request.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        ]
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            receiver.attempts += 1
-            if receiver.answers:
-                status, headers, payload = receiver.answers.pop(0)
-                self._reply(status, headers, payload)
-                return
-            if self.path != "/v1/traces":
-                self._reply(404, {"Content-Type": "text/plain"}, b"no such path")
-                return
-            raw = gzip.decompress(body) if self.headers.get("Content-Encoding") == "gzip" else body
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(raw)
-            receiver.received.append(
-                Received({k.lower(): v for k, v in self.headers.items()}, len(body), request)
-            )
-            answer = ExportTraceServiceResponse().SerializeToString()
-            self._reply(200, {"Content-Type": "application/x-protobuf"}, answer)
-
-        def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A real OTLP/HTTP receiver in a thread on 127.0.0.1, stopped after the test."""
-    state = Receiver(url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+__all__ = [
+    "Receiver",
+    "attrs",
+    "by_name",
+    "flush_to",
+    "receiver",
+]  # as tests/test_scores_otlp.py imports them
 
 
 def rpc_status(message: str) -> bytes:
@@ -164,28 +83,6 @@ def record(*, failing_call: bool = False) -> dict[str, float]:
 
     pipeline()
     return {"before": before, "after": time.time()}
-
-
-def attrs(span: Any) -> dict[str, Any]:
-    """A span's attributes as plain Python values."""
-    return {item.key: plain(item.value) for item in span.attributes}
-
-
-def plain(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [plain(item) for item in value.array_value.values]
-    return getattr(value, kind)
-
-
-def by_name(spans: list[Span]) -> dict[str, Span]:
-    return {span.name: span for span in spans}
-
-
-def flush_to(exporter: OTLPExporter) -> ExportResult:
-    result = observer.flush(exporter=exporter)
-    assert isinstance(result, ExportResult), result
-    return result
 
 
 # -- tests -----------------------------------------------------------------------------------
@@ -516,7 +413,7 @@ class TestGenAIContent:
                     {"type": "text", "content": "18C."},
                     {"type": "tool_call", "id": "tu_2", "name": "log", "arguments": {"t": 18}},
                 ],
-                "finish_reason": "tool_use",
+                "finish_reason": "tool_call",  # Anthropic's "tool_use"
             }
         ]
 
@@ -539,7 +436,7 @@ class TestGenAIContent:
             {"type": "text", "content": "Be brief."}
         ]
         output = schema_valid("output-messages", values["gen_ai.output.messages"])
-        assert output[0]["finish_reason"] == "STOP"
+        assert output[0]["finish_reason"] == "stop"  # Gemini's "STOP"
 
     def test_output_without_finish_reason_has_none_rather_than_null(
         self, receiver: Receiver
@@ -616,7 +513,8 @@ class TestGenAIValues:
         assert values["gen_ai.request.choice.count"] == 1
         assert values["gen_ai.request.stream"] is True
         assert values["gen_ai.response.time_to_first_chunk"] == pytest.approx(0.25)
-        assert values["gen_ai.response.finish_reasons"] == ["STOP"]
+        assert values["gen_ai.response.finish_reasons"] == ["stop"]
+        assert values["aiobs.response.finish_reasons"] == ["STOP"]  # the provider's own
 
     def test_openai_chat_parameters_and_usage(self, receiver: Receiver) -> None:
         observer.observe()
@@ -836,8 +734,10 @@ class TestResourceAndProfile:
         assert "input.value" not in attrs(by_name(receiver.spans)["ask"])  # content is opt-in
 
     def test_unknown_profile(self) -> None:
-        with pytest.raises(ValueError, match=r"profile must be None or 'phoenix', not 'langfuse'"):
-            OTLPExporter(profile="langfuse")
+        with pytest.raises(
+            ValueError, match=r"profile must be None or 'phoenix' or 'langfuse', not 'jaeger'"
+        ):
+            OTLPExporter(profile="jaeger")
 
 
 class TestApplicationTrace:
