@@ -58,6 +58,44 @@ class Phoenix:
         return spans
 
 
+    def graphql(self, query: str) -> Any:
+        """The ``data`` of a GraphQL query to Phoenix (its UI's API; cost is only there)."""
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            found = json.load(answer)
+        assert not found.get("errors"), found["errors"]
+        return found["data"]
+
+    def _project(self, name: str, fields: str) -> dict[str, Any]:
+        data = self.graphql(f"{{ projects {{ edges {{ node {{ name {fields} }} }} }} }}")
+        [project] = [e["node"] for e in data["projects"]["edges"] if e["node"]["name"] == name]
+        return project
+
+    def span_costs(self, project: str) -> dict[str, dict[str, float | None] | None]:
+        """Phoenix's cost of each span of the project (prompt, completion, total), by span id."""
+        fields = (
+            "spans(first: 1000) { edges { node { context { spanId } costSummary {"
+            " prompt { cost } completion { cost } total { cost } } } } }"
+        )
+        costs: dict[str, dict[str, float | None] | None] = {}
+        for edge in self._project(project, fields)["spans"]["edges"]:
+            summary = edge["node"]["costSummary"]
+            costs[edge["node"]["context"]["spanId"]] = (
+                None if summary is None else {k: v["cost"] for k, v in summary.items()}
+            )
+        return costs
+
+    def project_cost(self, project: str) -> float | None:
+        """The project's total cost as Phoenix sums it."""
+        found = self._project(project, "costSummary { total { cost } }")
+        cost: float | None = found["costSummary"]["total"]["cost"]
+        return cost
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -44,7 +44,8 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandinServer]:
 
 def record_session(server: StandinServer) -> None:
     """Nested functions making an OpenAI chat and Responses call, an Anthropic message, a Gemini
-    call and a failing call, with a score on the outer function."""
+    call and a failing call, with a score on the outer function. The models are ones whose prices
+    Phoenix's own table knows, so that it computes each call's cost."""
     chat = openai.OpenAI(base_url=server.openai_url, api_key="sk-test", max_retries=0)
     claude = anthropic.Anthropic(base_url=server.anthropic_url, api_key="x", max_retries=0)
     gemini = genai.Client(api_key="x", http_options={"base_url": server.gemini_url})
@@ -67,13 +68,13 @@ def record_session(server: StandinServer) -> None:
             model="gpt-4o-mini", instructions=SYSTEMS["responses.create"], input=question
         )
         claude.messages.create(
-            model="claude-3-5-haiku-latest",
+            model="claude-haiku-4-5",
             max_tokens=50,
             system=SYSTEMS["messages.create"],
             messages=[{"role": "user", "content": question}],
         )
         gemini.models.generate_content(
-            model="gemini-2.0-flash",
+            model="gemini-2.5-flash",
             contents=question,
             config={"system_instruction": SYSTEMS["models.generate_content"]},
         )
@@ -175,6 +176,18 @@ class TestPhoenix:
         for name, key in (("prompt", "input_tokens"), ("completion", "output_tokens")):
             total = sum(span["attributes"].get(f"llm.token_count.{name}", 0) for span in llm_spans)
             assert total == session["usage"][key]
+
+        # Phoenix prices each call from its own table: the same cost as aiobs's, call by call
+        # and for the session
+        costs = phoenix.span_costs("aiobs-e2e")
+        for event in ok:
+            shown_cost = costs[event["span_id"]]
+            assert shown_cost is not None, event["api"]
+            assert shown_cost["prompt"] == pytest.approx(event["cost"]["input"], rel=1e-9)
+            assert shown_cost["completion"] == pytest.approx(event["cost"]["output"], rel=1e-9)
+            assert shown_cost["total"] == pytest.approx(event["cost"]["total"], rel=1e-9)
+        assert session["cost"]["unpriced_calls"] == 0
+        assert phoenix.project_cost("aiobs-e2e") == pytest.approx(session["cost"]["total"])
 
         # the failing call: an error with its exception event
         [failed] = [event for event in document["events"] if event.get("status") == "error"]
