@@ -57,7 +57,6 @@ class Phoenix:
             time.sleep(0.5)
         return spans
 
-
     def graphql(self, query: str) -> Any:
         """The ``data`` of a GraphQL query to Phoenix (its UI's API; cost is only there)."""
         request = urllib.request.Request(
