@@ -203,3 +203,77 @@ def test_without_scores_the_list_has_no_scores_column(page: Any, ui_server: UiSe
     sign_in(page, ui_server)
     assert "Scores" not in page.locator("table.sessions thead th").all_inner_texts()
     assert page.locator("td.scores").count() == 0
+
+
+@pytest.fixture(scope="module")
+def support_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """The screenshots' support assistant: long evaluator score names on every session."""
+    from tests.ui.screenshots import scored_documents
+
+    storage = open_storage(f"sqlite:///{tmp_path_factory.mktemp('support')}/ui.db")
+    key = storage.create_key("free", name="support assistant")
+    other = storage.create_key("free", name="other")
+    for scored in scored_documents():
+        storage.ingest(key.record, scored, None)
+    try:
+        with live_server(create_app(storage)) as url:
+            yield UiServer(url, storage, key, other)
+    finally:
+        storage.close()
+
+
+SCORE_CHIPS_OUTSIDE = """(width) => {
+  const wrap = document.querySelector(".table-wrap").getBoundingClientRect();
+  const right = Math.min(wrap.right, width);
+  return [...document.querySelectorAll("table.sessions tbody .score")]
+    .filter((chip) => chip.getClientRects().length > 0)
+    .filter((chip) => chip.getBoundingClientRect().right > right + 0.5)
+    .map((chip) => chip.textContent);
+}"""
+"""The visible score chips of the sessions list that end beyond the list's box or the screen."""
+
+
+class TestScoresLayout:
+    """Long score names (``hallucination_detection``) stay readable on a laptop and a phone."""
+
+    def test_the_scores_column_fits_at_1280(self, page: Any, support_server: UiServer) -> None:
+        sign_in(page, support_server)
+        assert page.evaluate(SCORE_CHIPS_OUTSIDE, 1280) == []
+        overflow = page.evaluate(
+            "() => { const w = document.querySelector('.table-wrap');"
+            " return w.scrollWidth - w.clientWidth; }"
+        )
+        assert overflow <= 0, "the sessions table scrolls sideways at 1280 px"
+        # every session still shows all of its scores
+        cells = page.locator("table.sessions tbody td.scores").all_inner_texts()
+        assert cells[0].split() == [
+            "hallucination_detection:",
+            "0.97",
+            "pii_detection:",
+            "1",
+            "user_feedback:",
+            "true",
+        ]
+
+    def test_a_phone_shows_each_sessions_scores_under_its_name(
+        self, browser: Any, support_server: UiServer
+    ) -> None:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            sign_in(page, support_server)
+            rows = page.locator("table.sessions tbody tr")
+            assert rows.count() == 6
+            for i in range(rows.count()):
+                chips = rows.nth(i).locator(".score")
+                visible = [chip for chip in chips.all() if chip.is_visible()]
+                assert [chip.inner_text().split(":")[0] for chip in visible][:2] == [
+                    "hallucination_detection",
+                    "pii_detection",
+                ]
+            assert page.evaluate(SCORE_CHIPS_OUTSIDE, 390) == []
+            warranty = page.locator("table.sessions tbody tr", has_text="ticket 4824")
+            low = [c.inner_text() for c in warranty.locator(".score-low").all() if c.is_visible()]
+            assert low == ["hallucination_detection: 0.3", "user_feedback: false"]
+        finally:
+            context.close()
