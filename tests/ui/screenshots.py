@@ -262,7 +262,16 @@ def _score_shots(browser: Any, key: NewKey, url: str, out: Path) -> None:
     page.wait_for_function(DETAIL_SHOWN)
     page.screenshot(path=out / "session-scores.png")
     page.goto(url + f"/ui/dashboard?score=hallucination_detection&{SCORED_RANGE}")
-    page.screenshot(path=out / "dashboard-scores.png", full_page=True)
+    box = page.locator("#score-figures").bounding_box()
+    assert box is not None, "the dashboard shows no score section"
+    margin = 16  # the section with a little of the page around it
+    clip = {
+        "x": box["x"] - margin,
+        "y": box["y"] - margin,
+        "width": box["width"] + 2 * margin,
+        "height": box["height"] + 2 * margin,
+    }
+    page.screenshot(path=out / "dashboard-scores.png", full_page=True, clip=clip)
     narrow = browser.new_page(viewport={"width": 390, "height": 844})
     _sign_in(narrow, url, key.secret)
     narrow.screenshot(path=out / "sessions-scores-narrow.png", full_page=True)

@@ -12,7 +12,7 @@ import pytest
 from aiobs.server.app import create_app
 from aiobs.server.storage import open_storage
 from tests.server.app_fixtures import document, function_event, live_server, llm_event, session
-from tests.ui.conftest import UiServer
+from tests.ui.conftest import DETAIL_SHOWN, UiServer
 from tests.ui.test_browser import session_names, sign_in
 
 pytestmark = pytest.mark.slow
@@ -277,3 +277,60 @@ class TestScoresLayout:
             assert low == ["hallucination_detection: 0.3", "user_feedback: false"]
         finally:
             context.close()
+
+
+LOW_RED = "rgb(143, 29, 20)"  # the text colour of a low score (.score-low) in the sessions list
+
+
+class TestPassOrFail:
+    """An evaluator's verdict (its comment is ``<status>: <message>``) is a coloured chip, and a
+    failing value is red wherever a score is shown, as in the sessions list."""
+
+    def test_an_evaluators_status_is_a_chip(self, page: Any, support_server: UiServer) -> None:
+        sign_in(page, support_server)
+        page.goto(support_server.url + "/ui/sessions/ticket-4824")
+        page.locator("#tree .row.llm").click()
+        page.wait_for_function(DETAIL_SHOWN)
+        items = page.locator("#detail section.scores li.score-item")
+        statuses = items.locator(".score-status")
+        assert statuses.all_inner_texts() == ["failed", "passed"]
+        assert statuses.nth(0).get_attribute("class") == "score-status status-failed"
+        assert statuses.nth(1).get_attribute("class") == "score-status status-passed"
+        failed, passed = (
+            statuses.nth(i).evaluate("(chip) => getComputedStyle(chip).color") for i in (0, 1)
+        )
+        assert failed == LOW_RED
+        assert passed not in (failed, "rgb(0, 0, 0)")
+        # the comment still reads (and copies) as the evaluator wrote it
+        assert items.nth(0).locator(".score-comment").inner_text() == (
+            "failed: Hallucinations detected: 1 issue(s) - {'high': 1}"
+        )
+        assert items.nth(1).locator(".score-comment").inner_text() == "passed: No PII detected"
+        # the failing value is red, the passing one is not
+        values = items.locator(".score")
+        assert values.nth(0).get_attribute("class") == "score score-low"
+        assert values.nth(1).get_attribute("class") == "score"
+
+    def test_a_comment_that_is_not_a_verdict_stays_text(
+        self, page: Any, scored_server: UiServer
+    ) -> None:
+        sign_in(page, scored_server)
+        page.click("text=poor answer")
+        page.locator("#tree .row.llm").click()
+        items = page.locator("#detail section.scores li.score-item")
+        # the program's score has no comment; the evaluator's verdict is a chip
+        assert items.nth(0).locator(".score-status").count() == 0
+        assert items.nth(1).locator(".score-status").inner_text() == "failed"
+
+    def test_a_failing_node_and_session_score_are_red(
+        self, page: Any, support_server: UiServer
+    ) -> None:
+        sign_in(page, support_server)
+        page.goto(support_server.url + "/ui/sessions/ticket-4824")
+        badge = page.locator("#tree .row.llm .badge-score")
+        assert badge.inner_text() == "2 scores"
+        assert badge.evaluate("(chip) => getComputedStyle(chip).color") == LOW_RED
+        assert page.locator(".session-scores .score-low").inner_text() == "user_feedback: false"
+        page.goto(support_server.url + "/ui/sessions/ticket-4822")
+        badge = page.locator("#tree .row.llm .badge-score")
+        assert badge.evaluate("(chip) => getComputedStyle(chip).color") != LOW_RED
