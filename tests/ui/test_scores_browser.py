@@ -334,3 +334,38 @@ class TestPassOrFail:
         page.goto(support_server.url + "/ui/sessions/ticket-4822")
         badge = page.locator("#tree .row.llm .badge-score")
         assert badge.evaluate("(chip) => getComputedStyle(chip).color") != LOW_RED
+
+
+TEXT_BEYOND_FIELD = """(input) => {
+  const style = getComputedStyle(input);
+  const probe = document.createElement("span");
+  probe.style.font = style.font;
+  probe.style.whiteSpace = "pre";
+  probe.textContent = input.value;
+  document.body.append(probe);
+  const text = probe.getBoundingClientRect().width;
+  probe.remove();
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return text - room;
+}"""
+"""How many pixels of an input's value its field cannot show."""
+
+
+def test_a_score_filter_with_a_long_name_is_readable_in_its_field(
+    page: Any, support_server: UiServer
+) -> None:
+    """The Score field is wide enough for two conditions on evaluators' score names."""
+    sign_in(page, support_server)
+    expression = "hallucination_detection:<0.9, pii_detection:>=0.5"
+    page.fill("input[name=score]", expression)
+    page.click("button:has-text('Filter')")
+    page.wait_for_url("**/ui/?**")
+    field = page.locator("input[name=score]")
+    assert field.input_value() == expression
+    hidden = field.evaluate(TEXT_BEYOND_FIELD)
+    assert hidden <= 0, "the Score field hides the end of its filter"
+    assert session_names(page) == [
+        "ticket 4825 invoice",
+        "ticket 4824 warranty",
+        "ticket 4822 shipping",
+    ]
