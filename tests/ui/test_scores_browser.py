@@ -12,7 +12,7 @@ import pytest
 from aiobs.server.app import create_app
 from aiobs.server.storage import open_storage
 from tests.server.app_fixtures import document, function_event, live_server, llm_event, session
-from tests.ui.conftest import UiServer
+from tests.ui.conftest import DETAIL_SHOWN, UiServer
 from tests.ui.test_browser import session_names, sign_in
 
 pytestmark = pytest.mark.slow
@@ -203,3 +203,169 @@ def test_without_scores_the_list_has_no_scores_column(page: Any, ui_server: UiSe
     sign_in(page, ui_server)
     assert "Scores" not in page.locator("table.sessions thead th").all_inner_texts()
     assert page.locator("td.scores").count() == 0
+
+
+@pytest.fixture(scope="module")
+def support_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """The screenshots' support assistant: long evaluator score names on every session."""
+    from tests.ui.screenshots import scored_documents
+
+    storage = open_storage(f"sqlite:///{tmp_path_factory.mktemp('support')}/ui.db")
+    key = storage.create_key("free", name="support assistant")
+    other = storage.create_key("free", name="other")
+    for scored in scored_documents():
+        storage.ingest(key.record, scored, None)
+    try:
+        with live_server(create_app(storage)) as url:
+            yield UiServer(url, storage, key, other)
+    finally:
+        storage.close()
+
+
+SCORE_CHIPS_OUTSIDE = """(width) => {
+  const wrap = document.querySelector(".table-wrap").getBoundingClientRect();
+  const right = Math.min(wrap.right, width);
+  return [...document.querySelectorAll("table.sessions tbody .score")]
+    .filter((chip) => chip.getClientRects().length > 0)
+    .filter((chip) => chip.getBoundingClientRect().right > right + 0.5)
+    .map((chip) => chip.textContent);
+}"""
+"""The visible score chips of the sessions list that end beyond the list's box or the screen."""
+
+
+class TestScoresLayout:
+    """Long score names (``hallucination_detection``) stay readable on a laptop and a phone."""
+
+    def test_the_scores_column_fits_at_1280(self, page: Any, support_server: UiServer) -> None:
+        sign_in(page, support_server)
+        assert page.evaluate(SCORE_CHIPS_OUTSIDE, 1280) == []
+        overflow = page.evaluate(
+            "() => { const w = document.querySelector('.table-wrap');"
+            " return w.scrollWidth - w.clientWidth; }"
+        )
+        assert overflow <= 0, "the sessions table scrolls sideways at 1280 px"
+        # every session still shows all of its scores
+        cells = page.locator("table.sessions tbody td.scores").all_inner_texts()
+        assert cells[0].split() == [
+            "hallucination_detection:",
+            "0.97",
+            "pii_detection:",
+            "1",
+            "user_feedback:",
+            "true",
+        ]
+
+    def test_a_phone_shows_each_sessions_scores_under_its_name(
+        self, browser: Any, support_server: UiServer
+    ) -> None:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            sign_in(page, support_server)
+            rows = page.locator("table.sessions tbody tr")
+            assert rows.count() == 6
+            for i in range(rows.count()):
+                chips = rows.nth(i).locator(".score")
+                visible = [chip for chip in chips.all() if chip.is_visible()]
+                assert [chip.inner_text().split(":")[0] for chip in visible][:2] == [
+                    "hallucination_detection",
+                    "pii_detection",
+                ]
+            assert page.evaluate(SCORE_CHIPS_OUTSIDE, 390) == []
+            warranty = page.locator("table.sessions tbody tr", has_text="ticket 4824")
+            low = [c.inner_text() for c in warranty.locator(".score-low").all() if c.is_visible()]
+            assert low == ["hallucination_detection: 0.3", "user_feedback: false"]
+        finally:
+            context.close()
+
+
+LOW_RED = "rgb(143, 29, 20)"  # the text colour of a low score (.score-low) in the sessions list
+
+
+class TestPassOrFail:
+    """An evaluator's verdict (its comment is ``<status>: <message>``) is a coloured chip, and a
+    failing value is red wherever a score is shown, as in the sessions list."""
+
+    def test_an_evaluators_status_is_a_chip(self, page: Any, support_server: UiServer) -> None:
+        sign_in(page, support_server)
+        page.goto(support_server.url + "/ui/sessions/ticket-4824")
+        page.locator("#tree .row.llm").click()
+        page.wait_for_function(DETAIL_SHOWN)
+        items = page.locator("#detail section.scores li.score-item")
+        statuses = items.locator(".score-status")
+        assert statuses.all_inner_texts() == ["failed", "passed"]
+        assert statuses.nth(0).get_attribute("class") == "score-status status-failed"
+        assert statuses.nth(1).get_attribute("class") == "score-status status-passed"
+        failed, passed = (
+            statuses.nth(i).evaluate("(chip) => getComputedStyle(chip).color") for i in (0, 1)
+        )
+        assert failed == LOW_RED
+        assert passed not in (failed, "rgb(0, 0, 0)")
+        # the comment still reads (and copies) as the evaluator wrote it
+        assert items.nth(0).locator(".score-comment").inner_text() == (
+            "failed: Hallucinations detected: 1 issue(s) - {'high': 1}"
+        )
+        assert items.nth(1).locator(".score-comment").inner_text() == "passed: No PII detected"
+        # the failing value is red, the passing one is not
+        values = items.locator(".score")
+        assert values.nth(0).get_attribute("class") == "score score-low"
+        assert values.nth(1).get_attribute("class") == "score"
+
+    def test_a_comment_that_is_not_a_verdict_stays_text(
+        self, page: Any, scored_server: UiServer
+    ) -> None:
+        sign_in(page, scored_server)
+        page.click("text=poor answer")
+        page.locator("#tree .row.llm").click()
+        items = page.locator("#detail section.scores li.score-item")
+        # the program's score has no comment; the evaluator's verdict is a chip
+        assert items.nth(0).locator(".score-status").count() == 0
+        assert items.nth(1).locator(".score-status").inner_text() == "failed"
+
+    def test_a_failing_node_and_session_score_are_red(
+        self, page: Any, support_server: UiServer
+    ) -> None:
+        sign_in(page, support_server)
+        page.goto(support_server.url + "/ui/sessions/ticket-4824")
+        badge = page.locator("#tree .row.llm .badge-score")
+        assert badge.inner_text() == "2 scores"
+        assert badge.evaluate("(chip) => getComputedStyle(chip).color") == LOW_RED
+        assert page.locator(".session-scores .score-low").inner_text() == "user_feedback: false"
+        page.goto(support_server.url + "/ui/sessions/ticket-4822")
+        badge = page.locator("#tree .row.llm .badge-score")
+        assert badge.evaluate("(chip) => getComputedStyle(chip).color") != LOW_RED
+
+
+TEXT_BEYOND_FIELD = """(input) => {
+  const style = getComputedStyle(input);
+  const probe = document.createElement("span");
+  probe.style.font = style.font;
+  probe.style.whiteSpace = "pre";
+  probe.textContent = input.value;
+  document.body.append(probe);
+  const text = probe.getBoundingClientRect().width;
+  probe.remove();
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return text - room;
+}"""
+"""How many pixels of an input's value its field cannot show."""
+
+
+def test_a_score_filter_with_a_long_name_is_readable_in_its_field(
+    page: Any, support_server: UiServer
+) -> None:
+    """The Score field is wide enough for two conditions on evaluators' score names."""
+    sign_in(page, support_server)
+    expression = "hallucination_detection:<0.9, pii_detection:>=0.5"
+    page.fill("input[name=score]", expression)
+    page.click("button:has-text('Filter')")
+    page.wait_for_url("**/ui/?**")
+    field = page.locator("input[name=score]")
+    assert field.input_value() == expression
+    hidden = field.evaluate(TEXT_BEYOND_FIELD)
+    assert hidden <= 0, "the Score field hides the end of its filter"
+    assert session_names(page) == [
+        "ticket 4825 invoice",
+        "ticket 4824 warranty",
+        "ticket 4822 shipping",
+    ]

@@ -41,7 +41,10 @@ function buildItem(node, depth) {
   label.append(toggle, el("span", `kind kind-${node.kind}`, node.kind === "llm" ? "LLM" : "fn"));
   label.append(el("span", "name", node.name));
   if (node.error) label.append(el("span", "badge-error", "error"));
-  if (node.scores && node.scores.length) label.append(el("span", "badge-score", `${node.scores.length} score${node.scores.length === 1 ? "" : "s"}`));
+  if (node.scores && node.scores.length) {
+    const failing = node.scores.some((score) => isLow(score) || verdictOf(score)?.status === "failed");
+    label.append(el("span", failing ? "badge-score badge-score-low" : "badge-score", `${node.scores.length} score${node.scores.length === 1 ? "" : "s"}`));
+  }
   const bar = el("span", "bar-cell");
   const fill = el("span", "bar");
   fill.style.left = `${(node.start / total) * 100}%`;
@@ -265,6 +268,33 @@ function usageFacts(usage, cost) {
   ]);
 }
 
+// A value shown in red, as in the sessions list: false, or a number below 0.5.
+function isLow(score) {
+  return score.value === false || (typeof score.value === "number" && score.value < 0.5);
+}
+
+// An evaluator's comment is "<status>: <message>" (aiobs.evals); null for any other comment.
+const VERDICT = /^(passed|failed|error|skipped)(?:: ?([\s\S]*))?$/;
+function verdictOf(score) {
+  const found = score.source === "eval" && typeof score.comment === "string" ? VERDICT.exec(score.comment) : null;
+  return found ? { status: found[1], message: found[2] } : null;
+}
+
+// A score's comment; an evaluator's status is a coloured chip before its message, the ":" kept
+// for screen readers and copying.
+function scoreComment(score) {
+  const comment = el("div", "score-comment");
+  const verdict = verdictOf(score);
+  if (!verdict) {
+    comment.textContent = score.comment;
+    return comment;
+  }
+  comment.append(el("span", `score-status status-${verdict.status}`, verdict.status));
+  if (verdict.message !== undefined) comment.append(el("span", "verdict-colon", ":"));
+  if (verdict.message) comment.append(` ${verdict.message}`);
+  return comment;
+}
+
 // A node's evaluation scores: value, and who gave it (source, evaluator) and why (comment).
 function scoresSection(scores) {
   if (!scores || !scores.length) return null;
@@ -274,10 +304,10 @@ function scoresSection(scores) {
   for (const score of scores) {
     const item = el("li", "score-item");
     const value = typeof score.value === "number" ? String(Number(score.value.toPrecision(4))) : String(score.value);
-    item.append(el("span", "score", `${score.name}: ${value}`));
+    item.append(el("span", isLow(score) ? "score score-low" : "score", `${score.name}: ${value}`));
     const by = score.source === "eval" ? `evaluator ${score.evaluator || "(unnamed)"}` : "program (observer.score)";
     item.append(el("span", "muted score-source", ` given by ${by}`));
-    if (score.comment) item.append(el("div", "score-comment", score.comment));
+    if (score.comment) item.append(scoreComment(score));
     list.append(item);
   }
   part.append(list);
