@@ -187,6 +187,8 @@ def scored_documents() -> list[dict[str, Any]]:
             provider=provider,
         )
         event["response"] = {"text": ticket.answer, "model": ticket.model}
+        if provider == "anthropic":
+            event["api"] = "messages.create"
         judged = START + at + 30
         grounded = ticket.grounded >= 0.5
         event["scores"] = [
