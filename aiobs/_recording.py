@@ -27,9 +27,10 @@ _PLAIN_RESULTS = frozenset({type(None), bool})
 """Results kept without further checks; any other result goes through capture_result()."""
 
 _BIG_INT = 1 << 64
-_SMALL_INT = (1 << 30) - 1
-"""Tested first: comparisons with a one-digit int are the interpreter's fast path, with 1 << 64
-the generic one (two of those cost more than the rest of an argument's check)."""
+"""The bound of a plain integer. The checks test ``-0x3FFF_FFFF < value < 0x3FFF_FFFF`` first:
+comparisons with a one-digit int are the interpreter's fast path, with 1 << 64 the generic one
+(two of those cost more than the rest of an argument's check); written as literals, the bounds
+are constants, where ``-_SMALL_INT`` would be a global read and a negation on every check."""
 
 
 def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpose
@@ -53,7 +54,7 @@ def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpo
                 if len(value) > limit:
                     break
             elif kind is int:
-                if not (-_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT):
+                if not (-0x3FFF_FFFF < value < 0x3FFF_FFFF or -_BIG_INT < value < _BIG_INT):
                     break
             elif kind is float:
                 if value - value:  # NaN for infinities and NaN: a snapshot makes them strings
@@ -69,7 +70,7 @@ def capture_inputs(  # noqa: PLR0912 - hot path: the checks are inlined on purpo
                     if len(value) > limit:
                         break
                 elif kind is int:
-                    if not (-_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT):
+                    if not (-0x3FFF_FFFF < value < 0x3FFF_FFFF or -_BIG_INT < value < _BIG_INT):
                         break
                 elif kind is float:
                     if value - value:
@@ -89,7 +90,7 @@ def capture_result(capturer: Capturer, result: Any) -> Any:
     if kind is str:
         plain = len(result) <= capturer.fast_string
     elif kind is int:
-        plain = -_SMALL_INT < result < _SMALL_INT or -_BIG_INT < result < _BIG_INT
+        plain = -0x3FFF_FFFF < result < 0x3FFF_FFFF or -_BIG_INT < result < _BIG_INT
     elif kind is float:
         plain = not result - result
     else:

@@ -35,8 +35,7 @@ from ._format import (
 )
 from ._records import RECORD_WIDTH
 from ._score_rules import check_score, check_score_comment
-from ._totals import LLMTotals
-from .usage import Usage
+from ._totals import FinishedCall, LLMTotals
 
 
 class RecordingSession:
@@ -167,9 +166,9 @@ class RecordingSession:
                 self.labels = {k: v for k, v in self.labels.items() if k != key}
                 self.dirty = True
 
-    def add_llm_totals(self, usage: Usage | None, cost: Any, *, failed: bool) -> None:
-        """Count a finished provider call in the session's totals."""
-        self.llm.add(usage, cost, failed=failed)
+    def count_llm_call(self, call: FinishedCall) -> None:
+        """Count a finished provider call in the session's totals (added when they are read)."""
+        self.llm.count_later(call)
         self.dirty = True
 
     def add_score(self, score: dict[str, Any]) -> None:

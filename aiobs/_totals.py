@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from ._format import (
     COST_INPUT,
@@ -26,10 +26,29 @@ from .usage import Usage
 _COST_FIELDS = (COST_INPUT, COST_OUTPUT, COST_TOTAL)
 
 
-class LLMTotals:
-    """What a session's provider calls add up to, kept as events finish."""
+class FinishedCall(Protocol):
+    """A finished provider call as the totals read it (``ProviderRecord``)."""
 
-    __slots__ = ("_lock", "calls", "cost", "errors", "priced", "tokens", "unpriced")
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def cost(self) -> Mapping[str, Any] | None: ...
+    @property
+    def failed(self) -> bool: ...
+
+
+PENDING_LIMIT = 1024
+"""Calls counted later at most: past this many (a flush that does not keep up), they are added."""
+
+
+class LLMTotals:
+    """What a session's provider calls add up to.
+
+    A finished call is only noted (:meth:`count_later`, one append on the call path); its usage
+    and cost are added when the totals are read (:meth:`as_fields`, at export).
+    """
+
+    __slots__ = ("_lock", "calls", "cost", "errors", "pending", "priced", "tokens", "unpriced")
 
     TOKEN_FIELDS = (
         USAGE_INPUT_TOKENS,
@@ -48,6 +67,24 @@ class LLMTotals:
         self.priced = 0
         self.tokens = dict.fromkeys(self.TOKEN_FIELDS, 0)
         self.cost = dict.fromkeys(_COST_FIELDS, 0.0)
+        self.pending: list[FinishedCall] = []
+
+    def count_later(self, call: FinishedCall) -> None:
+        """Note one finished call, to be added when the totals are next read."""
+        pending = self.pending
+        pending.append(call)
+        if len(pending) >= PENDING_LIMIT:
+            self._add_pending()
+
+    def _add_pending(self) -> None:
+        # Appends may come from other threads meanwhile (without the lock): take a prefix.
+        with self._lock:
+            pending = self.pending
+            taken = len(pending)
+            calls = pending[:taken]
+            del pending[:taken]
+        for call in calls:
+            self.add(call.usage, call.cost, failed=call.failed)
 
     def add(self, usage: Usage | None, cost: Mapping[str, Any] | None, *, failed: bool) -> None:
         """Count one finished call."""
@@ -72,6 +109,7 @@ class LLMTotals:
 
     def as_fields(self) -> dict[str, Any]:
         """The session fields ``llm_calls``, ``llm_errors``, ``usage`` and ``cost``."""
+        self._add_pending()
         with self._lock:
             if not self.calls:
                 return {

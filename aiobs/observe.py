@@ -34,7 +34,6 @@ from ._otel_parent import otel_parent
 from ._recording import (
     _BIG_INT,
     _PLAIN_RESULTS,
-    _SMALL_INT,
     OpenSpan,
     append_error,
     capture_inputs,
@@ -190,7 +189,7 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                                 break
                         elif kind is int:
                             if not (
-                                -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                                -0x3FFF_FFFF < value < 0x3FFF_FFFF or -_BIG_INT < value < _BIG_INT
                             ):
                                 break
                         elif kind is float:
@@ -208,7 +207,8 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                                     break
                             elif kind is int:
                                 if not (
-                                    -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                                    -0x3FFF_FFFF < value < 0x3FFF_FFFF
+                                    or -_BIG_INT < value < _BIG_INT
                                 ):
                                     break
                             elif kind is float:
@@ -262,7 +262,7 @@ def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
                     or (kind is str and len(result) <= capturer.fast_string)
                     or (
                         kind is int
-                        and (-_SMALL_INT < result < _SMALL_INT or -_BIG_INT < result < _BIG_INT)
+                        and (-0x3FFF_FFFF < result < 0x3FFF_FFFF or -_BIG_INT < result < _BIG_INT)
                     )
                 ):
                     captured = result
@@ -340,7 +340,7 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                                 break
                         elif kind is int:
                             if not (
-                                -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                                -0x3FFF_FFFF < value < 0x3FFF_FFFF or -_BIG_INT < value < _BIG_INT
                             ):
                                 break
                         elif kind is float:
@@ -358,7 +358,8 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                                     break
                             elif kind is int:
                                 if not (
-                                    -_SMALL_INT < value < _SMALL_INT or -_BIG_INT < value < _BIG_INT
+                                    -0x3FFF_FFFF < value < 0x3FFF_FFFF
+                                    or -_BIG_INT < value < _BIG_INT
                                 ):
                                     break
                             elif kind is float:
@@ -412,7 +413,7 @@ def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
                     or (kind is str and len(result) <= capturer.fast_string)
                     or (
                         kind is int
-                        and (-_SMALL_INT < result < _SMALL_INT or -_BIG_INT < result < _BIG_INT)
+                        and (-0x3FFF_FFFF < result < 0x3FFF_FFFF or -_BIG_INT < result < _BIG_INT)
                     )
                 ):
                     captured = result

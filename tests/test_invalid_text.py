@@ -417,7 +417,7 @@ class TestUnwritableRecords:
         fine(1)
         forged = ModelRecord({"provider": "custom", "api": Opaque()}, is_function=False)
         session.buffer.admit(session, forged.as_record())
-        broken = ProviderRecord(("openai", "chat"))  # its fields cannot even be read
+        broken = ProviderRecord(("openai", "chat"), session.settings.price_table)  # unreadable
         session.buffer.admit(session, broken.as_record())
         observer._record_event({"provider": "custom", "api": "kept"})
         document = flush_ok()

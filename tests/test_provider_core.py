@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -159,6 +160,44 @@ def test_sessions_carry_the_totals_of_their_calls() -> None:
     expected = (800 * 2.5 + 200 * 1.25 + 100 * 10 + 10 * 0.15 + 0.6) / 1e6
     assert session["cost"]["total"] == pytest.approx(expected)
     assert session["cost"]["unpriced_calls"] == 1
+
+
+def test_costs_use_the_prices_in_force_when_the_call_finished() -> None:
+    """Costs and totals are worked out at export, with the table the call finished under."""
+    observer.configure(pricing={"openai": {"house-model": {"input": 1.0, "output": 2.0}}})
+    observer.observe("s")
+    call = LLMCall.start("openai", "chat.completions.create", {}, model="house-model")
+    assert call is not None
+    call.finish(usage=Usage(1_000_000, 1_000_000))
+    observer.configure(pricing={"openai": {"house-model": {"input": 100.0, "output": 200.0}}})
+    document = flush_document()
+    [event] = document["events"]
+    assert event["cost"] == {"input": 1.0, "output": 2.0, "total": 3.0}
+    [session] = document["sessions"]
+    assert session["cost"] == {"input": 1.0, "output": 2.0, "total": 3.0, "unpriced_calls": 0}
+
+
+def test_totals_count_every_call_of_many_threads_between_flushes() -> None:
+    """More calls than the totals keep pending, from several threads: each counted once."""
+    observer.observe("s")
+
+    def calls() -> None:
+        for _ in range(700):
+            call = LLMCall.start("openai", "chat.completions.create", {}, model="gpt-4o")
+            assert call is not None
+            call.finish(usage=Usage(3, 2))
+
+    threads = [threading.Thread(target=calls) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first = flush_document()["sessions"][0]
+    assert first["llm_calls"] == 2100
+    assert first["usage"]["total_tokens"] == 2100 * 5
+    assert first["cost"]["total"] == pytest.approx(2100 * (3 * 2.5 + 2 * 10) / 1e6)
+    calls()
+    assert flush_document()["sessions"][0]["llm_calls"] == 2800
 
 
 def test_sessions_without_calls_have_no_totals() -> None:

@@ -43,6 +43,7 @@ from .registry import sdk_modules
 if TYPE_CHECKING:
     from .._capture import Capturer
     from .._session import RecordingSession
+    from ..pricing import Pricing
 
 T = TypeVar("T")
 
@@ -261,17 +262,15 @@ class LLMCall:
         end_ns: int,
     ) -> None:
         # Only what cannot wait is done here: wall times (the clock anchor moves at each flush),
-        # the cost (the session totals need it), the error (its traceback must not be kept
-        # alive). The event's dict is built at export, from the ProviderRecord.
+        # the error (its traceback must not be kept alive). The event's dict, its cost and the
+        # session totals are worked out at export, from the ProviderRecord and the price table
+        # in force now.
         session = self.session
         settings = session.settings
         anchor_wall, anchor_ns = session.clock_anchor
-        model = response_model or self.request_model
-        cost = settings.price_table.cost(self.provider, model, usage)
         exception = None
         if error is not None:
             exception = error_detail(error, settings.capturer.redaction.redact_text)
-        session.add_llm_totals(usage, cost, failed=error is not None)
         record = ProviderRecord(
             (
                 self.provider,
@@ -289,11 +288,12 @@ class LLMCall:
                 response_model,
                 status or ("error" if error is not None else "ok"),
                 None if usage is None else usage.as_tuple(),
-                None if cost is None else tuple(cost.items()),
                 exception,
                 None if stream is None else tuple(stream.items()),
-            )
+            ),
+            settings.price_table,
         )
+        session.count_llm_call(record)
         session.buffer.admit(session, record.as_record())
 
 
@@ -302,14 +302,41 @@ class ProviderRecord(ModelRecord):
 
     Its fields are one tuple of strings, numbers, ``None``, nested tuples and JSON bytes: the
     garbage collector stops tracking such tuples, so buffered provider events cost it nothing.
+    The cost is worked out when first read (at export, or for the session totals) with the price
+    table that was in force when the call finished.
     """
 
-    __slots__ = ("_fields",)
+    __slots__ = ("_cost", "_fields", "_pricing")
 
-    def __init__(self, fields: tuple[Any, ...]) -> None:
+    def __init__(self, fields: tuple[Any, ...], pricing: Pricing) -> None:
         self._fields = fields
+        self._pricing = pricing
+        self._cost: Any = _NOT_PRICED_YET
         self.is_function = False
         self.deferred = _DEFERRED
+
+    @property
+    def usage(self) -> Usage | None:
+        """The call's normalized token counts."""
+        usage = self._fields[_USAGE]
+        return None if usage is None else Usage(*usage)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the call raised."""
+        return self._fields[_EXCEPTION] is not None
+
+    @property
+    def cost(self) -> dict[str, Any] | None:
+        """The call's cost (see :meth:`aiobs.pricing.Pricing.cost`), a new dict at each read."""
+        cost = self._cost
+        if cost is _NOT_PRICED_YET:
+            fields = self._fields
+            priced = self._pricing.cost(
+                fields[_PROVIDER], fields[_RESPONSE_MODEL] or fields[_REQUEST_MODEL], self.usage
+            )
+            cost = self._cost = None if priced is None else tuple(priced.items())
+        return None if cost is None else dict(cost)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -330,7 +357,6 @@ class ProviderRecord(ModelRecord):
             response_model,
             status,
             usage,
-            cost,
             exception,
             stream,
         ) = self._fields
@@ -354,7 +380,7 @@ class ProviderRecord(ModelRecord):
             fmt.LLM_RESPONSE_MODEL: response_model,
             fmt.EVENT_STATUS: status,
             fmt.LLM_USAGE: None if usage is None else Usage(*usage).as_dict(),
-            fmt.LLM_COST: None if cost is None else dict(cost),
+            fmt.LLM_COST: self.cost,
         }
         if exception is not None:
             short_type = exception[fmt.EXCEPTION_TYPE].rpartition(".")[2]
@@ -366,6 +392,9 @@ class ProviderRecord(ModelRecord):
 
 
 _DEFERRED = (fmt.LLM_REQUEST, fmt.LLM_RESPONSE)
+_PROVIDER, _REQUEST_MODEL, _RESPONSE_MODEL, _USAGE, _EXCEPTION = 0, 11, 12, 14, 15
+"""Places in ``ProviderRecord._fields``."""
+_NOT_PRICED_YET = object()
 _CALLSITE_FIELDS = (fmt.CALLSITE_FILE, fmt.CALLSITE_LINE, fmt.CALLSITE_FUNCTION)
 
 

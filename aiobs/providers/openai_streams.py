@@ -43,9 +43,14 @@ def _tokens(source: Any, name: str) -> int | None:
 
 
 def chat_usage(usage: Any) -> Usage | None:
-    """Chat Completions (and embeddings) usage: ``prompt_tokens``, ``completion_tokens``..."""
+    """Chat Completions (and embeddings) usage: ``prompt_tokens``, ``completion_tokens``...
+
+    ``usage`` is the SDK's object or the dict :func:`raw` made of it (read in one pass).
+    """
     if usage is None:
         return None
+    if type(usage) is dict:
+        return _chat_usage_fields(usage)
     prompt_details = _tokens_details(usage, "prompt_tokens_details")
     completion_details = _tokens_details(usage, "completion_tokens_details")
     return Usage(
@@ -56,6 +61,27 @@ def chat_usage(usage: Any) -> Usage | None:
         _tokens(completion_details, "reasoning_tokens"),
         _tokens(prompt_details, "cache_write_tokens"),
     )
+
+
+def _chat_usage_fields(usage: dict[str, Any]) -> Usage:
+    """:func:`chat_usage` of a dict, plain non-negative ints taken as they are, one by one."""
+    get = usage.get
+    prompt, completion, total = get("prompt_tokens"), get("completion_tokens"), get("total_tokens")
+    if type(prompt) is not int or prompt < 0:
+        prompt = count(prompt)
+    if type(completion) is not int or completion < 0:
+        completion = count(completion)
+    if type(total) is not int or total < 0:
+        total = count(total)
+    cached = reasoning = written = None
+    details = get("prompt_tokens_details")
+    if details is not None:
+        cached = _tokens(details, "cached_tokens")
+        written = _tokens(details, "cache_write_tokens")
+    details = get("completion_tokens_details")
+    if details is not None:
+        reasoning = _tokens(details, "reasoning_tokens")
+    return Usage(prompt, completion, total, cached, reasoning, written)
 
 
 def _tokens_details(usage: Any, name: str) -> Any:
@@ -207,7 +233,7 @@ def chat_outcome(completion: Any) -> Outcome:
             tool_calls.extend(_message_tool_calls(message))
         if choice.finish_reason:
             finish.append(choice.finish_reason)
-    usage = getattr(completion, "usage", None)
+    usage = raw(getattr(completion, "usage", None))  # read once, for the response and usage
     response = _response_dict(
         completion.id,
         completion.model,
@@ -401,12 +427,13 @@ class ChatAccumulator:
             for ident, name, arguments in self.tools.values()
         ]
         finish = [self.finish[index] for index in sorted(self.finish)]
-        usage = chat_usage(self.usage)
+        fields = raw(self.usage)  # read once, for the response and usage
+        usage = chat_usage(fields)
         if usage is None and self.estimate is not None:
             usage = self.estimate.usage(_completion_text(text, tool_calls))
         return Outcome(
             response=_response_dict(
-                self.ident, self.model, text, self.usage, tool_calls=tool_calls, finish=finish
+                self.ident, self.model, text, fields, tool_calls=tool_calls, finish=finish
             ),
             usage=usage,
             response_model=_model_name(self.model),

@@ -132,6 +132,33 @@ class TestUsageCounts:
         )
         assert chat_usage(usage) == general_chat_usage(usage)
 
+    @pytest.mark.parametrize("fields", USAGES)
+    def test_usage_read_from_its_dict(self, fields: dict[str, Any]) -> None:
+        """What a chat call reads: the dict ``raw()`` made of the SDK's usage."""
+        usage = CompletionUsage.model_validate(fields)
+        assert chat_usage(raw(usage)) == general_chat_usage(usage)
+
+    def test_counts_the_api_added_read_from_the_dict(self) -> None:
+        usage = CompletionUsage.construct(
+            prompt_tokens=9,
+            completion_tokens=2,
+            total_tokens=11,
+            prompt_tokens_details={"cached_tokens": 4, "cache_write_tokens": 5},
+        )
+        assert chat_usage(raw(usage)) == general_chat_usage(usage)
+        assert chat_usage(raw(usage)) == Usage(9, 2, 11, 4, None, 5)
+
+    @pytest.mark.parametrize("value", [12, 0, -1, True, False, "12", "many", 3.7, None, 2**70, [1]])
+    def test_odd_values_in_a_dict(self, value: Any) -> None:
+        usage = {
+            "prompt_tokens": value,
+            "completion_tokens": value,
+            "total_tokens": value,
+            "prompt_tokens_details": {"cached_tokens": value, "cache_write_tokens": value},
+            "completion_tokens_details": SimpleNamespace(reasoning_tokens=value),
+        }
+        assert chat_usage(usage) == general_chat_usage(SimpleNamespace(**usage))
+
     def test_responses_usage_odd_values(self) -> None:
         usage = SimpleNamespace(
             input_tokens="7", output_tokens=-2, total_tokens=True, input_tokens_details=None
