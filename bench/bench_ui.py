@@ -590,7 +590,7 @@ def main() -> int:
             "api model": ("/v1/sessions?model=gpt-4o-mini", api),
             "api provider + label, disjoint": ("/v1/sessions?provider=openai&label=env:prod", api),
             "api score, few sessions": (f"/v1/sessions?score={REVIEW_SCORE}:%3C0.5", api),
-            "api score + label": (f"/v1/sessions?score={REVIEW_SCORE}&label=env:prod", api),
+            "api score + label": (f"/v1/sessions?score={REVIEW_SCORE}&label=env:dev", api),
             "ui second page": (None, ui),
             f"ui search {RARE_WORD}": (f"/ui/?q={RARE_WORD}", ui),
             f"ui search {COMMON_WORD}": (f"/ui/?q={COMMON_WORD}", ui),
