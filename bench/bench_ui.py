@@ -256,6 +256,7 @@ def build(path: Path, sessions: int, calls_per_function: int) -> dict[str, Any]:
     events += storage.ingest(
         key.record, big_document(texts, calls_per_function), None
     ).events_stored
+    add_review_scores(storage, key.record.project_id, sessions)
     storage.close()
     seconds = time.perf_counter() - began
     info = {
@@ -269,6 +270,28 @@ def build(path: Path, sessions: int, calls_per_function: int) -> dict[str, Any]:
         Path(str(partial) + suffix).unlink(missing_ok=True)
     partial.rename(path)
     return info
+
+
+REVIEW_SCORE = "bench-review"
+REVIEW_EVERY = 5_000
+"""Every this many sessions get a :data:`REVIEW_SCORE` (20 of 100,000): a score filter naming
+few sessions, which the page should start from rather than walk every session."""
+
+
+def add_review_scores(storage: Any, project_id: str, sessions: int) -> None:
+    """Give every :data:`REVIEW_EVERY`-th small session a numeric score, low for half of them.
+
+    Also run on a database built before the scores existed (``--database``), when it has none.
+    """
+    from aiobs.server.storage.base import NewScore
+
+    storage.add_scores(
+        project_id,
+        [
+            NewScore(f"s{number:07d}", REVIEW_SCORE, 0.2 if number % (2 * REVIEW_EVERY) else 0.9)
+            for number in range(0, sessions, REVIEW_EVERY)
+        ],
+    )
 
 
 def database(quick: bool, session_only: bool = False) -> tuple[Path, dict[str, Any]]:
@@ -493,6 +516,25 @@ def session_page_only(path: Path, info: dict[str, Any], json_path: str | None) -
     return 0
 
 
+def _review_scores_present(path: Path, project: str, sessions: int) -> None:
+    """Add the :data:`REVIEW_SCORE` scores to a database built before they were (once)."""
+    from aiobs.server.storage import Quotas, open_storage
+
+    connection = sqlite3.connect(path)
+    try:
+        found = connection.execute(
+            "SELECT 1 FROM aiobs_scores WHERE name = ? LIMIT 1", (REVIEW_SCORE,)
+        ).fetchone()
+    finally:
+        connection.close()
+    if found is None:
+        storage = open_storage(f"sqlite:///{path}", Quotas(limits={"enterprise": None}))
+        try:
+            add_review_scores(storage, project, sessions)
+        finally:
+            storage.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run, no budgets")
@@ -522,6 +564,7 @@ def main() -> int:
     if args.session_only:
         return session_page_only(path, info, args.json)
     project = sqlite3.connect(path).execute("SELECT project_id FROM aiobs_keys").fetchone()[0]
+    _review_scores_present(path, project, info["sessions"] - 1)
     figures: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores,"
         f" Python {platform.python_version()}",
@@ -546,6 +589,8 @@ def main() -> int:
             "ui errors": ("/ui/?errors=yes", ui),
             "api model": ("/v1/sessions?model=gpt-4o-mini", api),
             "api provider + label, disjoint": ("/v1/sessions?provider=openai&label=env:prod", api),
+            "api score, few sessions": (f"/v1/sessions?score={REVIEW_SCORE}:%3C0.5", api),
+            "api score + label": (f"/v1/sessions?score={REVIEW_SCORE}&label=env:dev", api),
             "ui second page": (None, ui),
             f"ui search {RARE_WORD}": (f"/ui/?q={RARE_WORD}", ui),
             f"ui search {COMMON_WORD}": (f"/ui/?q={COMMON_WORD}", ui),

@@ -4,7 +4,9 @@ A filtered page either walks the project's sessions newest first, testing each, 
 the sessions one filter names (``session_sets``). Here a seeded database of two projects is asked
 every filter and some of their combinations, page by page, both ways (``SMALL_SET`` forced to 0
 or to a size no set reaches), and each answer is compared with the sessions picked out of the
-uploaded documents in Python. Runs on SQLite and PostgreSQL.
+uploaded documents in Python. Walking, SQLite first tries the newest ``WALK_WINDOW`` sessions and
+starts from the smallest set when they hold less than a page: a window of 5 makes it do that
+here. Runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 
 from aiobs.server.storage import NewKey, SQLStorage, open_storage, session_sets
-from aiobs.server.storage.base import SessionQuery
+from aiobs.server.storage.base import NewScore, ScoreFilter, SessionQuery
 from tests.server.app_fixtures import document, function_event, llm_event, session
 
 WORDS = ("invoice", "refund", "parcel", "zanzibar", "ledger", "orange")
@@ -38,6 +40,7 @@ class Seeded:
     providers: set[str] = field(default_factory=set)
     failed: bool = False
     texts: list[set[str]] = field(default_factory=list)
+    scores: list[tuple[str, float | bool | str]] = field(default_factory=list)
 
 
 def _call(rng: random.Random, seeded: Seeded, at: float) -> dict[str, Any]:
@@ -84,10 +87,13 @@ def seeded_store(
             labels = {"env": rng.choice(["prod", "dev"])}
             if rng.random() < 0.1:
                 labels["team"] = "red"
-            run = session(f"{name}{number}", started_at=at, labels=labels, session_id=session_id)
             one = Seeded(key.record.project_id, session_id, at, labels)
-            runs.append(run)
             calls += [_call(rng, one, at + 0.1 * i) for i in range(rng.randint(0, 3))]
+            # about half the sessions, almost none of them calling anthropic: with
+            # provider=anthropic, two large sets with almost nothing in common
+            labels["half"] = "x" if number == 7 or "anthropic" not in one.providers else "y"
+            run = session(f"{name}{number}", started_at=at, labels=labels, session_id=session_id)
+            runs.append(run)
             steps.append(function_event(session_id, started_at=at))
             one.texts.append({"1", "2"})  # the function's argument and result
             if number % 5 == 0:
@@ -100,6 +106,20 @@ def seeded_store(
             document([run for run in runs if run["id"] in second], later, []),
             None,
         )
+        new = []
+        for one in seeded:
+            if one.project != key.record.project_id:
+                continue
+            chosen: list[tuple[str, float | bool | str]] = []
+            if rng.random() < 0.6:
+                chosen.append(("quality", round(rng.random(), 2)))
+            if rng.random() < 0.1:
+                chosen.append(("flagged", rng.random() < 0.5))
+            if rng.random() < 0.5:
+                chosen.append(("tone", rng.choice(["calm", "curt"])))
+            one.scores += chosen
+            new += [NewScore(one.id, score, value) for score, value in chosen]
+        store.add_scores(key.record.project_id, new)
     yield store, keys, seeded
     store.close()
 
@@ -116,9 +136,31 @@ def expected(seeded: list[Seeded], project: str, query: SessionQuery) -> list[st
         and (query.provider is None or query.provider in one.providers)
         and (query.has_errors is None or query.has_errors == one.failed)
         and (query.search is None or any(set(words) <= text for text in one.texts))
+        and all(any(_scored(wanted, *score) for score in one.scores) for wanted in query.scores)
     ]
     picked.sort(key=lambda one: (-one.started_at, one.id))
     return [one.id for one in picked]
+
+
+def _scored(wanted: ScoreFilter, name: str, value: float | bool | str) -> bool:
+    """Whether a score ``name`` of ``value`` matches ``wanted``."""
+    if name != wanted.name:
+        return False
+    if wanted.op is None:
+        return True
+    if wanted.op in ("true", "false"):
+        return isinstance(value, bool) and value == (wanted.op == "true")
+    if wanted.op == "=":
+        return isinstance(value, str) and value == wanted.category
+    if isinstance(value, (bool, str)):
+        return False
+    assert wanted.number is not None
+    return {
+        "<": value < wanted.number,
+        "<=": value <= wanted.number,
+        ">": value > wanted.number,
+        ">=": value >= wanted.number,
+    }[wanted.op]
 
 
 def every_page(store: SQLStorage, project: str, query: SessionQuery) -> list[str]:
@@ -158,20 +200,37 @@ QUERIES = [
     SessionQuery(search="invoice", has_errors=False, provider="openai"),
     SessionQuery(search="refund", labels={"env": "dev"}, model="gpt-4o"),
     SessionQuery(search="parcel", has_errors=True),
+    SessionQuery(provider="anthropic", labels={"half": "x"}),
+    SessionQuery(provider="anthropic", labels={"half": "x", "env": "prod"}, has_errors=False),
+    SessionQuery(search="hello", labels={"half": "x"}, model="claude-3-5-haiku"),
+    SessionQuery(scores=(ScoreFilter("quality", "<", 0.5),)),
+    SessionQuery(
+        scores=(ScoreFilter("quality", ">=", 0.5), ScoreFilter("tone", "=", None, "curt"))
+    ),
+    SessionQuery(scores=(ScoreFilter("flagged", "true"),), labels={"env": "prod"}),
+    SessionQuery(scores=(ScoreFilter("flagged"),), provider="openai"),
+    SessionQuery(scores=(ScoreFilter("quality", "<=", 0.1),), search="hello"),
+    SessionQuery(scores=(ScoreFilter("no-such-score"),)),
 ]
 
 
 @pytest.mark.parametrize("seeded_store", ["sqlite", "postgresql"], indirect=True)
-@pytest.mark.parametrize("small_set", [0, 10**9], ids=["walking", "starting from a set"])
+@pytest.mark.parametrize(
+    ("small_set", "window"),
+    [(0, session_sets.WALK_WINDOW), (0, 5), (10**9, session_sets.WALK_WINDOW)],
+    ids=["walking", "walking a window first", "starting from a set"],
+)
 @pytest.mark.parametrize("query", QUERIES, ids=repr)
 def test_every_page_holds_what_the_filters_pick(
     seeded_store: tuple[SQLStorage, dict[str, NewKey], list[Seeded]],
     small_set: int,
+    window: int,
     query: SessionQuery,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, keys, seeded = seeded_store
     monkeypatch.setattr(session_sets, "SMALL_SET", small_set)
+    monkeypatch.setattr(session_sets, "WALK_WINDOW", window)
     for key in keys.values():
         project = key.record.project_id
         assert every_page(store, project, query) == expected(seeded, project, query)
@@ -190,6 +249,14 @@ def test_the_seeded_answers_are_not_trivial(
         assert picked < everything, query
     for query in (QUERIES[1], QUERIES[4], QUERIES[7], QUERIES[9], QUERIES[12], QUERIES[13]):
         assert expected(seeded, project, query), query
+    for query in QUERIES[23:27]:
+        assert expected(seeded, project, query), query
+    # the nearly-disjoint pair: each about half the sessions, together very few
+    half = len(expected(seeded, project, SessionQuery(labels={"half": "x"})))
+    anthropic = len(expected(seeded, project, SessionQuery(provider="anthropic")))
+    both = len(expected(seeded, project, QUERIES[20]))
+    assert min(half, anthropic) > everything // 4, (half, anthropic)
+    assert 0 < both <= everything // 10, both
 
 
 @pytest.mark.parametrize("small_set", [0, 10**9], ids=["walking", "starting from a set"])

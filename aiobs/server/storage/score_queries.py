@@ -16,6 +16,7 @@ from typing import Any
 from .base import ScoreFilter, StatsQuery
 from .driver import Cursor
 from .filters import time_range
+from .session_sets import SessionSet
 
 PASS_THRESHOLD = 0.5
 """A numeric score passes at this value or above."""
@@ -26,22 +27,34 @@ _GROUPS = {"model": "e.model", "provider": "e.provider", "none": "NULL"}
 _LABEL = "label:"
 
 
-def session_conditions(filters: tuple[ScoreFilter, ...]) -> tuple[list[str], list[Any]]:
-    """SQL conditions on sessions ``s`` (and their parameters) keeping those matching all filters.
+def session_sets(project_id: str, filters: tuple[ScoreFilter, ...]) -> list[SessionSet]:
+    """The sessions matching each filter: one set each (see :mod:`.session_sets`).
+
+    A set's members are read through ``aiobs_scores_name`` (the scores of that name, so a name
+    given to few sessions is where a page starts); its test and probe look at one session's
+    scores through ``aiobs_scores_session``. Counted, a set's size is that of its scores.
 
     Raises:
         ValueError: an operator this module does not know.
     """
-    conditions: list[str] = []
-    params: list[Any] = []
+    found: list[SessionSet] = []
     for wanted in filters:
         test, values = _value_test(wanted)
-        conditions.append(
-            "EXISTS (SELECT 1 FROM aiobs_scores sc WHERE sc.project_id = s.project_id"  # noqa: S608 - fixed fragments; values are parameters
-            f" AND sc.session_id = s.id AND sc.name = ?{test})"
+        found.append(
+            SessionSet(
+                "s.id",
+                "SELECT sc.session_id FROM aiobs_scores sc"  # noqa: S608 - fixed fragments; values are parameters
+                f" WHERE sc.project_id = ? AND sc.name = ?{test}",
+                (project_id, wanted.name, *values),
+                "EXISTS (SELECT 1 FROM aiobs_scores sc WHERE sc.project_id = s.project_id"  # noqa: S608 - fixed fragments; values are parameters
+                f" AND sc.session_id = s.id AND sc.name = ?{test})",
+                (wanted.name, *values),
+                "EXISTS (SELECT 1 FROM aiobs_scores sc WHERE sc.project_id = ?"  # noqa: S608 - fixed fragments; values are parameters
+                f" AND sc.session_id = {{id}} AND sc.name = ?{test})",
+                (project_id, wanted.name, *values),
+            )
         )
-        params += [wanted.name, *values]
-    return conditions, params
+    return found
 
 
 def _value_test(wanted: ScoreFilter) -> tuple[str, list[Any]]:

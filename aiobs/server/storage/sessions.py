@@ -16,7 +16,7 @@ from .base import SessionPage, SessionQuery
 from .cursors import decode_cursor, encode_cursor
 from .driver import Cursor
 from .filters import time_range
-from .score_queries import session_conditions as score_conditions
+from .score_queries import session_sets as score_sets
 from .search import search_set
 from .session_sets import SessionSet
 
@@ -78,16 +78,23 @@ def page(
         raise ValueError("only the newest-first order pages on with a cursor")
     conditions, params, sets = _filters(project_id, query, dialect)
     if query.scores:
-        scored, score_params = score_conditions(query.scores)
-        conditions += scored
-        params += score_params
-    in_sets, sets_params = session_sets.conditions(cursor, dialect, project_id, sets)
-    conditions = [*in_sets, *conditions]
-    params = [*sets_params, *params]
+        sets += score_sets(project_id, query.scores)
+    after: list[str] = []
+    after_params: list[Any] = []
     if query.cursor is not None:
         after_time, after_id = decode_cursor(query.cursor)
-        conditions.append("(s.started_at < ? OR (s.started_at = ? AND s.id > ?))")
-        params += [after_time, after_time, after_id]
+        after.append("(s.started_at < ? OR (s.started_at = ? AND s.id > ?))")
+        after_params += [after_time, after_time, after_id]
+    conditions += after
+    params += after_params
+    shape = (
+        session_sets.PageShape(conditions, params, after, after_params, query.limit + 1)
+        if query.order == "newest"
+        else None
+    )
+    in_sets, sets_params = session_sets.conditions(cursor, dialect, project_id, sets, shape)
+    conditions = [*in_sets, *conditions]
+    params = [*sets_params, *params]
     cursor.execute(
         f"SELECT {_SESSION_COLUMNS} FROM aiobs_sessions s WHERE {' AND '.join(conditions)}"  # noqa: S608 - fixed fragments; values are parameters
         f" ORDER BY {order} LIMIT ?",
@@ -295,6 +302,9 @@ def _labelled(project_id: str, key: str, value: str) -> SessionSet:
         "EXISTS (SELECT 1 FROM aiobs_labels l WHERE l.project_id = s.project_id"
         " AND l.session_id = s.id AND l.key = ? AND l.value = ?)",
         (key, value),
+        "EXISTS (SELECT 1 FROM aiobs_labels l WHERE l.project_id = ?"
+        " AND l.session_id = {id} AND l.key = ? AND l.value = ?)",
+        (project_id, key, value),
     )
 
 
@@ -311,6 +321,9 @@ def _calling(project_id: str, what: str, value: str) -> SessionSet:
         f"EXISTS (SELECT 1 FROM {table} c WHERE c.project_id = s.project_id"  # noqa: S608 - fixed names
         f" AND c.{what} = ? AND c.session_id = s.id)",
         (value,),
+        f"EXISTS (SELECT 1 FROM {table} c WHERE c.project_id = ?"  # noqa: S608 - fixed names
+        f" AND c.{what} = ? AND c.session_id = {{id}})",
+        (project_id, value),
     )
 
 
@@ -321,6 +334,10 @@ def _failed(project_id: str) -> SessionSet:
         "SELECT e.session_id FROM aiobs_events e WHERE e.project_id = ? AND e.error = 1",
         (project_id,),
         _FAILED,
+        (),
+        "EXISTS (SELECT 1 FROM aiobs_events e WHERE e.project_id = ?"
+        " AND e.session_id = {id} AND e.error = 1)",
+        (project_id,),
     )
 
 
