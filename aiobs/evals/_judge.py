@@ -124,8 +124,12 @@ class JudgeEval(BaseEval):
             client=client, model=model, config=cls.config_class(**kwargs) if kwargs else None
         )
 
-    def _prompts(self, eval_input: EvalInput) -> list[str]:
+    def _build_prompt(self, eval_input: EvalInput) -> str:
         raise NotImplementedError
+
+    def _prompts(self, eval_input: EvalInput) -> list[str]:
+        """The prompts sent to the judge for one input: one, unless a judge asks more."""
+        return [self._build_prompt(eval_input)]
 
     def _verdict_result(self, verdicts: list[dict[str, Any]]) -> EvalResult:
         raise NotImplementedError

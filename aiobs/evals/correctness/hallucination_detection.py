@@ -118,9 +118,6 @@ class HallucinationDetectionEval(JudgeEval):
             model_output=eval_input.model_output,
         )
 
-    def _prompts(self, eval_input: EvalInput) -> list[str]:
-        return [self._build_prompt(eval_input)]
-
     def _verdict_result(self, verdicts: list[dict[str, Any]]) -> EvalResult:
         (verdict,) = verdicts
         config = self.config
