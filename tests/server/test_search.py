@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aiobs.server.app import create_app
 from aiobs.server.storage import NewKey, SQLStorage, migrations, open_storage
@@ -263,8 +266,6 @@ def test_any_text_is_answered_without_a_server_error(
 ) -> None:
     """Schemathesis's requests of ``GET /v1/sessions``, with ``q`` any text at all."""
     schemathesis = pytest.importorskip("schemathesis")
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
     from schemathesis.checks import not_a_server_error
 
     run = session("s")
@@ -308,6 +309,80 @@ class TestSearchText:
         event["kwargs"] = {"flag": "c"}
         event["result"] = ["d"]
         assert search_text(event, "function") == "a\nb\nc\nd"
+
+
+def _reference_text(event: dict[str, Any], kind: str) -> str:
+    """What search_text is meant to give: the strings in order, names of things left out."""
+    fields = ("request", "response") if kind == "llm" else ("args", "kwargs", "result", "yielded")
+    skipped = {"model", "role", "type", "id", "finish_reasons", "usage"}
+
+    def strings(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for key, item in value.items() if key not in skipped for s in strings(item)]
+        if isinstance(value, list):
+            return [s for item in value for s in strings(item)]
+        return []
+
+    text = "\n".join(s for name in fields for s in strings(event.get(name)))
+    return text[:MAX_SEARCH_CHARS].replace("\x00", " ")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["content", "text", "model", "role", "id", "k", "usage", "type"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+class TestSearchTextShapes:
+    """The search text of any recorded value, shallow or deep, short or long."""
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(request=_JSON, response=_JSON, args=_JSON, result=_JSON)
+    def test_any_value_gives_its_strings_in_order(
+        self, request: object, response: object, args: object, result: object
+    ) -> None:
+        call = {"request": request, "response": response}
+        function = {"args": args, "kwargs": {}, "result": result}
+        assert search_text(call, "llm") == _reference_text(call, "llm")
+        assert search_text(function, "function") == _reference_text(function, "function")
+
+    @pytest.mark.parametrize("depth", [1, 47, 48, 49, 500, 5000])
+    def test_deeply_nested_values_are_walked_whole(self, depth: int) -> None:
+        value: object = "bottom"
+        expected = ["bottom"]
+        for level in range(depth):
+            if level % 2:
+                value = [f"level{level}", value]
+                expected = [f"level{level}", *expected]
+            else:
+                value = {"k": value, "text": f"t{level}"}
+                expected = [*expected, f"t{level}"]
+        event = {"args": [value], "kwargs": {}, "result": "top"}
+        whole = "\n".join([*expected, "top"])
+        assert search_text(event, "function") == whole[:MAX_SEARCH_CHARS]
+
+    def test_mappings_and_strings_of_subclasses_are_walked(self) -> None:
+        class Text(str):
+            pass
+
+        event = {"request": OrderedDict(messages=[Text("from a subclass")]), "response": {}}
+        assert search_text(event, "llm") == "from a subclass"
+
+    def test_many_long_strings_are_cut_at_the_limit(self) -> None:
+        event = {"args": ["x" * 5000 for _ in range(10)], "kwargs": {}, "result": "end"}
+        text = search_text(event, "function")
+        assert len(text) == MAX_SEARCH_CHARS
+        assert "end" not in text
 
 
 def test_events_stored_before_search_existed_are_found(tmp_path: Path) -> None:

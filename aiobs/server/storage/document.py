@@ -381,7 +381,66 @@ def search_text(event: Mapping[str, Any], kind: str) -> str:
     result of a function, one string per line, in the order recorded, cut at
     :data:`MAX_SEARCH_CHARS`. Names of things (``model``, ``role``, ids) are left out, and NUL
     (which a recorded argument may hold) becomes a space, since PostgreSQL text cannot hold it.
+
+    Every event of an upload goes through here, in the request's thread: values nested at most
+    :data:`_WALKED_DEPTH` levels (all the SDK writes) are walked by a recursive function, about
+    twice as fast as the explicit stack that deeper values take.
     """
+    parts: list[str] = []
+    get = event.get
+    try:
+        for name in _SEARCHED_FIELDS[kind]:
+            _strings_of(get(name), parts, _WALKED_DEPTH)
+    except _TooDeepError:
+        parts = _strings_deep(event, kind)
+    text = "\n".join(parts)
+    if len(text) > MAX_SEARCH_CHARS:
+        text = text[:MAX_SEARCH_CHARS]
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    return text
+
+
+_WALKED_DEPTH = 48
+"""Levels of nesting :func:`search_text` walks recursively before it takes the explicit stack."""
+
+
+class _TooDeepError(Exception):
+    """A value nested deeper than :data:`_WALKED_DEPTH` levels."""
+
+
+def _strings_of(value: object, parts: list[str], depth: int) -> None:
+    """Append the strings in ``value`` to ``parts``, in order, leaving out names of things."""
+    kind = type(value)
+    if kind is str:
+        parts.append(value)  # type: ignore[arg-type]
+    elif kind is dict:
+        if not depth:
+            raise _TooDeepError
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if key not in _UNSEARCHED_KEYS:
+                _strings_of(item, parts, depth - 1)
+    elif kind is list:
+        if not depth:
+            raise _TooDeepError
+        for item in value:  # type: ignore[attr-defined]
+            _strings_of(item, parts, depth - 1)
+    elif kind not in _SCALARS and isinstance(value, (str, dict, list)):
+        _strings_of(_plain(value), parts, depth)  # a subclass: a value built in Python
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+"""Types of the JSON values that hold no text."""
+
+
+def _plain(value: str | dict[Any, Any] | list[Any]) -> object:
+    if isinstance(value, str):
+        return str(value)
+    return dict(value) if isinstance(value, dict) else list(value)
+
+
+def _strings_deep(event: Mapping[str, Any], kind: str) -> list[str]:
+    """:func:`_strings_of` for values of any depth, stopping after :data:`MAX_SEARCH_CHARS`."""
     parts: list[str] = []
     size = 0
     stack: list[object] = [event.get(name) for name in reversed(_SEARCHED_FIELDS[kind])]
@@ -396,10 +455,7 @@ def search_text(event: Mapping[str, Any], kind: str) -> str:
             )
         elif isinstance(value, list):
             stack.extend(reversed(value))
-    text = "\n".join(parts)[:MAX_SEARCH_CHARS]
-    if "\x00" in text:
-        text = text.replace("\x00", " ")
-    return text
+    return parts
 
 
 def _model_in(payload: object, path: str, where: str) -> str | None:
