@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from .document import search_text
 from .driver import Cursor, Driver
+from .indexing import text_key
 
 Statement = str | Callable[[Cursor, str], None]
 """SQL both databases accept, or a function of the cursor and the driver's name."""
@@ -83,16 +84,6 @@ def _index_search_text(cursor: Cursor, dialect: str) -> None:
     )
 
 
-SESSION_SHIFT = 32
-"""An SQLite full-text row's rowid is its session's number shifted left by this many bits, plus
-the low bits of its event's rowid: the sessions a word is in are read from the index alone."""
-
-
-def _text_key(number: str, event_rowid: str) -> str:
-    """SQL of a full-text row's rowid, from its session's number and its event's rowid."""
-    return f"(({number}) << {SESSION_SHIFT}) | ({event_rowid} & {(1 << SESSION_SHIFT) - 1})"
-
-
 def _index_by_session(cursor: Cursor, dialect: str) -> None:
     """SQLite: rebuild the full-text index keyed by session number; look-up tables for filters.
 
@@ -127,7 +118,7 @@ def _index_by_session(cursor: Cursor, dialect: str) -> None:
     )
     cursor.execute(
         "INSERT INTO aiobs_event_text (rowid, search_text)"  # noqa: S608 - constant key expression
-        f" SELECT {_text_key('s.number', 'e.rowid')}, e.search_text"
+        f" SELECT {text_key('s.number', 'e.rowid')}, e.search_text"
         " FROM aiobs_events e JOIN aiobs_sessions s"
         " ON s.project_id = e.project_id AND s.id = e.session_id"
         " WHERE e.search_text IS NOT NULL AND e.search_text != ''"
@@ -140,7 +131,7 @@ def _index_by_session(cursor: Cursor, dialect: str) -> None:
         "CREATE TRIGGER aiobs_event_text_insert AFTER INSERT ON aiobs_events"  # noqa: S608 - constant
         " WHEN NEW.search_text IS NOT NULL AND NEW.search_text != '' BEGIN"
         " INSERT INTO aiobs_event_text (rowid, search_text)"
-        f" VALUES ({_text_key(number.format('NEW'), 'NEW.rowid')},"
+        f" VALUES ({text_key(number.format('NEW'), 'NEW.rowid')},"
         " NEW.search_text); END"
     )
     cursor.execute(
@@ -148,7 +139,7 @@ def _index_by_session(cursor: Cursor, dialect: str) -> None:
         "CREATE TRIGGER aiobs_event_text_delete AFTER DELETE ON aiobs_events"  # noqa: S608 - constant
         " WHEN OLD.search_text IS NOT NULL AND OLD.search_text != '' BEGIN"
         " INSERT INTO aiobs_event_text (aiobs_event_text, rowid, search_text)"
-        f" VALUES ('delete', {_text_key(number.format('OLD'), 'OLD.rowid')},"
+        f" VALUES ('delete', {text_key(number.format('OLD'), 'OLD.rowid')},"
         " OLD.search_text); END"
     )
     for table, column in (
@@ -178,6 +169,17 @@ def _index_by_session(cursor: Cursor, dialect: str) -> None:
             f" SELECT DISTINCT project_id, {stored}, session_id FROM aiobs_events"
             f" WHERE kind = 'llm' AND {stored} IS NOT NULL ON CONFLICT DO NOTHING"
         )
+
+
+def _index_per_upload(cursor: Cursor, dialect: str) -> None:
+    """SQLite: the writer indexes each upload's events itself (:mod:`.indexing`), not triggers.
+
+    The trigger that forgets a deleted event's text stays: deletes are rare and one at a time.
+    """
+    if dialect == "postgresql":
+        return
+    cursor.execute("DROP TRIGGER aiobs_event_text_insert")
+    cursor.execute("DROP TRIGGER aiobs_session_calls")
 
 
 STEPS: tuple[tuple[Statement, ...], ...] = (
@@ -310,6 +312,7 @@ STEPS: tuple[tuple[Statement, ...], ...] = (
             secret TEXT NOT NULL
         )""",
     ),
+    (_index_per_upload,),
 )
 """Step ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .migrations import SESSION_SHIFT
+from .indexing import SESSION_SHIFT
 from .session_sets import SessionSet
 
 MAX_QUERY_CHARS = 1000

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from . import keys, migrations, score_queries, scores, sessions, stats
+from . import indexing, keys, migrations, score_queries, scores, sessions, stats
 from .base import (
     TIERS,
     IdempotencyKeyReused,
@@ -249,6 +249,8 @@ class SQLStorage(Storage):
         event_rows = [(project, *row) for row in parsed.events]
         score_rows = [(project, *row) for row in parsed.scores]
         limited = self.quotas.limit(key.tier) is not None
+        indexed_here = self.driver.name == "sqlite"  # PostgreSQL: a generated column
+        has_calls = any(row[1] == "llm" for row in parsed.events)
 
         def store(cursor: Cursor) -> IngestResult:
             if idempotency_key is not None:
@@ -281,7 +283,10 @@ class SQLStorage(Storage):
                 cursor.executemany(_INSERT_LABEL, label_rows)
             events_stored = 0
             if event_rows:
+                last_rowid = indexing.last_event_rowid(cursor) if indexed_here else 0
                 events_stored = _insert_events(cursor, event_rows)
+                if indexed_here and events_stored:
+                    indexing.index_new_events(cursor, last_rowid, calls=has_calls)
             if score_rows:  # a score uploaded again (in a document sent again) is kept once
                 cursor.executemany(scores.INSERT_SCORE, score_rows)
             if new_sessions:
