@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import signal
@@ -56,6 +57,30 @@ def test_the_factory_outside_aiobs_server_says_how_to_start(
     monkeypatch.delenv(workers.SETTINGS_VARIABLE, raising=False)
     with pytest.raises(RuntimeError, match="aiobs server"):
         workers.app_from_environment()
+
+
+def test_a_worker_hands_the_interpreter_over_often_and_freezes_its_startup_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer holding every worker's write turn waits little for the interpreter.
+
+    It waits at most ~1 ms for a request thread, and the garbage collector's full passes leave
+    the objects made at startup alone.
+    """
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv(workers.SETTINGS_VARIABLE, settings(f"sqlite:///{tmp_path}/s.db").to_json())
+    before = sys.getswitchinterval()
+    gc.unfreeze()
+    try:
+        sys.setswitchinterval(0.005)
+        with TestClient(workers.app_from_environment()):  # its lifespan closes the storage
+            assert sys.getswitchinterval() == pytest.approx(workers.SWITCH_INTERVAL)
+            assert workers.SWITCH_INTERVAL <= 0.001
+            assert gc.get_freeze_count() > 1000
+    finally:
+        sys.setswitchinterval(before)
+        gc.unfreeze()  # the rest of the tests' objects are collected as usual
 
 
 def test_the_factory_builds_an_app_on_the_configured_database(
