@@ -62,6 +62,7 @@ BUDGET_OTEL_RATIO = 4.0  # OpenTelemetry openai-v2 adds at least this many times
 BUDGET_ADDED_US_PER_CHUNK = 1.0
 SMALL_STREAM, LARGE_STREAM = 10, 200  # the isolated per-chunk measure
 E2E_SMALL_STREAM, E2E_LARGE_STREAM = 10, 100  # the end-to-end per-chunk slope
+KNOWN_US = 12.0  # CPU µs of pure Python the calibration variant adds to each chat call
 BLOCK = 20  # calls per timed block (streams of E2E_LARGE_STREAM chunks: BLOCK // 10)
 DISCARD_EVERY = 20  # rounds between discarding aiobs's buffered events
 SETTLE = 2  # untimed calls after switching variants, before a timed block
@@ -318,6 +319,52 @@ def cpu_us_per_call(run: Callable[[], Any], calls: int, settle: int = SETTLE) ->
     return (time.process_time_ns() - start) / calls / 1e3
 
 
+def _known_cost() -> tuple[Callable[[], None], Callable[[], None], float]:
+    """The calibration variant: a wrapper on ``Completions.create`` that burns ``KNOWN_US``.
+
+    It is installed and removed around each block as aiobs is, and its loop's cost alone is
+    measured, so the harness's figure for it shows how the harness reports a known added cost.
+    Returns the installer, the remover and the loop's CPU µs measured alone.
+    """
+    from openai.resources.chat.completions import Completions
+
+    original = Completions.create
+    loops = 1000
+    while True:  # find how many iterations take KNOWN_US
+        start = time.process_time_ns()
+        total = 0
+        for index in range(loops * 20):
+            total += index
+        per_loop = (time.process_time_ns() - start) / 20 / 1000 / loops
+        if per_loop * loops * 20 > 20_000:  # at least 20 ms measured
+            break
+        loops *= 2
+    count = [max(int(KNOWN_US / per_loop), 1)]
+
+    def burn() -> int:
+        total = 0
+        for index in range(count[0]):
+            total += index
+        return total
+
+    for _ in range(2):  # the loop inside a function costs a little differently: adjust to it
+        count[0] = max(int(count[0] * KNOWN_US / cpu_us_per_call(burn, 5_000)), 1)
+
+    @functools.wraps(original)
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        burn()
+        return original(self, *args, **kwargs)
+
+    def install() -> None:
+        Completions.create = create  # type: ignore[method-assign]
+
+    def remove() -> None:
+        Completions.create = original  # type: ignore[method-assign]
+
+    alone = cpu_us_per_call(burn, 5_000)
+    return install, remove, alone
+
+
 class Workload:
     """Calls of one kind, and the instrumentations that can record them."""
 
@@ -360,12 +407,13 @@ def workloads() -> list[Workload]:
     return found
 
 
-def end_to_end(rounds: int) -> dict[str, dict[str, list[float]]]:
+def end_to_end(rounds: int) -> tuple[dict[str, dict[str, list[float]]], float]:
     """Per round, the CPU µs per call each variant adds to each workload (its block - bare).
 
     Every round times one block of each workload bare, recorded by aiobs and (OpenAI only)
     under OpenTelemetry's instrumentor; which of bare and aiobs goes first alternates by round.
-    The chat call also gets a block with aiobs instrumented and no session (``idle``).
+    The chat call also gets a block with aiobs instrumented and no session (``idle``), and one
+    with the calibration wrapper (``known``, :func:`_known_cost`).
     aiobs records into one session that is ended and discarded every ``DISCARD_EVERY`` rounds.
     """
     from aiobs import observer
@@ -374,8 +422,17 @@ def end_to_end(rounds: int) -> dict[str, dict[str, list[float]]]:
     chosen = workloads()
     otel = _otel_instrumentor()
     added: dict[str, dict[str, list[float]]] = {
-        work.name: {"bare_us": [], "aiobs": [], "idle": [], "otel": []} for work in chosen
+        work.name: {"bare_us": [], "aiobs": [], "idle": [], "otel": [], "known": []}
+        for work in chosen
     }
+    known_install, known_remove, known_alone = _known_cost()
+
+    def known_block(work: Workload) -> float:
+        known_install()
+        try:
+            return cpu_us_per_call(work.run, work.calls)
+        finally:
+            known_remove()
 
     def aiobs_block(work: Workload) -> float:
         observer.instrument(work.provider)
@@ -423,6 +480,7 @@ def end_to_end(rounds: int) -> dict[str, dict[str, list[float]]]:
                     row["otel"].append(otel_block(work) - bare)
                 if work is chosen[0]:
                     row["idle"].append(idle_block(work) - bare)
+                    row["known"].append(known_block(work) - bare)
             if index % DISCARD_EVERY == DISCARD_EVERY - 1:
                 observer.end()
                 observer.flush(exporter=InMemoryExporter())
@@ -430,7 +488,7 @@ def end_to_end(rounds: int) -> dict[str, dict[str, list[float]]]:
     finally:
         observer.end()
         observer.flush(exporter=InMemoryExporter())
-    return added
+    return added, known_alone
 
 
 def quartiles(values: list[float]) -> dict[str, float]:
@@ -706,7 +764,8 @@ def main() -> int:
     import openai
 
     load_before = os.getloadavg()[0]
-    rows = summarize(end_to_end(e2e_rounds))
+    added, known_alone = end_to_end(e2e_rounds)
+    rows = summarize(added)
     memory = retained_per_event(100 if options.quick else 2_000)
     passes = gc_passes(100 if options.quick else 1_000)
     chunk_cost = isolated_chunk_cost(rounds, repeats)
@@ -727,6 +786,7 @@ def main() -> int:
                     "info": info,
                     "results": by_variant(rows["openai chat"]),
                     "end_to_end": rows,
+                    "known_cost_alone_us": round(known_alone, 1),
                     "memory": memory,
                     "gc_passes_per_1000_calls": passes,
                     "chunks": chunk_cost,
@@ -752,6 +812,12 @@ def main() -> int:
         print(
             f"{name:22} {cell(row, 'bare_us', 20)} {cell(row, 'aiobs')} {cell(row, 'otel')}"
             f" {cell(row, 'idle')}"
+        )
+    known = rows["openai chat"].get("known")
+    if known is not None:
+        print(
+            f"calibration: a wrapper burning {known_alone:.1f} µs of pure Python (measured alone)"
+            f" adds {known['median']} ({known['q1']}-{known['q3']}) µs per chat call here"
         )
     print(
         f"memory retained per buffered chat event: {memory['bytes_per_event']} bytes,"

@@ -117,7 +117,9 @@ class TestProviderBenchmark:
         end_to_end = figures["end_to_end"]
         assert {"openai chat", "openai stream 10", "openai stream 100"} <= set(end_to_end)
         assert end_to_end["openai chat"]["bare_us"]["median"] > 0
-        assert set(end_to_end["openai chat"]) >= {"bare_us", "aiobs", "idle"}
+        assert set(end_to_end["openai chat"]) >= {"bare_us", "aiobs", "idle", "known"}
+        assert 0.5 * 12 < figures["known_cost_alone_us"] < 2 * 12  # the calibration's own loop
+        assert "calibration: a wrapper burning" in completed.stdout
         assert "aiobs" in end_to_end["per chunk"]
         assert figures["memory"]["bytes_per_event"] > 0
         assert set(figures["gc_passes_per_1000_calls"]) == {"bare", "aiobs"}
