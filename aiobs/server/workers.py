@@ -62,8 +62,9 @@ SWITCH_INTERVAL = 0.001
 The writer thread holds the database's write turn, which every worker waits for, and between two
 statements it needs the interpreter lock back; a request thread parsing a document holds that
 lock until the switch interval runs out (5 ms by default, several times a statement's own time),
-so every other upload of every worker waited with it. At 1 ms the flush server stores about 15%
-more events per second (``bench/bench_server.py``); the cost is more frequent switching."""
+so every other upload of every worker waited with it. At 1 ms the flush server stored 5-15% more
+events per second and its p99 latency was lower (``bench/bench_server.py``, pairs alternated with
+5 ms; see docs/performance.md); the cost is more frequent switching."""
 
 RESERVED_DESCRIPTORS = 64
 """File descriptors kept for the database, logs and the listening socket, beyond connections."""
