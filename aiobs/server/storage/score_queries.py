@@ -43,8 +43,8 @@ def session_sets(project_id: str, filters: tuple[ScoreFilter, ...]) -> list[Sess
         found.append(
             SessionSet(
                 "s.id",
-                "SELECT sc.session_id FROM aiobs_scores sc"  # noqa: S608 - fixed fragments; values are parameters
-                f" WHERE sc.project_id = ? AND sc.name = ?{test}",
+                "sc.session_id",
+                f"aiobs_scores sc WHERE sc.project_id = ? AND sc.name = ?{test}",
                 (project_id, wanted.name, *values),
                 "EXISTS (SELECT 1 FROM aiobs_scores sc WHERE sc.project_id = s.project_id"  # noqa: S608 - fixed fragments; values are parameters
                 f" AND sc.session_id = s.id AND sc.name = ?{test})",

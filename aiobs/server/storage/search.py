@@ -58,8 +58,8 @@ def search_set(dialect: str, text: str) -> SessionSet | tuple[str, list[Any]]:
         )
     return SessionSet(
         "s.number",
-        f"SELECT f.rowid >> {SESSION_SHIFT} FROM aiobs_event_text f"  # noqa: S608 - a constant
-        " WHERE aiobs_event_text MATCH ?",
+        f"f.rowid >> {SESSION_SHIFT}",
+        "aiobs_event_text f WHERE aiobs_event_text MATCH ?",
         (fts5_query(found),),
     )
 

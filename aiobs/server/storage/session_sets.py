@@ -35,31 +35,38 @@ session in twenty of a 100,000-session project, so a walk finds a page of them q
 class SessionSet:
     """Sessions of the project picked by one filter.
 
-    ``members`` selects values of ``column`` (``s.id``, or ``s.number`` for a search); ``test``
-    is the condition for a walk, when it is cheaper per session than a list of the members (a
-    look-up in the filter's own index), or empty to test against the members' list. ``probe``
-    is the same look-up for a session id ``{id}`` (a member of another set of ids, named
-    ``session_id`` in its ``members``), or empty.
+    Its members are ``SELECT {selected} FROM {rows}``: values of ``column`` (``s.id``, or
+    ``s.number`` for a search). ``test`` is the condition for a walk, when it is cheaper per
+    session than a list of the members (a look-up in the filter's own index), or empty to test
+    against the members' list. ``probe`` is the same look-up for a session id ``{id}`` (a member
+    of another set of ids, named ``session_id`` in its ``selected``), or empty.
     """
 
     column: str
-    members: str
+    selected: str
+    rows: str
     params: Sequence[Any]
     test: str = ""
     test_params: Sequence[Any] = field(default_factory=tuple)
     probe: str = ""
     probe_params: Sequence[Any] = field(default_factory=tuple)
 
+    @property
+    def members(self) -> str:
+        """The query of the members' values."""
+        return f"SELECT {self.selected} FROM {self.rows}"  # noqa: S608 - fixed fragments
+
     def size(self, cursor: Cursor, at_most: int) -> int:
-        """How many members the set has, counting no further than ``at_most``.
+        """How many rows hold members, counting no further than ``at_most``.
 
         Counted without reading the members' values (``SELECT 1`` over the same rows), so that
         a set read from an index that does not hold them (``aiobs_labels_match``: a label's
-        session is in the table's row) is counted from the index alone.
+        session is in the table's row) is counted from the index alone. A row is a member's
+        entry in the filter's index: a session once for a label, model, provider; a failed
+        event, a matching event of a search, or a score, for the others.
         """
-        rows = self.members.split(" FROM ", 1)[1]
         cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {rows} LIMIT ?) m",  # noqa: S608 - fixed fragments
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {self.rows} LIMIT ?) m",  # noqa: S608 - fixed fragments
             (*self.params, at_most),
         )
         row = cursor.fetchone()

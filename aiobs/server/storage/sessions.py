@@ -296,8 +296,8 @@ def _labelled(project_id: str, key: str, value: str) -> SessionSet:
     """The sessions labelled ``key: value`` (``aiobs_labels_match``)."""
     return SessionSet(
         "s.id",
-        "SELECT l.session_id FROM aiobs_labels l"
-        " WHERE l.project_id = ? AND l.key = ? AND l.value = ?",
+        "l.session_id",
+        "aiobs_labels l WHERE l.project_id = ? AND l.key = ? AND l.value = ?",
         (project_id, key, value),
         "EXISTS (SELECT 1 FROM aiobs_labels l WHERE l.project_id = s.project_id"
         " AND l.session_id = s.id AND l.key = ? AND l.value = ?)",
@@ -316,7 +316,8 @@ def _calling(project_id: str, what: str, value: str) -> SessionSet:
     table = "aiobs_session_models" if what == "model" else "aiobs_session_providers"
     return SessionSet(
         "s.id",
-        f"SELECT c.session_id FROM {table} c WHERE c.project_id = ? AND c.{what} = ?",  # noqa: S608 - fixed names
+        "c.session_id",
+        f"{table} c WHERE c.project_id = ? AND c.{what} = ?",
         (project_id, value),
         f"EXISTS (SELECT 1 FROM {table} c WHERE c.project_id = s.project_id"  # noqa: S608 - fixed names
         f" AND c.{what} = ? AND c.session_id = s.id)",
@@ -331,7 +332,8 @@ def _failed(project_id: str) -> SessionSet:
     """The sessions with a failed call or function (``aiobs_events_failed``)."""
     return SessionSet(
         "s.id",
-        "SELECT e.session_id FROM aiobs_events e WHERE e.project_id = ? AND e.error = 1",
+        "e.session_id",
+        "aiobs_events e WHERE e.project_id = ? AND e.error = 1",
         (project_id,),
         _FAILED,
         (),
