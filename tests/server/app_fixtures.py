@@ -95,6 +95,14 @@ def llm_event(
     }
 
 
+def said(session_id: str, prompt: str, answer: str = "fine", **extra: Any) -> dict[str, Any]:
+    """An LLM call whose prompt and answer are the given texts."""
+    event = llm_event(session_id, **extra)
+    event["request"]["messages"] = [{"role": "user", "content": prompt}]
+    event["response"]["text"] = answer
+    return event
+
+
 def function_event(
     session_id: str, *, name: str = "step", started_at: float = 1_767_225_600.2
 ) -> dict[str, Any]:

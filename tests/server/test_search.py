@@ -22,15 +22,7 @@ from aiobs.server.app import create_app
 from aiobs.server.storage import NewKey, SQLStorage, migrations, open_storage
 from aiobs.server.storage.base import SessionQuery
 from aiobs.server.storage.document import MAX_SEARCH_CHARS, search_text
-from tests.server.app_fixtures import document, function_event, llm_event, session
-
-
-def said(session_id: str, prompt: str, answer: str = "fine", **extra: Any) -> dict[str, Any]:
-    """An LLM call whose prompt and answer are the given texts."""
-    event = llm_event(session_id, **extra)
-    event["request"]["messages"] = [{"role": "user", "content": prompt}]
-    event["response"]["text"] = answer
-    return event
+from tests.server.app_fixtures import document, function_event, said, session
 
 
 @pytest.fixture

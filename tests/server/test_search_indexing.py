@@ -19,13 +19,7 @@ import pytest
 from aiobs.server.storage import SQLStorage, indexing, migrations, open_storage
 from aiobs.server.storage.base import SessionQuery
 from aiobs.server.storage.driver import Cursor
-from tests.server.app_fixtures import document, function_event, llm_event, session
-
-
-def _said(session_id: str, words: str, **extra: Any) -> dict[str, Any]:
-    event = llm_event(session_id, **extra)
-    event["request"]["messages"] = [{"role": "user", "content": words}]
-    return event
+from tests.server.app_fixtures import document, function_event, said, session
 
 
 def _names(store: SQLStorage, project: str, **query: Any) -> list[str]:
@@ -80,7 +74,7 @@ def test_uploads_written_together_are_each_indexed_and_a_refused_one_not(
     def upload(name: str) -> None:
         run = session(name)
         words, extra = uploads[name]
-        calls = [_said(run["id"], words, **extra)]
+        calls = [said(run["id"], words, **extra)]
         function = function_event(run["id"])
         function["args"] = [f"argument of {name}"]
         try:
@@ -116,10 +110,10 @@ def test_uploads_written_together_are_each_indexed_and_a_refused_one_not(
 def test_a_repeated_upload_adds_no_rows_and_a_split_one_adds_its_own(store: SQLStorage) -> None:
     key = store.create_key("enterprise").record
     run = session("split")
-    first = document([run], [_said(run["id"], "first part", model="m1")])
+    first = document([run], [said(run["id"], "first part", model="m1")])
     store.ingest(key, first, None)
     store.ingest(key, first, None)
-    later = _said(run["id"], "second part", model="m2", provider="anthropic")
+    later = said(run["id"], "second part", model="m2", provider="anthropic")
     store.ingest(key, document([run], [later]), None)
     project = key.project_id
     assert _names(store, project, search="first") == ["split"]
@@ -152,7 +146,7 @@ def test_a_database_indexed_by_step_6_triggers_migrates(tmp_path: Path) -> None:
         "INSERT INTO aiobs_events (project_id, session_id, kind, event_key, provider, model,"
         " error, body, search_text)"
         " VALUES ('p1', 's1', 'llm', 'k1', 'openai', 'm-old', 0, ?, 'archived words')",
-        (json.dumps(_said("s1", "archived words")),),
+        (json.dumps(said("s1", "archived words")),),
     )
     connection.commit()
     connection.close()
@@ -168,7 +162,7 @@ def test_a_database_indexed_by_step_6_triggers_migrates(tmp_path: Path) -> None:
         assert _names(store, "p1", model="m-old") == ["old"]
         key = store.create_key("enterprise", project_id="p1").record
         run = session("new")
-        store.ingest(key, document([run], [_said(run["id"], "fresh words", model="m-new")]), None)
+        store.ingest(key, document([run], [said(run["id"], "fresh words", model="m-new")]), None)
         assert _names(store, "p1", search="words") == ["new", "old"]
         assert _names(store, "p1", search="fresh") == ["new"]
         assert _names(store, "p1", model="m-new") == ["new"]

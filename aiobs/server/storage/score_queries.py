@@ -17,14 +17,12 @@ from .base import ScoreFilter, StatsQuery
 from .driver import Cursor
 from .filters import time_range
 from .session_sets import SessionSet
+from .stats import GROUP_BY_RULE, GROUP_COLUMNS, check_bucket, label_grouping
 
 PASS_THRESHOLD = 0.5
 """A numeric score passes at this value or above."""
 
 _COMPARISONS = ("<", "<=", ">", ">=")
-
-_GROUPS = {"model": "e.model", "provider": "e.provider", "none": "NULL"}
-_LABEL = "label:"
 
 
 def session_sets(project_id: str, filters: tuple[ScoreFilter, ...]) -> list[SessionSet]:
@@ -92,15 +90,11 @@ def aggregate(cursor: Cursor, project_id: str, query: StatsQuery) -> list[dict[s
         raise ValueError("score must name the score to aggregate")
     params: list[Any] = []
     join = ""
-    if query.group_by.startswith(_LABEL) and len(query.group_by) > len(_LABEL):
-        group = "l.value"
-        join = (
-            " LEFT JOIN aiobs_labels l ON l.project_id = sc.project_id"
-            " AND l.session_id = sc.session_id AND l.key = ?"
-        )
-        params.append(query.group_by[len(_LABEL) :])
-    elif query.group_by in _GROUPS:
-        group = _GROUPS[query.group_by]
+    labelled = label_grouping(query.group_by, "sc")
+    if labelled is not None:
+        group, join, params = labelled
+    elif query.group_by in GROUP_COLUMNS:
+        group = GROUP_COLUMNS[query.group_by]
         if query.group_by != "none":
             join = (
                 " LEFT JOIN aiobs_events e ON e.project_id = sc.project_id"
@@ -108,10 +102,9 @@ def aggregate(cursor: Cursor, project_id: str, query: StatsQuery) -> list[dict[s
                 " AND e.kind = 'llm'"
             )
     else:
-        raise ValueError("group_by must be 'model', 'provider', 'none' or 'label:<key>'")
+        raise ValueError(GROUP_BY_RULE)
     width = query.bucket_seconds
-    if width is not None and width < 1:
-        raise ValueError("bucket_seconds must be at least 1")
+    check_bucket(width)
     conditions = ["sc.project_id = ?", "sc.name = ?"]
     params += [project_id, query.score]
     in_range, range_params = time_range("sc.created_at", query.since, query.until)

@@ -16,8 +16,37 @@ from .base import StatsQuery, percentile
 from .driver import Cursor
 from .filters import time_range
 
-_GROUPS = {"model": "e.model", "provider": "e.provider", "none": "NULL"}
+GROUP_COLUMNS = {"model": "e.model", "provider": "e.provider", "none": "NULL"}
+"""The column of an event (``e``) each ``group_by`` other than a label groups by."""
 _LABEL = "label:"
+
+GROUP_BY_RULE = "group_by must be 'model', 'provider', 'none' or 'label:<key>'"
+"""What a ``group_by`` the aggregates do not know is told."""
+
+
+def label_grouping(group_by: str, rows: str) -> tuple[str, str, list[Any]] | None:
+    """For ``group_by`` ``label:<key>``: the group column, the join and its parameters.
+
+    ``rows`` is the alias of the table aggregated (its ``project_id`` and ``session_id`` find
+    the session's label); ``None`` when ``group_by`` names no label.
+    """
+    if not (group_by.startswith(_LABEL) and len(group_by) > len(_LABEL)):
+        return None
+    join = (
+        f" LEFT JOIN aiobs_labels l ON l.project_id = {rows}.project_id"
+        f" AND l.session_id = {rows}.session_id AND l.key = ?"
+    )
+    return "l.value", join, [group_by[len(_LABEL) :]]
+
+
+def check_bucket(width: float | None) -> None:
+    """Refuse a time bucket narrower than one second.
+
+    Raises:
+        ValueError: ``width`` is below 1.
+    """
+    if width is not None and width < 1:
+        raise ValueError("bucket_seconds must be at least 1")
 
 
 @dataclass
@@ -39,20 +68,15 @@ def aggregate(cursor: Cursor, project_id: str, query: StatsQuery) -> list[dict[s
     """
     params: list[Any] = []
     join = ""
-    if query.group_by.startswith(_LABEL) and len(query.group_by) > len(_LABEL):
-        group = "l.value"
-        join = (
-            " LEFT JOIN aiobs_labels l ON l.project_id = e.project_id"
-            " AND l.session_id = e.session_id AND l.key = ?"
-        )
-        params.append(query.group_by[len(_LABEL) :])
-    elif query.group_by in _GROUPS:
-        group = _GROUPS[query.group_by]
+    labelled = label_grouping(query.group_by, "e")
+    if labelled is not None:
+        group, join, params = labelled
+    elif query.group_by in GROUP_COLUMNS:
+        group = GROUP_COLUMNS[query.group_by]
     else:
-        raise ValueError("group_by must be 'model', 'provider', 'none' or 'label:<key>'")
+        raise ValueError(GROUP_BY_RULE)
     width = query.bucket_seconds
-    if width is not None and width < 1:
-        raise ValueError("bucket_seconds must be at least 1")
+    check_bucket(width)
     conditions = ["e.project_id = ?", "e.kind = 'llm'"]
     params.append(project_id)
     in_range, range_params = time_range("e.started_at", query.since, query.until)
