@@ -272,7 +272,9 @@ def _starter(api: str) -> Start:
     """How a call to ``api`` starts: from its keyword arguments (the SDK takes no others)."""
 
     def start(_args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
-        return LLMCall.start(PROVIDER, api, request_of(kwargs), model=kwargs.get("model"))
+        return LLMCall.start(
+            PROVIDER, api, request_of(kwargs), model=kwargs.get("model"), aiobs_frames=2
+        )
 
     return start
 

@@ -74,18 +74,35 @@ def user_callsite(depth: int = 2) -> tuple[str, int, str] | None:
         frame: FrameType | None = sys._getframe(depth)
     except ValueError:
         return None
-    names, prefixes = library_modules()
     while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if (
-            not isinstance(module, str)
-            or not (module in names or module.startswith(prefixes))
-            or module.startswith(_USER_CODE_IN_AIOBS)
-        ):
+        module = frame.f_globals.get("__name__")
+        programs: bool | None = True  # no module name: not aiobs's, nor an SDK's
+        if type(module) is str:
+            programs = _program_modules.get(module)
+            if programs is None:
+                programs = _is_program_module(module)
+        if programs:
             code = frame.f_code
             return (code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None
+
+
+def _is_program_module(module: str) -> bool:
+    """Whether the module named ``module`` is the program's (remembered, for the next calls)."""
+    names, prefixes = library_modules()
+    verdict = not (module in names or module.startswith(prefixes)) or module.startswith(
+        _USER_CODE_IN_AIOBS
+    )
+    if len(_program_modules) >= _PROGRAM_MODULES_LIMIT:  # modules made on the fly: stay small
+        _program_modules.clear()
+    _program_modules[module] = verdict
+    return verdict
+
+
+_program_modules: dict[str, bool] = {}
+"""Module name -> whether its frames are the program's (see :func:`library_modules`)."""
+_PROGRAM_MODULES_LIMIT = 4096
 
 
 class LLMCall:
@@ -108,37 +125,20 @@ class LLMCall:
         "trace_id",
     )
 
-    def __init__(  # noqa: PLR0917 - built only by start()
-        self,
-        session: RecordingSession,
-        provider: str,
-        api: str,
-        operation: str,
-        request: Mapping[str, Any],
-        request_model: str | None,
-    ) -> None:
-        self.session = session
-        self.provider = provider
-        self.api = api
-        self.operation = operation
-        self.request_model = request_model
-        # Frozen now (the caller may change its messages list after the call), bounded and
-        # redacted at export: a full snapshot here would cost more than the rest of the call.
-        self.request = freeze(request, session.settings.capturer)
-        self.callsite = user_callsite(3)
-        self.span_id = _ids.new_span_id()
-        parent = span_var.get()
-        if parent is None and _otel.current is not None and _otel.current():
-            parent = otel_parent()  # something is set in OpenTelemetry's context
-        if parent is None:
-            self.parent_id: int | None = None
-            self.trace_id = _ids.new_trace_id()
-        else:
-            self.parent_id, self.trace_id = parent
-        self.finished = False
-        self.chunks = 0
-        self.first_chunk_ns: int | None = None
-        self.start_ns = _ids.monotonic_ns()
+    session: RecordingSession
+    provider: str
+    api: str
+    operation: str
+    request_model: str | None
+    request: Any
+    callsite: tuple[str, int, str] | None
+    span_id: int
+    parent_id: int | None
+    trace_id: int
+    finished: bool
+    chunks: int
+    first_chunk_ns: int | None
+    start_ns: int
 
     @classmethod
     def start(
@@ -149,27 +149,51 @@ class LLMCall:
         *,
         model: Any = None,
         operation: str = "chat",
+        aiobs_frames: int = 0,
     ) -> LLMCall | None:
         """Open a call if a session records here; ``None`` means: call the SDK directly.
 
         ``None`` also when instrumentation is suppressed or another recorded call is already
         running in this context (an SDK helper calling a wrapped method). Never raises.
+
+        The callsite is the innermost frame of the program's above the caller, after skipping
+        ``aiobs_frames`` frames that are known to be aiobs's own: 2 for a provider's ``start``
+        function called by its :class:`~aiobs.providers.wrappers.RecordedMethod` wrapper (itself
+        and the wrapper), which saves walking through them on every call.
         """
         session = current_session()
         if session is None or suppressed_var.get() or inside_call_var.get():
             return None
         try:
-            return cls(
-                session,
-                provider,
-                api,
-                operation,
-                request,
-                model if isinstance(model, str) else None,
-            )
+            # Built here rather than in an __init__: calling the class would enter the
+            # interpreter a second time on every recorded call.
+            call = cls.__new__(cls)
+            call.session = session
+            call.provider = provider
+            call.api = api
+            call.operation = operation
+            call.request_model = model if isinstance(model, str) else None
+            # Frozen now (the caller may change its messages list after the call), bounded and
+            # redacted at export: a full snapshot here would cost more than the rest of the call.
+            call.request = freeze(request, session.settings.capturer)
+            call.callsite = user_callsite(2 + aiobs_frames)  # past user_callsite and start
+            call.span_id = _ids.new_span_id()
+            parent = span_var.get()
+            if parent is None and _otel.current is not None and _otel.current():
+                parent = otel_parent()  # something is set in OpenTelemetry's context
+            if parent is None:
+                call.parent_id = None
+                call.trace_id = _ids.new_trace_id()
+            else:
+                call.parent_id, call.trace_id = parent
+            call.finished = False
+            call.chunks = 0
+            call.first_chunk_ns = None
+            call.start_ns = _ids.monotonic_ns()
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error(f"starting a {provider} event", exc)
             return None
+        return call
 
     @contextmanager
     def inside(self) -> Iterator[None]:
@@ -247,14 +271,35 @@ class LLMCall:
         self.finished = True
         end_ns = _ids.monotonic_ns()
         try:
-            self._record(response, usage, response_model, error, status, stream, end_ns)
+            counts = None if usage is None else usage.as_tuple()
+            self._record(response, counts, response_model, error, status, stream, end_ns)
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error(f"recording a {self.provider} event", exc)
 
-    def _record(  # noqa: PLR0917 - private, called once from finish()
+    def complete(
+        self,
+        response: Mapping[str, Any],
+        counts: tuple[Any, ...] | None,
+        response_model: str | None,
+    ) -> None:
+        """:meth:`finish` with a whole response, its usage as ``Usage.as_tuple()`` counts.
+
+        The hot path of a call that returned normally; the same event as ``finish(response=...,
+        usage=Usage(*counts), response_model=...)``.
+        """
+        if self.finished:
+            return
+        self.finished = True
+        end_ns = _ids.monotonic_ns()
+        try:
+            self._record(response, counts, response_model, None, None, None, end_ns)
+        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+            report_internal_error(f"recording a {self.provider} event", exc)
+
+    def _record(  # noqa: PLR0917 - private, called from finish() and complete()
         self,
         response: Mapping[str, Any] | None,
-        usage: Usage | None,
+        counts: tuple[Any, ...] | None,
         response_model: str | None,
         error: BaseException | None,
         status: str | None,
@@ -287,7 +332,7 @@ class LLMCall:
                 self.request_model,
                 response_model,
                 status or ("error" if error is not None else "ok"),
-                None if usage is None else usage.as_tuple(),
+                counts,
                 exception,
                 None if stream is None else tuple(stream.items()),
             ),

@@ -95,7 +95,9 @@ def _starter(api: str, operation: str) -> Start:
 
     def start(_args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
         model = kwargs.get("model")
-        return LLMCall.start(PROVIDER, api, request_of(kwargs), model=model, operation=operation)
+        return LLMCall.start(
+            PROVIDER, api, request_of(kwargs), model=model, operation=operation, aiobs_frames=2
+        )
 
     return start
 

@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 from .base import Patch, Provider
 from .call import LLMCall
 from .fakes import fallback_text, made_by, stand_in_fields
+from .openai_chat import read_chat_completion
 from .openai_streams import (
     ChatAccumulator,
     ResponsesAccumulator,
@@ -71,6 +72,9 @@ PROVIDER = "openai"
 TRANSPORT_ARGUMENTS = frozenset({"extra_headers", "extra_query", "timeout"})
 """Arguments that shape the HTTP request, not the model call: left out of ``request``."""
 
+_LEFT_OUT = TRANSPORT_ARGUMENTS | {"extra_body"}
+"""Arguments whose presence means the request is not the program's arguments as they are."""
+
 helper_api_var: ContextVar[str | None] = ContextVar("aiobs_openai_helper_api", default=None)
 """The helper (``chat.completions.stream``...) whose stream manager is being entered."""
 
@@ -79,6 +83,7 @@ class _Sdk:
     """SDK types the wrappers test results against, looked up when the provider installs."""
 
     sentinels: ClassVar[tuple[type, ...]] = ()
+    sentinel_set: ClassVar[frozenset[type]] = frozenset()
     streams: ClassVar[tuple[type, ...]] = ()
     async_streams: ClassVar[tuple[type, ...]] = ()
     raw_responses: ClassVar[tuple[type, ...]] = ()
@@ -94,6 +99,7 @@ class _Sdk:
             for kind in (getattr(_types, "NotGiven", None), getattr(_types, "Omit", None))
             if isinstance(kind, type)
         )
+        cls.sentinel_set = frozenset(cls.sentinels)
         cls.streams = (Stream, AsyncStream)
         cls.async_streams = (AsyncStream,)
         cls.raw_responses = (_legacy_response.LegacyAPIResponse,)
@@ -118,11 +124,12 @@ class Api:
             request_of(kwargs),
             model=kwargs.get("model"),
             operation=self.operation,
+            aiobs_frames=2,  # this method and the wrapper that called it
         )
 
     def prepare(self, call: LLMCall, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments to send: with ``include_usage`` when aiobs asks for a stream's usage."""
-        if _asks_stream_usage(call, self, kwargs):
+        if kwargs.get("stream") is True and _asks_stream_usage(call, self, kwargs):
             return {**kwargs, "stream_options": {"include_usage": True}}
         return kwargs
 
@@ -143,6 +150,11 @@ class Api:
             record_stream(value, call, self.accumulator(call, kwargs), hide, asynchronous)
             return result
         if made_by(value, "openai"):
+            if self.read is chat_outcome:
+                read = read_chat_completion(value)
+                if read is not None:  # the common case, read in one pass
+                    call.complete(*read)
+                    return result
             outcome = self.read(value)
         else:  # a test's fake of the SDK method returned it: read it by field names
             fields = stand_in_fields(value)
@@ -184,9 +196,9 @@ def recorded(api: Api) -> RecordedMethod:
 
 def request_of(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     """What the program asked for: its arguments minus transport options and unset markers."""
-    sentinels = _Sdk.sentinels
+    sentinels = _Sdk.sentinel_set
     for key, value in kwargs.items():
-        if key in TRANSPORT_ARGUMENTS or type(value) in sentinels or key == "extra_body":
+        if key in _LEFT_OUT or type(value) in sentinels:
             break
     else:  # nothing to leave out: the program's own arguments (frozen as they are, not kept)
         return kwargs

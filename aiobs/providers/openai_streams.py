@@ -112,31 +112,34 @@ def raw(value: Any) -> Any:
     """
     if value is None or isinstance(value, dict):
         return value
-    fields = _set_fields(value)
+    fields = plain_fields(value)
     if fields is not None:
         return fields
     dump = getattr(value, "model_dump", None)
-    return dump(exclude_unset=True) if dump is not None else value
+    # The SDK does not validate what the API sent: a value of another type than declared is
+    # dumped as it is, without the serializer's warning reaching the program.
+    return dump(exclude_unset=True, warnings=False) if dump is not None else value
 
 
-def _set_fields(model: Any) -> dict[str, Any] | None:
-    """The fields of a plain pydantic model that were set, nested models as dicts; else None."""
+def plain_fields(model: Any) -> dict[str, Any] | None:
+    """The fields of a plain pydantic model that were set, nested models as dicts; else None.
+
+    That is what ``model.model_dump(exclude_unset=True)`` gives, when the model and the models
+    nested in it are plain (no extra, computed or custom-serialized fields).
+    """
     kind = type(model)
-    if kind not in _PLAIN_MODELS:
-        if not _is_plain_model(kind):
-            return None
-        if len(_PLAIN_MODELS) < _PLAIN_MODELS_LIMIT:  # classes made on the fly: stay small
-            _PLAIN_MODELS.add(kind)
+    if kind not in PLAIN_MODELS and not plain_model_class(kind):
+        return None
     if model.__pydantic_extra__:
         return None
     set_names = model.__pydantic_fields_set__
     fields: dict[str, Any] = {}
     for name, item in model.__dict__.items():
         if name in set_names:
-            if type(item) in _SCALARS:
+            if type(item) in SCALARS:
                 fields[name] = item
             else:
-                nested = _set_fields(item)
+                nested = plain_fields(item)
                 if nested is None:
                     if hasattr(item, "__pydantic_fields_set__") or isinstance(item, list | dict):
                         return None  # a model or container that is not plain: model_dump
@@ -144,6 +147,20 @@ def _set_fields(model: Any) -> dict[str, Any] | None:
                 else:
                     fields[name] = nested
     return fields
+
+
+def plain_model_class(kind: type) -> bool:
+    """Whether ``model_dump`` of ``kind``'s instances is just their set fields, as they are.
+
+    A class found plain is remembered in :data:`PLAIN_MODELS`.
+    """
+    if kind in PLAIN_MODELS:
+        return True
+    if not _is_plain_model(kind):
+        return False
+    if len(PLAIN_MODELS) < _PLAIN_MODELS_LIMIT:  # classes made on the fly: stay small
+        PLAIN_MODELS.add(kind)
+    return True
 
 
 def _is_plain_model(kind: type) -> bool:
@@ -163,9 +180,11 @@ def _is_plain_model(kind: type) -> bool:
     )
 
 
-_PLAIN_MODELS: set[type] = set()
+PLAIN_MODELS: set[type] = set()
+"""Pydantic model classes found plain (see :func:`plain_model_class`)."""
 _PLAIN_MODELS_LIMIT = 1024
-_SCALARS = frozenset({int, str, float, bool, type(None)})
+SCALARS = frozenset({int, str, float, bool, type(None)})
+"""The types whose values an event keeps as they are."""
 
 
 def _response_dict(

@@ -62,7 +62,8 @@ class RecordedMethod:
 
     def wrap_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
         """The wrapper of a synchronous SDK method (what :class:`Patch` applies)."""
-        start, prepare, sent_for, recorded = self.start, self.prepare, self._sent, self._recorded
+        start, prepare, sent_for, record = self.start, self.prepare, self._sent, self.record
+        failed = self._record_failed
 
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -71,13 +72,17 @@ class RecordedMethod:
                 return original(*args, **kwargs)
             sent = kwargs if prepare is None else sent_for(call, kwargs)
             result = call.run(original, *args, **sent)
-            return recorded(call, result, kwargs, sent)
+            try:  # a failure of record() is handled here, without a call of its own
+                return record(call, result, kwargs, sent)
+            except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+                return failed(call, result, exc)
 
         return wrapper
 
     def wrap_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
         """The wrapper of an asynchronous SDK method: :meth:`wrap_sync`, awaiting the original."""
-        start, prepare, sent_for, recorded = self.start, self.prepare, self._sent, self._recorded
+        start, prepare, sent_for, record = self.start, self.prepare, self._sent, self.record
+        failed = self._record_failed
 
         @functools.wraps(original)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -86,7 +91,10 @@ class RecordedMethod:
                 return await original(*args, **kwargs)
             sent = kwargs if prepare is None else sent_for(call, kwargs)
             result = await call.run_async(original, *args, **sent)
-            return recorded(call, result, kwargs, sent)
+            try:
+                return record(call, result, kwargs, sent)
+            except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+                return failed(call, result, exc)
 
         return wrapper
 
@@ -99,16 +107,11 @@ class RecordedMethod:
             report_internal_error(f"preparing a request to {self.provider}", exc)
             return kwargs
 
-    def _recorded(
-        self, call: LLMCall, result: Any, kwargs: dict[str, Any], sent: dict[str, Any]
-    ) -> Any:
-        """What ``record`` returns; if it fails, ``result`` as it is, and the event completed."""
-        try:
-            return self.record(call, result, kwargs, sent)
-        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-            report_internal_error(f"recording what {self.provider} returned", exc)
-            call.finish()
-            return result
+    def _record_failed(self, call: LLMCall, result: Any, error: Exception) -> Any:
+        """When ``record`` failed: report it, complete the event, give ``result`` as it is."""
+        report_internal_error(f"recording what {self.provider} returned", error)
+        call.finish()
+        return result
 
 
 def _nothing(_owner: Any) -> None:

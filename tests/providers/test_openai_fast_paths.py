@@ -1,9 +1,9 @@
 """The shortcuts on the recording path of an OpenAI call give what the general code gives.
 
-Reading usage, dumping the usage model and computing the cost run on every recorded call, so
-they take the common case first; these tests hold the shortcuts to the general code they replace
-(``model_dump(exclude_unset=True)``, ``count(field(...))``) and check that a recorded call keeps
-no SDK object alive.
+Reading the completion and its usage, dumping the usage model and computing the cost run on every
+recorded call, so they take the common case first; these tests hold the shortcuts to the general
+code they replace (``chat_outcome``, ``model_dump(exclude_unset=True)``, ``count(field(...))``)
+and check that a recorded call keeps no SDK object alive.
 """
 
 from __future__ import annotations
@@ -14,15 +14,25 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 openai = pytest.importorskip("openai")
 
+from openai._models import construct_type  # noqa: E402
 from openai.types import CompletionUsage  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 from pydantic import BaseModel, RootModel, computed_field  # noqa: E402
 
 from aiobs import observer  # noqa: E402
-from aiobs.providers.openai_streams import chat_usage, raw, responses_usage  # noqa: E402
+from aiobs.providers.call import freeze, thaw  # noqa: E402
+from aiobs.providers.openai_chat import read_chat_completion  # noqa: E402
+from aiobs.providers.openai_streams import (  # noqa: E402
+    chat_outcome,
+    chat_usage,
+    raw,
+    responses_usage,
+)
 from aiobs.standin import StandinServer  # noqa: E402
 from aiobs.usage import Usage, count, field  # noqa: E402
 from tests.providers.clients import openai_client  # noqa: E402
@@ -182,3 +192,175 @@ class TestNothingOfTheSdkIsKept:
             assert gone() is None
             assert usage_gone() is None
         assert only_event()["response"]["usage"]["prompt_tokens"] > 0
+
+
+# -- the one-pass read of a chat completion ------------------------------------------------------
+
+COUNTS = st.one_of(st.integers(0, 10**6), st.none(), st.sampled_from([-1, True, 2.5, "7", 2**70]))
+DETAILS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "cached_tokens": COUNTS,
+            "cache_write_tokens": COUNTS,
+            "reasoning_tokens": COUNTS,
+            "audio_tokens": COUNTS,
+            "a_counter_the_sdk_does_not_know": COUNTS,
+        },
+    ),
+)
+USAGE = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "prompt_tokens": COUNTS,
+            "completion_tokens": COUNTS,
+            "total_tokens": COUNTS,
+            "prompt_tokens_details": DETAILS,
+            "completion_tokens_details": DETAILS,
+            "a_counter_the_sdk_does_not_know": COUNTS,
+        },
+    ),
+)
+TOOL_CALL = st.fixed_dictionaries(
+    {
+        "id": st.just("call_1"),
+        "type": st.just("function"),
+        "function": st.fixed_dictionaries(
+            {"name": st.just("lookup"), "arguments": st.just('{"q": 1}')}
+        ),
+    }
+)
+MESSAGE = st.fixed_dictionaries(
+    {"role": st.just("assistant")},
+    optional={
+        "content": st.one_of(st.none(), st.just(""), st.text(max_size=20)),
+        "refusal": st.one_of(st.none(), st.just("no")),
+        "tool_calls": st.one_of(
+            st.none(), st.just([]), st.lists(TOOL_CALL, min_size=1, max_size=2)
+        ),
+        "function_call": st.one_of(st.none(), st.just({"name": "legacy", "arguments": "{}"})),
+    },
+)
+CHOICE = st.fixed_dictionaries(
+    {"index": st.just(0), "message": MESSAGE},
+    optional={"finish_reason": st.sampled_from([None, "", "stop", "length", "tool_calls"])},
+)
+COMPLETION = st.fixed_dictionaries(
+    {
+        "id": st.just("chatcmpl-1"),
+        "object": st.just("chat.completion"),
+        "created": st.just(1_700_000_000),
+        "model": st.one_of(st.just("gpt-4o-mini-2024-07-18"), st.none()),
+        "choices": st.lists(CHOICE, max_size=3),
+    },
+    optional={"usage": USAGE, "a_field_the_sdk_does_not_know": st.just(1)},
+)
+
+
+def sdk_completion(body: dict[str, Any]) -> Any:
+    """The ``ChatCompletion`` the SDK builds from this response body (it does not validate)."""
+    return construct_type(type_=ChatCompletion, value=body)
+
+
+def stored(response: Any) -> Any:
+    """A response as the event keeps it: serialized at once, read back at export."""
+    return thaw(freeze(response, observer.settings.capturer))
+
+
+COMMON_BODY = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1_700_000_000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "A prince avenges his father."},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+    "usage": USAGES[1],
+}
+
+
+class TestChatCompletionRead:
+    """``read_chat_completion`` gives what ``chat_outcome`` gives, or leaves the shape to it."""
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(COMPLETION)
+    def test_the_same_event_as_the_general_reader(self, body: dict[str, Any]) -> None:
+        completion = sdk_completion(body)
+        general = chat_outcome(completion)
+        read = read_chat_completion(completion)
+        if read is None:
+            return
+        response, counts, model = read
+        assert stored(response) == stored(general.response)
+        assert (None if counts is None else Usage(*counts)) == general.usage
+        assert model == general.response_model
+
+    @pytest.mark.parametrize("usage", [*USAGES, None])
+    def test_the_common_shapes_are_read_in_one_pass(self, usage: dict[str, Any] | None) -> None:
+        completion = sdk_completion({**COMMON_BODY, "usage": usage})
+        read = read_chat_completion(completion)
+        assert read is not None
+        response, counts, model = read
+        general = chat_outcome(completion)
+        assert stored(response) == stored(general.response)
+        assert (None if counts is None else Usage(*counts)) == general.usage
+        assert model == "gpt-4o-mini-2024-07-18"
+
+    def test_what_the_event_holds_of_a_common_completion(self) -> None:
+        read = read_chat_completion(sdk_completion(COMMON_BODY))
+        assert read is not None
+        response, counts, _model = read
+        assert stored(response) == {
+            "id": "chatcmpl-1",
+            "model": "gpt-4o-mini-2024-07-18",
+            "text": "A prince avenges his father.",
+            "usage": {
+                "prompt_tokens": 25,
+                "completion_tokens": 7,
+                "total_tokens": 32,
+                "prompt_tokens_details": {"cached_tokens": 10, "audio_tokens": None},
+                "completion_tokens_details": {"reasoning_tokens": 3},
+            },
+            "finish_reasons": ["stop"],
+        }
+        assert counts == (25, 7, 32, 10, 3, None, False)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"choices": []},
+            {"choices": COMMON_BODY["choices"] * 2},
+            {"a_field_the_sdk_does_not_know": 1},
+            {"usage": {**USAGES[0], "a_counter_the_sdk_does_not_know": 1}},
+            {"usage": {**USAGES[0], "prompt_tokens": -1}},
+            {"usage": {**USAGES[0], "prompt_tokens_details": {"cached_tokens": -4}}},
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {
+                            "role": "assistant",
+                            "tool_calls": [
+                                {
+                                    "id": "c",
+                                    "type": "function",
+                                    "function": {"name": "f", "arguments": "{}"},
+                                }
+                            ],
+                        },
+                    }
+                ]
+            },
+        ],
+    )
+    def test_other_shapes_are_left_to_the_general_reader(self, change: dict[str, Any]) -> None:
+        assert read_chat_completion(sdk_completion({**COMMON_BODY, **change})) is None
