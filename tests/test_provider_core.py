@@ -374,3 +374,20 @@ def test_requests_that_json_cannot_hold_are_still_captured() -> None:
     assert "Tool" in str(first["request"]["tools"])
     assert second["request"]["model"] == "gpt-4o"
     assert second["request"]["file"]
+
+
+def test_a_provider_record_is_built_alike_both_ways_and_buffered_at_a_records_width() -> None:
+    from aiobs.pricing import Pricing
+    from aiobs.providers.call import _MODEL_ROW_PADDING, ProviderRecord
+
+    fields = ("openai", "chat.completions.create", "chat", b"{}", None, 1.0, 2.0, None, 1, None)
+    fields += (2, "gpt-4o", "gpt-4o", "ok", (10, 5, 15, None, None, None, False), None, None)
+    pricing = Pricing.default()
+    built, made = ProviderRecord(fields, pricing), ProviderRecord.of(fields, pricing)
+    for record in (built, made):
+        assert record.data["usage"]["total_tokens"] == 15
+        assert record.cost is not None
+        assert record.is_function is False
+        assert record.deferred == ("request", "response")
+    assert built.data == made.data
+    assert (made, *_MODEL_ROW_PADDING) == made.as_record()

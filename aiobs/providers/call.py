@@ -316,7 +316,7 @@ class LLMCall:
         exception = None
         if error is not None:
             exception = error_detail(error, settings.capturer.redaction.redact_text)
-        record = ProviderRecord(
+        record = ProviderRecord.of(
             (
                 self.provider,
                 self.api,
@@ -339,7 +339,7 @@ class LLMCall:
             settings.price_table,
         )
         session.count_llm_call(record)
-        session.buffer.admit(session, record.as_record())
+        session.buffer.admit(session, (record, *_MODEL_ROW_PADDING))
 
 
 class ProviderRecord(ModelRecord):
@@ -353,12 +353,27 @@ class ProviderRecord(ModelRecord):
 
     __slots__ = ("_cost", "_fields", "_pricing")
 
+    _cost: Any
+    _fields: tuple[Any, ...]
+    _pricing: Pricing
+
     def __init__(self, fields: tuple[Any, ...], pricing: Pricing) -> None:
         self._fields = fields
         self._pricing = pricing
-        self._cost: Any = _NOT_PRICED_YET
+        self._cost = _NOT_PRICED_YET
         self.is_function = False
         self.deferred = _DEFERRED
+
+    @classmethod
+    def of(cls, fields: tuple[Any, ...], pricing: Pricing) -> ProviderRecord:
+        """``ProviderRecord(fields, pricing)``, without entering the interpreter a second time."""
+        record = cls.__new__(cls)
+        record._fields = fields
+        record._pricing = pricing
+        record._cost = _NOT_PRICED_YET
+        record.is_function = False
+        record.deferred = _DEFERRED
+        return record
 
     @property
     def usage(self) -> Usage | None:
@@ -436,6 +451,8 @@ class ProviderRecord(ModelRecord):
         return data
 
 
+_MODEL_ROW_PADDING = (None,) * 12
+"""What follows a ProviderRecord in its buffered row (see ``ModelRecord.as_record``)."""
 _DEFERRED = (fmt.LLM_REQUEST, fmt.LLM_RESPONSE)
 _PROVIDER, _REQUEST_MODEL, _RESPONSE_MODEL, _USAGE, _EXCEPTION = 0, 11, 12, 14, 15
 """Places in ``ProviderRecord._fields``."""
