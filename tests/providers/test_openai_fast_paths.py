@@ -270,6 +270,15 @@ def stored(response: Any) -> Any:
     return thaw(freeze(response, observer.settings.capturer))
 
 
+def sdk_declares_every_usage_field(completion: Any) -> bool:
+    """Whether the installed SDK knows every field of the completion's usage and its details."""
+    usage = completion.usage
+    if usage is None:
+        return True
+    parts = [usage, *(getattr(usage, name, None) for name in usage.__pydantic_fields_set__)]
+    return not any(getattr(part, "__pydantic_extra__", None) for part in parts)
+
+
 COMMON_BODY = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -306,6 +315,10 @@ class TestChatCompletionRead:
     @pytest.mark.parametrize("usage", [*USAGES, None])
     def test_the_common_shapes_are_read_in_one_pass(self, usage: dict[str, Any] | None) -> None:
         completion = sdk_completion({**COMMON_BODY, "usage": usage})
+        if not sdk_declares_every_usage_field(completion):
+            # Older SDK releases lack the details models: the general reader takes those.
+            assert read_chat_completion(completion) is None
+            return
         read = read_chat_completion(completion)
         assert read is not None
         response, counts, model = read
@@ -315,7 +328,10 @@ class TestChatCompletionRead:
         assert model == "gpt-4o-mini-2024-07-18"
 
     def test_what_the_event_holds_of_a_common_completion(self) -> None:
-        read = read_chat_completion(sdk_completion(COMMON_BODY))
+        completion = sdk_completion(COMMON_BODY)
+        if not sdk_declares_every_usage_field(completion):
+            pytest.skip("this openai release has no usage details models")
+        read = read_chat_completion(completion)
         assert read is not None
         response, counts, _model = read
         assert stored(response) == {
