@@ -266,15 +266,7 @@ class LLMCall:
         stream: dict[str, Any] | None = None,
     ) -> None:
         """Record the event (the first call wins; later ones do nothing). Never raises."""
-        if self.finished:
-            return
-        self.finished = True
-        end_ns = _ids.monotonic_ns()
-        try:
-            counts = None if usage is None else usage.as_tuple()
-            self._record(response, counts, response_model, error, status, stream, end_ns)
-        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-            report_internal_error(f"recording a {self.provider} event", exc)
+        self._record(response, usage, response_model, error, status, stream)
 
     def complete(
         self,
@@ -287,59 +279,60 @@ class LLMCall:
         The hot path of a call that returned normally; the same event as ``finish(response=...,
         usage=Usage(*counts), response_model=...)``.
         """
+        self._record(response, counts, response_model, None, None, None)
+
+    def _record(  # noqa: PLR0917 - private, called from finish() and complete()
+        self,
+        response: Mapping[str, Any] | None,
+        usage: Usage | tuple[Any, ...] | None,
+        response_model: str | None,
+        error: BaseException | None,
+        status: str | None,
+        stream: dict[str, Any] | None,
+    ) -> None:
+        """Record the event once, ``usage`` as a :class:`Usage` or its ``as_tuple()`` counts."""
         if self.finished:
             return
         self.finished = True
         end_ns = _ids.monotonic_ns()
         try:
-            self._record(response, counts, response_model, None, None, None, end_ns)
+            counts = usage.as_tuple() if isinstance(usage, Usage) else usage
+            # Only what cannot wait is done here: wall times (the clock anchor moves at each flush),
+            # the error (its traceback must not be kept alive). The event's dict, its cost and the
+            # session totals are worked out at export, from the ProviderRecord and the price table
+            # in force now.
+            session = self.session
+            settings = session.settings
+            anchor_wall, anchor_ns = session.clock_anchor
+            exception = None
+            if error is not None:
+                exception = error_detail(error, settings.capturer.redaction.redact_text)
+            record = ProviderRecord.of(
+                (
+                    self.provider,
+                    self.api,
+                    self.operation,
+                    self.request,
+                    None if response is None else freeze(response, settings.capturer),
+                    anchor_wall + (self.start_ns - anchor_ns) / 1e9,
+                    (end_ns - self.start_ns) / 1e6,
+                    self.callsite,
+                    self.span_id,
+                    self.parent_id,
+                    self.trace_id,
+                    self.request_model,
+                    response_model,
+                    status or ("error" if error is not None else "ok"),
+                    counts,
+                    exception,
+                    None if stream is None else tuple(stream.items()),
+                ),
+                settings.price_table,
+            )
+            session.count_llm_call(record)
+            session.buffer.admit(session, (record, *_MODEL_ROW_PADDING))
         except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
             report_internal_error(f"recording a {self.provider} event", exc)
-
-    def _record(  # noqa: PLR0917 - private, called from finish() and complete()
-        self,
-        response: Mapping[str, Any] | None,
-        counts: tuple[Any, ...] | None,
-        response_model: str | None,
-        error: BaseException | None,
-        status: str | None,
-        stream: dict[str, Any] | None,
-        end_ns: int,
-    ) -> None:
-        # Only what cannot wait is done here: wall times (the clock anchor moves at each flush),
-        # the error (its traceback must not be kept alive). The event's dict, its cost and the
-        # session totals are worked out at export, from the ProviderRecord and the price table
-        # in force now.
-        session = self.session
-        settings = session.settings
-        anchor_wall, anchor_ns = session.clock_anchor
-        exception = None
-        if error is not None:
-            exception = error_detail(error, settings.capturer.redaction.redact_text)
-        record = ProviderRecord.of(
-            (
-                self.provider,
-                self.api,
-                self.operation,
-                self.request,
-                None if response is None else freeze(response, settings.capturer),
-                anchor_wall + (self.start_ns - anchor_ns) / 1e9,
-                (end_ns - self.start_ns) / 1e6,
-                self.callsite,
-                self.span_id,
-                self.parent_id,
-                self.trace_id,
-                self.request_model,
-                response_model,
-                status or ("error" if error is not None else "ok"),
-                counts,
-                exception,
-                None if stream is None else tuple(stream.items()),
-            ),
-            settings.price_table,
-        )
-        session.count_llm_call(record)
-        session.buffer.admit(session, (record, *_MODEL_ROW_PADDING))
 
 
 class ProviderRecord(ModelRecord):

@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 from .base import Patch, Provider
 from .call import LLMCall
 from .fakes import fallback_text, made_by, stand_in_fields
-from .openai_chat import read_chat_completion
+from .openai_chat import ChatRead, read_chat_completion
 from .openai_streams import (
     ChatAccumulator,
     ResponsesAccumulator,
@@ -115,6 +115,8 @@ class Api:
     read: Callable[[Any], Outcome]
     prompt: str = "messages"
     """The argument that holds the prompt (for usage estimates)."""
+    read_common: Callable[[Any], ChatRead | None] | None = None
+    """Reads the common shape of the SDK's result in one pass (``None``: let ``read`` do it)."""
 
     def start(self, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
         """Open the call (named after the stream helper being entered, if any)."""
@@ -150,8 +152,8 @@ class Api:
             record_stream(value, call, self.accumulator(call, kwargs), hide, asynchronous)
             return result
         if made_by(value, "openai"):
-            if self.read is chat_outcome:
-                read = read_chat_completion(value)
+            if self.read_common is not None:
+                read = self.read_common(value)
                 if read is not None:  # the common case, read in one pass
                     call.complete(*read)
                     return result
@@ -178,8 +180,8 @@ class Api:
         return ChatAccumulator(estimate_for(call, kwargs.get(self.prompt)))
 
 
-CHAT_CREATE = Api("chat.completions.create", "chat", chat_outcome)
-CHAT_PARSE = Api("chat.completions.parse", "chat", chat_outcome)
+CHAT_CREATE = Api("chat.completions.create", "chat", chat_outcome, read_common=read_chat_completion)
+CHAT_PARSE = Api("chat.completions.parse", "chat", chat_outcome, read_common=read_chat_completion)
 RESPONSES_CREATE = Api("responses.create", "responses", responses_outcome, "input")
 RESPONSES_PARSE = Api("responses.parse", "responses", responses_outcome, "input")
 EMBEDDINGS_CREATE = Api("embeddings.create", "embeddings", embeddings_outcome, "input")

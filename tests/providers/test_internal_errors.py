@@ -17,7 +17,7 @@ from google import genai
 from google.genai import types
 
 from aiobs import _guard, observer
-from aiobs.providers.call import LLMCall
+from aiobs.providers.call import ProviderRecord
 from aiobs.standin import StandinServer
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
@@ -30,7 +30,7 @@ def broken_recording(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("injected aiobs failure")
 
-    monkeypatch.setattr(LLMCall, "_record", fail)
+    monkeypatch.setattr(ProviderRecord, "of", fail)
     monkeypatch.setattr(_guard, "_raise_internal_errors", False)
     monkeypatch.setattr(_guard, "_reported", set())
     observer.observe("broken")
@@ -95,7 +95,7 @@ def test_under_the_test_suite_the_same_failure_raises(
     def fail(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("injected aiobs failure")
 
-    monkeypatch.setattr(LLMCall, "_record", fail)
+    monkeypatch.setattr(ProviderRecord, "of", fail)
     observer.observe("strict")
     with (
         openai.OpenAI(base_url=standin.openai_url, api_key="x", max_retries=0) as client,
