@@ -56,7 +56,7 @@ $(VENV)/.installed-lock: $(LOCK)
 	$(call locked-venv,$(VENV),$(LOCK))
 	touch $@
 
-$(STAMP): $(VENV)/.installed-lock pyproject.toml
+$(STAMP): $(VENV)/.installed-lock pyproject.toml hatch_build.py aiobs/_speedups.c
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -75,8 +75,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# AIOBS_REQUIRE_SPEEDUPS=1: the C wrapper of @observe (aiobs._speedups) must have been built. The
+# second run takes the pure-Python wrappers and id sources, which other installs may use.
 unit: $(STAMP) postgres chromium $(REF_STAMP)
-	AIOBS_REQUIRE_AIOBS02=1 $(BIN)/python -m pytest
+	AIOBS_REQUIRE_AIOBS02=1 AIOBS_REQUIRE_SPEEDUPS=1 $(BIN)/python -m pytest
+	AIOBS_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/test_observe.py tests/test_observe_paths.py \
+		tests/test_observe_c.py tests/test_observe_otel.py tests/test_ids.py tests/test_concurrency.py
 
 # The reference environment for tests/compat (see REF_VENV above).
 $(REF_STAMP): $(REF_LOCK)

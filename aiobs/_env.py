@@ -30,6 +30,10 @@ MAX_BUFFERED_EVENTS = "AIOBS_MAX_BUFFERED_EVENTS"
 RAISE_INTERNAL_ERRORS = "AIOBS_RAISE_INTERNAL_ERRORS"
 """``1`` makes aiobs's own errors raise instead of being logged. The test suite sets it."""
 
+PURE_PYTHON = "AIOBS_PURE_PYTHON"
+"""``1``: ``@observe`` uses its pure-Python wrapper even where the C one (``aiobs._speedups``) is
+built; read once, when :mod:`aiobs.observe` is imported."""
+
 AUTO_INSTRUMENT = "AIOBS_AUTO_INSTRUMENT"
 """``0``/``false``: starting a session does not instrument the installed LLM SDKs (default on)."""
 

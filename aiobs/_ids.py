@@ -4,10 +4,12 @@ Ids follow W3C Trace Context, so that the ids in aiobs's own documents are the o
 OpenTelemetry backend shows. Span ids are 64-bit integers, kept as ``int`` while recording and
 written as 16 lowercase hex digits at export: a Weyl sequence (a random start, then a large odd
 step, modulo 2**64) that looks random, is unique for 2**63 spans of a process and never zero, at
-the cost of one C-level ``next()``. Trace ids are random 128-bit integers (W3C level 2 "random"),
-drawn once per root span and written as 32 hex digits. Both come from a private generator
-(recording never advances the user's ``random`` state); a forked child draws a new start, so
-parent and child never share ids. Session ids are UUID4 strings, as in aiobs 0.2.
+the cost of one C addition. Trace ids are random 128-bit integers (W3C level 2 "random"), drawn
+once per root span and written as 32 hex digits: from xoshiro256** in C, seeded from a private
+``random.Random``, or from that generator itself where the C module ``aiobs._speedups`` is not
+built (``AIOBS_PURE_PYTHON=1`` turns it off). Recording never advances the user's ``random``
+state; a forked child draws new starts and seeds, so parent and child never share ids. Session
+ids are UUID4 strings, as in aiobs 0.2.
 
 ``aiobs.testing.deterministic()`` swaps in counters and a fake clock through :func:`configure`.
 """
@@ -20,6 +22,9 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from typing import cast
+
+from . import _native
 
 _rng = random.Random()  # noqa: S311 - ids need uniqueness, not secrecy
 
@@ -28,17 +33,34 @@ _MASK64 = (1 << 64) - 1
 _WEYL_STEP = 0x9E3779B97F4A7C15  # odd (2**64 / golden ratio): n -> start + n * step is a bijection
 
 
+_speedups = _native.speedups  # ids made in C where it is built
+
+
 def _span_id_sequence() -> Callable[[], int]:
-    """A new Weyl sequence of span ids; ``next()`` runs in C, without a Python frame."""
+    """A new Weyl sequence of span ids, taken in C (the C wrapper of @observe even inlines it)."""
     # The one n whose id is 0 is drawn in [2**63, 2**64) and the start derived from it, so the
     # first 2**63 ids are distinct and none is zero.
     zero_at = _rng.getrandbits(63) | 1 << 63
     start = -zero_at * _WEYL_STEP & _MASK64
+    if _speedups is not None:
+        return cast("Callable[[], int]", _speedups.SpanIds(start, _WEYL_STEP))
     return map(_MASK64.__and__, itertools.count(start, _WEYL_STEP)).__next__
 
 
-def _random_trace_id() -> int:
+def _python_trace_id() -> int:
     return _rng.getrandbits(128) or 1  # 0 is W3C's invalid id
+
+
+def _trace_id_source() -> Callable[[], int]:
+    """A new source of random trace ids: xoshiro256** in C seeded from ``_rng``, or ``_rng``."""
+    if _speedups is not None:
+        seed = [_rng.getrandbits(64) for _ in range(4)]
+        seed[0] |= 1  # never all zero
+        return cast("Callable[[], int]", _speedups.TraceIds(*seed))
+    return _python_trace_id
+
+
+_random_trace_id: Callable[[], int] = _trace_id_source()
 
 
 _random_span_id: Callable[[], int] = _span_id_sequence()
@@ -130,12 +152,16 @@ def reset() -> None:
 
 
 def _reseed_after_fork() -> None:
-    global _random_span_id  # noqa: PLW0603 - a new sequence for the child
+    global _random_span_id, _random_trace_id  # noqa: PLW0603 - new sources for the child
     _rng.seed()
     fresh = _span_id_sequence()
     if new_span_id is _random_span_id:
         configure(span_id=fresh)
     _random_span_id = fresh
+    fresh_traces = _trace_id_source()
+    if new_trace_id is _random_trace_id:
+        configure(trace_id=fresh_traces)
+    _random_trace_id = fresh_traces
 
 
 if hasattr(os, "register_at_fork"):

@@ -15,6 +15,12 @@ observer.session()``); otherwise the original function runs directly. The decora
 its signature for type checkers and for ``inspect``, returns exactly what the original returns and
 raises exactly what it raises. A generator is one span from its first item to its exhaustion,
 close or error.
+
+A plain (synchronous) function is wrapped in C where the optional extension ``aiobs._speedups``
+is built (it is, on CPython with a C compiler at install time): an ``ObservedFunction`` that
+records the same thing as the pure-Python wrapper, binds as a method like a function, carries the
+original's name, docs and ``__wrapped__``, and pickles by reference. ``AIOBS_PURE_PYTHON=1``
+keeps the pure-Python wrapper everywhere.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-from . import _ids
+from . import _ids, _native
 from . import _otel_parent as _otel
+from ._buffer import RecordBuffer
+from ._capture import Capturer
 from ._context import span_var
 from ._format import FUNCTION_ENH_PROMPT_ID, FUNCTION_YIELDED
 from ._guard import report_internal_error
@@ -52,6 +61,36 @@ _span_get = span_var.get
 _span_set = span_var.set
 _span_reset = span_var.reset
 _getframe = sys._getframe
+
+
+def _load_c_wrapper() -> Callable[..., Callable[..., Any]] | None:
+    """The C wrapper's type, handed what it needs; ``None`` if not built or turned off."""
+    _speedups = _native.speedups
+    if _speedups is None:
+        return None
+    _speedups.setup(
+        session_var=session_var,
+        span_var=span_var,
+        default=default,
+        ids=vars(_ids),
+        otel=vars(_otel),
+        otel_parent=otel_parent,
+        capture_inputs=capture_inputs,
+        capture_result=capture_result,
+        append_error=append_error,
+        report_internal_error=report_internal_error,
+        big_int=_BIG_INT,
+        perf_counter_ns=time.perf_counter_ns,
+        session_type=RecordingSession,
+        buffer_type=RecordBuffer,
+        capturer_type=Capturer,
+    )
+    return cast("Callable[..., Callable[..., Any]]", _speedups.ObservedFunction)
+
+
+ObservedFunction = _load_c_wrapper()
+"""The C wrapper's type (``aiobs._speedups.ObservedFunction``), or ``None`` when the pure-Python
+wrapper is used."""
 
 
 @overload
@@ -141,13 +180,21 @@ def _active_session() -> RecordingSession | None:
     return session if session is not None else default.session
 
 
+def _wrap_function(fn: Callable[..., Any], info: FunctionInfo) -> Callable[..., Any]:
+    """The wrapper of a plain function: in C where built, else in Python (same records)."""
+    if ObservedFunction is None or info.enh_prompt:  # enh_prompt adds an id: Python only
+        return _wrap_function_python(fn, info)
+    observed = ObservedFunction(fn, info, info.static, info.capture_args, info.capture_result)
+    return functools.update_wrapper(observed, fn)
+
+
 # The sync and async wrappers below are the hot path: they inline the steps of OpenSpan and of
 # RecordBuffer.admit (keep them in step; tests/test_observe_paths.py holds them to it), build the
 # record tuple directly, and keep aiobs's own work inside try blocks that never let an internal
 # error reach the caller.
 
 
-def _wrap_function(  # noqa: PLR0915 - the hot path, inlined on purpose
+def _wrap_function_python(  # noqa: PLR0915 - the hot path, inlined on purpose
     fn: Callable[..., Any], info: FunctionInfo
 ) -> Callable[..., Any]:
     keep_args = info.capture_args

@@ -17,8 +17,9 @@ Usage::
         --dump-after=functools_reduce --callgrind-out-file=cg.out \\
         python bench/bench_observe_components.py --callgrind 5000   # one dump per variant
 
-The variants copy the wrapper's steps for measurement only; ``aiobs.observe`` is the product, and
-the last variant ("+ result captured, record buffered") is measured next to it.
+The variants copy the pure-Python wrapper's steps for measurement only; ``aiobs.observe`` is the
+product, measured next to them: its C wrapper (``aiobs._speedups``, where built) and its
+pure-Python wrapper.
 """
 
 from __future__ import annotations
@@ -203,6 +204,20 @@ _INFO = _function_info()
 _STATIC = _INFO.static
 
 
+def python_observe(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``observe(**options)`` with the pure-Python function wrapper, where the C one is built."""
+    module = sys.modules["aiobs.observe"]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        c_wrapper, module.ObservedFunction = module.ObservedFunction, None
+        try:
+            return observe(**options)(fn)
+        finally:
+            module.ObservedFunction = c_wrapper
+
+    return decorate
+
+
 def p_contextvar_set_reset(a: int, b: str, c: float = 0.0) -> int:
     _var.reset(_var.set(a))
     return a
@@ -239,6 +254,11 @@ VARIANTS: dict[str, tuple[Callable[..., Any], bool]] = {
     "step 8: + arguments and result captured": (with_record(work, capture=True), True),
     "@observe, capture off": (observe(capture_args=False, capture_result=False)(work), True),
     "@observe, arguments and result captured": (observe(work), True),
+    "@observe in Python, capture off": (
+        python_observe(capture_args=False, capture_result=False)(work),
+        True,
+    ),
+    "@observe in Python, arguments and result captured": (python_observe()(work), True),
 }
 
 

@@ -1,14 +1,17 @@
-"""The four ``@observe`` wrappers record the same thing for the same call.
+"""The ``@observe`` wrappers record the same thing for the same call.
 
 The function and coroutine wrappers inline the steps of ``OpenSpan`` and ``RecordBuffer.admit``
-for speed; the generator wrappers use them. These tests drive all four with the same arguments,
-results, errors and options, and with a full or released buffer, and compare what is recorded.
+for speed, and a plain function is wrapped in C where ``aiobs._speedups`` is built; the generator
+wrappers use OpenSpan. These tests drive the C function wrapper, the pure-Python function wrapper,
+the coroutine, generator and async generator wrappers with the same arguments, results, errors
+and options, and with a full or released buffer, and compare what is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -18,7 +21,8 @@ from aiobs import observe, observer
 from aiobs.exporters import InMemoryExporter
 from aiobs.testing import deterministic
 
-KINDS = ("function", "coroutine", "generator", "async_generator")
+KINDS = ("function", "python_function", "coroutine", "generator", "async_generator")
+"""``function`` is the C wrapper where built; ``python_function`` is always the Python one."""
 
 VOLATILE = {
     "span_id",
@@ -48,6 +52,10 @@ class WrapperError(Exception):
     pass
 
 
+class Label(str):
+    """A str subclass: not kept by reference (its type is not exactly str)."""
+
+
 def make(kind: str, body: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     """A decorated function of ``kind`` that returns (or raises) what ``body`` does."""
     if kind == "function":
@@ -56,6 +64,15 @@ def make(kind: str, body: Callable[..., Any], **options: Any) -> Callable[..., A
             return body(*args, **kwargs)
 
         return observe(**options)(function)
+    if kind == "python_function":
+
+        def python_function(*args: Any, **kwargs: Any) -> Any:
+            return body(*args, **kwargs)
+
+        observe_module = sys.modules["aiobs.observe"]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(observe_module, "ObservedFunction", None)
+            return observe(**options)(python_function)
     if kind == "coroutine":
 
         async def coroutine(*args: Any, **kwargs: Any) -> Any:
@@ -80,7 +97,7 @@ def make(kind: str, body: Callable[..., Any], **options: Any) -> Callable[..., A
 
 def call(kind: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Call ``fn`` the way its kind is called, to the end; its exception propagates."""
-    if kind == "function":
+    if kind in ("function", "python_function"):
         fn(*args, **kwargs)
     elif kind == "coroutine":
         asyncio.run(fn(*args, **kwargs))
@@ -141,6 +158,14 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = {
         {"kwargs": {"edge": 2**64, "low": -(2**64)}},
     ),
     "a result at the 64-bit bound": (returns(2**64 - 1), (-(2**30) + 1,), {}),
+    "non-finite floats": (returns(float("inf")), (float("nan"), float("-inf"), 0.5), {}),
+    "too many arguments to keep by reference": (returns(0), tuple(range(40)), {}),
+    "a long string and a long keyword name": (
+        returns("r" * 5000),
+        ("s" * 5000,),
+        {"kwargs": {"k" * 300: 1}},
+    ),
+    "a str subclass": (returns(Label("out")), (Label("in"),), {}),
     "an error": (fails, ("in",), {}),
 }
 

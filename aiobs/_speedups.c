@@ -1,0 +1,1173 @@
+/* aiobs._speedups: the @observe wrapper of a plain (synchronous) function, in C.
+ *
+ * It does exactly what aiobs.observe._wrap_function's pure-Python wrapper does, step for step, and
+ * calls back into the same Python helpers for everything outside the common case (arguments or a
+ * result that need a snapshot, an OpenTelemetry parent, a full or released buffer, the user's
+ * exception, aiobs's own errors). What C saves is the wrapper's frame, the packing of positional and keyword arguments
+ * and forwarding (the call is passed on with vectorcall), and the interpreter's work on each step.
+ *
+ * The record it buffers is the same 13-item tuple (aiobs._records.SpanRecord). The module is
+ * optional: when it is not built, or AIOBS_PURE_PYTHON=1, aiobs uses the Python wrapper, and
+ * tests/test_observe_paths.py holds the two to the same records.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+#define SLOT_OBJECT Py_T_OBJECT_EX
+#else
+#include <structmember.h>
+#define SLOT_OBJECT T_OBJECT_EX
+#endif
+
+/* -- what setup() hands over: aiobs's context variables, clocks and helpers ------------------- */
+
+static PyObject *session_var;     /* aiobs._session.session_var */
+static PyObject *span_var;        /* aiobs._context.span_var */
+static PyObject *default_slot;    /* aiobs._session.default (its .session) */
+static PyObject *ids_dict;        /* aiobs._ids.__dict__: new_span_id, new_trace_id, monotonic_ns */
+static PyObject *otel_dict;       /* aiobs._otel_parent.__dict__: current */
+static PyObject *otel_parent;     /* aiobs._otel_parent.otel_parent */
+static PyObject *capture_inputs;  /* aiobs._recording.capture_inputs */
+static PyObject *capture_result;  /* aiobs._recording.capture_result */
+static PyObject *append_error;    /* aiobs._recording.append_error */
+static PyObject *report_error;    /* aiobs._guard.report_internal_error */
+static PyObject *big_int_pos;     /* 1 << 64 */
+static PyObject *big_int_neg;     /* -(1 << 64) */
+static PyObject *perf_counter_ns; /* time.perf_counter_ns: read here directly (Linux) */
+
+/* interned names */
+static PyObject *s_session, *s_new_span_id, *s_new_trace_id, *s_monotonic_ns, *s_current;
+static PyObject *s_buffer, *s_settings, *s_capturer, *s_fast_items, *s_fast_string, *s_places;
+static PyObject *s_records, *s_released, *s_reject, *s_reattach, *s_pop;
+static PyObject *s_starting, *s_recording;
+
+#define RECORD_WIDTH 13
+
+/* An attribute kept in a __slots__ slot of one exact class, read straight from the instance;
+ * any other class (a subclass, a stand-in in a test), or an unset slot, goes through getattr. */
+typedef struct {
+    PyObject *name;
+    PyTypeObject *type; /* NULL: always getattr */
+    Py_ssize_t offset;
+} Slot;
+
+static Slot slot_default_session, slot_session_buffer, slot_session_records,
+    slot_session_released, slot_buffer_settings, slot_buffer_places, slot_capturer_fast_items,
+    slot_capturer_fast_string;
+
+static int
+slot_init(Slot *slot, PyObject *type, PyObject *name)
+{
+    Py_CLEAR(slot->type);
+    slot->name = name;
+    slot->offset = -1;
+    if (!PyType_Check(type)) {
+        return 0;
+    }
+    PyObject *descr = PyObject_GetAttr(type, name);
+    if (descr == NULL) {
+        return -1;
+    }
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == SLOT_OBJECT) {
+            slot->type = (PyTypeObject *)Py_NewRef(type);
+            slot->offset = member->offset;
+        }
+    }
+    Py_DECREF(descr);
+    return 0;
+}
+
+static PyObject *
+slot_get(Slot *slot, PyObject *obj)
+{
+    if (Py_TYPE(obj) == slot->type) {
+        PyObject *value = *(PyObject **)((char *)obj + slot->offset);
+        if (value != NULL) {
+            return Py_NewRef(value);
+        }
+    }
+    return PyObject_GetAttr(obj, slot->name);
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fn;       /* the decorated function */
+    PyObject *info;     /* its aiobs._records.FunctionInfo */
+    PyObject *static_;  /* info.static, the record's first item */
+    int keep_args;
+    int keep_result;
+    PyObject *dict;     /* __dict__: what functools.update_wrapper sets */
+    PyObject *weakrefs;
+    vectorcallfunc vectorcall;
+} Observed;
+
+/* -- small helpers --------------------------------------------------------------------------- */
+
+/* A value of the ids or otel module's namespace, looked up on each call (tests swap them). */
+static PyObject *
+namespace_get(PyObject *dict, PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(dict, name); /* borrowed */
+    if (value == NULL && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_AttributeError, "aiobs: %U is missing", name);
+    }
+    return value;
+}
+
+/* aiobs._ids.monotonic_ns(): time.perf_counter_ns read directly where it is CLOCK_MONOTONIC
+ * (*direct_ns is then the reading, else -1). */
+static PyObject *
+clock_now(long long *direct_ns)
+{
+    PyObject *clock = namespace_get(ids_dict, s_monotonic_ns);
+    if (clock == NULL) {
+        return NULL;
+    }
+#if defined(__linux__)
+    struct timespec now;
+    if (clock == perf_counter_ns && clock_gettime(CLOCK_MONOTONIC, &now) == 0) {
+        *direct_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+        return PyLong_FromLongLong(*direct_ns);
+    }
+#endif
+    *direct_ns = -1;
+    return PyObject_CallNoArgs(clock);
+}
+
+/* An int that a record keeps by reference: -(1 << 64) < value < 1 << 64. -1 on error. */
+static int
+plain_int(PyObject *value)
+{
+    int overflow = 0;
+    long long small = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (small == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (!overflow) {
+        return 1;
+    }
+    int below = PyObject_RichCompareBool(value, big_int_pos, Py_LT);
+    if (below <= 0) {
+        return below;
+    }
+    return PyObject_RichCompareBool(big_int_neg, value, Py_LT);
+}
+
+/* The plain-value test of aiobs._recording.capture_inputs, for one value. -1 on error. */
+static int
+plain_value(PyObject *value, Py_ssize_t limit)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    if (kind == &PyUnicode_Type) {
+        return PyUnicode_GET_LENGTH(value) <= limit;
+    }
+    if (kind == &PyLong_Type) {
+        return plain_int(value);
+    }
+    if (kind == &PyFloat_Type) {
+        return isfinite(PyFloat_AS_DOUBLE(value)) != 0;
+    }
+    return kind == &PyBool_Type || value == Py_None;
+}
+
+static int
+read_ssize(Slot *slot, PyObject *owner, Py_ssize_t *out)
+{
+    PyObject *value = slot_get(slot, owner);
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyLong_AsSsize_t(value);
+    Py_DECREF(value);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* The raised exception, taken out of the error indicator, normalized, with its traceback. */
+static PyObject *
+take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL && value != NULL) {
+        PyException_SetTraceback(value, traceback);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return value;
+#endif
+}
+
+static void
+restore_exception(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc,
+                  PyException_GetTraceback(exc));
+#endif
+}
+
+/* aiobs's own error, as the Python wrapper's `except Exception` treats it: reported (logged, or
+ * raised under the tests) and 0 returned; -1 with the error set when it must propagate (a
+ * BaseException that is not an Exception, or report_internal_error raising it). */
+static int
+contain_internal_error(PyObject *what)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return -1;
+    }
+    PyObject *exc = take_exception();
+    PyObject *reported = PyObject_CallFunctionObjArgs(report_error, what, exc, NULL);
+    Py_DECREF(exc);
+    if (reported == NULL) {
+        return -1;
+    }
+    Py_DECREF(reported);
+    return 0;
+}
+
+/* RecordBuffer.admit: take a place and buffer the record, or count it as dropped. */
+static int
+admit(PyObject *session, PyObject *buffer, PyObject *record)
+{
+    PyObject *places = slot_get(&slot_buffer_places, buffer);
+    if (places == NULL) {
+        return -1;
+    }
+    int taken;
+    if (PyByteArray_CheckExact(places)) {
+        Py_ssize_t free_places = PyByteArray_GET_SIZE(places);
+        taken = free_places > 0;
+        if (taken && PyByteArray_Resize(places, free_places - 1) < 0) {
+            Py_DECREF(places);
+            return -1;
+        }
+    }
+    else {
+        PyObject *popped = PyObject_CallMethodNoArgs(places, s_pop);
+        taken = popped != NULL;
+        Py_XDECREF(popped);
+        if (!taken) {
+            if (!PyErr_ExceptionMatches(PyExc_IndexError)) {
+                Py_DECREF(places);
+                return -1;
+            }
+            PyErr_Clear();
+        }
+    }
+    Py_DECREF(places);
+    if (!taken) {
+        PyObject *done = PyObject_CallMethodOneArg(buffer, s_reject, session);
+        Py_XDECREF(done);
+        return done == NULL ? -1 : 0;
+    }
+    PyObject *records = slot_get(&slot_session_records, session);
+    if (records == NULL) {
+        return -1;
+    }
+    int failed;
+    if (PyList_CheckExact(records)) {
+        Py_ssize_t end = PyList_GET_SIZE(records);
+        failed = PyList_SetSlice(records, end, end, record) < 0;
+    }
+    else {
+        PyObject *done = PyObject_CallMethod(records, "extend", "O", record);
+        failed = done == NULL;
+        Py_XDECREF(done);
+    }
+    Py_DECREF(records);
+    if (failed) {
+        return -1;
+    }
+    PyObject *released = slot_get(&slot_session_released, session);
+    if (released == NULL) {
+        return -1;
+    }
+    int late = PyObject_IsTrue(released);
+    Py_DECREF(released);
+    if (late < 0) {
+        return -1;
+    }
+    if (late) {
+        PyObject *done = PyObject_CallMethodOneArg(buffer, s_reattach, session);
+        Py_XDECREF(done);
+        return done == NULL ? -1 : 0;
+    }
+    return 0;
+}
+
+/* -- span ids: aiobs._ids's Weyl sequence, one uint64 addition per id ---------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t next;
+    uint64_t step;
+    vectorcallfunc vectorcall;
+} SpanIds;
+
+static PyTypeObject SpanIdsType;
+
+static PyObject *
+span_ids_take(SpanIds *self)
+{
+    uint64_t id = self->next; /* one step, under the GIL: two threads never get the same id */
+    self->next = id + self->step; /* modulo 2**64 */
+    return PyLong_FromUnsignedLongLong(id);
+}
+
+static PyObject *
+span_ids_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "SpanIds() takes no arguments");
+        return NULL;
+    }
+    return span_ids_take((SpanIds *)callable);
+}
+
+/* Unsigned 64-bit words, each checked: a negative or larger int is an OverflowError. */
+static int
+read_words(PyObject *const *values, unsigned long long *words, int count)
+{
+    for (int i = 0; i < count; i++) {
+        words[i] = PyLong_AsUnsignedLongLong(values[i]);
+        if (words[i] == (unsigned long long)-1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+span_ids_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *values[2];
+    unsigned long long words[2];
+    static char *names[] = {"start", "step", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!:SpanIds", names, &PyLong_Type,
+                                     &values[0], &PyLong_Type, &values[1]) ||
+        read_words(values, words, 2) < 0) {
+        return NULL;
+    }
+    unsigned long long start = words[0], step = words[1];
+    SpanIds *self = (SpanIds *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->next = start;
+        self->step = step;
+        self->vectorcall = span_ids_vectorcall;
+    }
+    return (PyObject *)self;
+}
+
+static PyTypeObject SpanIdsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aiobs._speedups.SpanIds",
+    .tp_doc = "SpanIds(start, step)() -> start, start + step, ... modulo 2**64 (aiobs._ids).",
+    .tp_basicsize = sizeof(SpanIds),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = span_ids_new,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(SpanIds, vectorcall),
+};
+
+/* aiobs._ids.new_span_id(), taken here without a call when it is a SpanIds. */
+static PyObject *
+new_span_id(void)
+{
+    PyObject *make = namespace_get(ids_dict, s_new_span_id);
+    if (make == NULL) {
+        return NULL;
+    }
+    if (Py_IS_TYPE(make, &SpanIdsType)) {
+        return span_ids_take((SpanIds *)make);
+    }
+    return PyObject_CallNoArgs(make);
+}
+
+/* -- trace ids: random 128-bit ints from xoshiro256** (Blackman and Vigna), never 0 --------------- */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t state[4];
+    vectorcallfunc vectorcall;
+} TraceIds;
+
+static PyTypeObject TraceIdsType;
+
+static inline uint64_t
+rotate_left(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+xoshiro_next(uint64_t *s)
+{
+    uint64_t result = rotate_left(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotate_left(s[3], 45);
+    return result;
+}
+
+static PyObject *
+trace_ids_take(TraceIds *self)
+{
+    unsigned char bytes[16]; /* little-endian: low word, then high word */
+    uint64_t low = xoshiro_next(self->state), high = xoshiro_next(self->state);
+    if ((low | high) == 0) {
+        low = 1; /* 0 is W3C's invalid trace id */
+    }
+    for (int i = 0; i < 8; i++) {
+        bytes[i] = (unsigned char)(low >> (8 * i));
+        bytes[8 + i] = (unsigned char)(high >> (8 * i));
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyLong_FromUnsignedNativeBytes(bytes, 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+#else
+    return _PyLong_FromByteArray(bytes, 16, 1, 0);
+#endif
+}
+
+static PyObject *
+trace_ids_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "TraceIds() takes no arguments");
+        return NULL;
+    }
+    return trace_ids_take((TraceIds *)callable);
+}
+
+static PyObject *
+trace_ids_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *values[4];
+    unsigned long long seed[4];
+    static char *names[] = {"a", "b", "c", "d", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O!O!:TraceIds", names, &PyLong_Type,
+                                     &values[0], &PyLong_Type, &values[1], &PyLong_Type,
+                                     &values[2], &PyLong_Type, &values[3]) ||
+        read_words(values, seed, 4) < 0) {
+        return NULL;
+    }
+    if ((seed[0] | seed[1] | seed[2] | seed[3]) == 0) {
+        PyErr_SetString(PyExc_ValueError, "TraceIds needs a seed that is not all zero");
+        return NULL;
+    }
+    TraceIds *self = (TraceIds *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        for (int i = 0; i < 4; i++) { /* spread each word over the state (splitmix64) */
+            uint64_t z = seed[i] + 0x9E3779B97F4A7C15ULL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            self->state[i] = z ^ (z >> 31);
+        }
+        if ((self->state[0] | self->state[1] | self->state[2] | self->state[3]) == 0) {
+            self->state[0] = 1;
+        }
+        self->vectorcall = trace_ids_vectorcall;
+    }
+    return (PyObject *)self;
+}
+
+static PyTypeObject TraceIdsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aiobs._speedups.TraceIds",
+    .tp_doc = "TraceIds(a, b, c, d)() -> a random 128-bit int, never 0 (seeded by aiobs._ids).\n"
+              "The four 64-bit seed words go through splitmix64 into xoshiro256**'s state.",
+    .tp_basicsize = sizeof(TraceIds),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = trace_ids_new,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(TraceIds, vectorcall),
+};
+
+/* aiobs._ids.new_trace_id(), taken here without a call when it is a TraceIds. */
+static PyObject *
+new_trace_id(void)
+{
+    PyObject *make = namespace_get(ids_dict, s_new_trace_id);
+    if (make == NULL) {
+        return NULL;
+    }
+    if (Py_IS_TYPE(make, &TraceIdsType)) {
+        return trace_ids_take((TraceIds *)make);
+    }
+    return PyObject_CallNoArgs(make);
+}
+
+/* -- the call -------------------------------------------------------------------------------- */
+
+/* What the span start computes (the Python wrapper's first try block). */
+typedef struct {
+    PyObject *span_id, *parent_id, *trace_id, *code, *lasti, *args, *kwargs, *buffer, *capturer;
+    PyObject *token, *start;
+    long long start_ns; /* the start read directly, else -1 */
+} Start;
+
+static void
+start_clear(Start *s)
+{
+    Py_CLEAR(s->span_id);
+    Py_CLEAR(s->parent_id);
+    Py_CLEAR(s->trace_id);
+    Py_CLEAR(s->code);
+    Py_CLEAR(s->lasti);
+    Py_CLEAR(s->args);
+    Py_CLEAR(s->kwargs);
+    Py_CLEAR(s->buffer);
+    Py_CLEAR(s->capturer);
+    Py_CLEAR(s->token);
+    Py_CLEAR(s->start);
+}
+
+/* buffer.settings.capturer. Settings are frozen, so the capturer of the settings seen last is
+ * kept with them (a reference to both) and the attribute read only when the settings change. */
+static PyObject *cached_settings, *cached_capturer;
+
+static PyObject *
+capturer_of(PyObject *buffer)
+{
+    PyObject *settings = slot_get(&slot_buffer_settings, buffer);
+    if (settings == NULL) {
+        return NULL;
+    }
+    if (settings == cached_settings) {
+        Py_DECREF(settings);
+        return Py_NewRef(cached_capturer);
+    }
+    PyObject *capturer = PyObject_GetAttr(settings, s_capturer);
+    if (capturer == NULL) {
+        Py_DECREF(settings);
+        return NULL;
+    }
+    PyObject *old_settings = cached_settings, *old_capturer = cached_capturer;
+    cached_settings = settings; /* takes the reference */
+    cached_capturer = Py_NewRef(capturer);
+    Py_XDECREF(old_settings);
+    Py_XDECREF(old_capturer);
+    return capturer;
+}
+
+/* Whether something is set in OpenTelemetry's context: aiobs._otel_parent.current(), a
+ * ContextVar's bound get() read here directly, or any other getter called. -1 on error. */
+static int
+otel_context_set(PyObject *current)
+{
+    PyObject *context = NULL;
+    if (PyCFunction_Check(current) && PyContextVar_CheckExact(PyCFunction_GET_SELF(current)) &&
+        strcmp(((PyCFunctionObject *)current)->m_ml->ml_name, "get") == 0) {
+        if (PyContextVar_Get(PyCFunction_GET_SELF(current), NULL, &context) < 0) {
+            return -1;
+        }
+        if (context == NULL) {
+            PyErr_SetString(PyExc_LookupError, "aiobs: OpenTelemetry's context has no value");
+            return -1;
+        }
+    }
+    else {
+        context = PyObject_CallNoArgs(current);
+        if (context == NULL) {
+            return -1;
+        }
+    }
+    int set = PyObject_IsTrue(context);
+    Py_DECREF(context);
+    return set;
+}
+
+/* The caller's code object and instruction offset (what frame.f_code and frame.f_lasti give). */
+static int
+read_callsite(Start *s)
+{
+    PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the frame that called the wrapper */
+    if (frame == NULL) {
+        s->code = Py_NewRef(Py_None);
+        s->lasti = Py_NewRef(Py_None);
+        return 0;
+    }
+    s->code = (PyObject *)PyFrame_GetCode(frame);
+#if PY_VERSION_HEX >= 0x030B0000
+    s->lasti = PyLong_FromLong(PyFrame_GetLasti(frame));
+#else
+    s->lasti = PyObject_GetAttrString((PyObject *)frame, "f_lasti");
+#endif
+    return s->lasti == NULL ? -1 : 0;
+}
+
+/* The arguments as the record keeps them: the call's own when plain, else capture_inputs'. */
+static int
+read_arguments(Observed *self, Start *s, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
+{
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    s->args = PyTuple_New(nargs);
+    if (s->args == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(s->args, i, Py_NewRef(args[i]));
+    }
+    PyObject *kwargs = PyDict_New();
+    if (kwargs == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) {
+            Py_DECREF(kwargs);
+            return -1;
+        }
+    }
+    Py_ssize_t most, limit;
+    if (read_ssize(&slot_capturer_fast_items, s->capturer, &most) < 0 ||
+        read_ssize(&slot_capturer_fast_string, s->capturer, &limit) < 0) {
+        Py_DECREF(kwargs);
+        return -1;
+    }
+    int plain = nargs <= most && nkw <= most;
+    for (Py_ssize_t i = 0; plain == 1 && i < nargs; i++) {
+        plain = plain_value(args[i], limit);
+    }
+    for (Py_ssize_t i = 0; plain == 1 && i < nkw; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        plain = PyUnicode_GET_LENGTH(key) <= limit ? plain_value(args[nargs + i], limit) : 0;
+    }
+    if (plain < 0) {
+        Py_DECREF(kwargs);
+        return -1;
+    }
+    if (plain) {
+        if (nkw) {
+            s->kwargs = kwargs;
+        }
+        else {
+            Py_DECREF(kwargs);
+            s->kwargs = Py_NewRef(Py_None);
+        }
+        return 0;
+    }
+    PyObject *kept = PyObject_CallFunctionObjArgs(capture_inputs, s->capturer, self->info,
+                                                  s->args, kwargs, NULL);
+    Py_DECREF(kwargs);
+    if (kept == NULL) {
+        return -1;
+    }
+    if (!PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 2) {
+        Py_DECREF(kept);
+        PyErr_SetString(PyExc_TypeError, "aiobs: capture_inputs must return a pair");
+        return -1;
+    }
+    Py_SETREF(s->args, Py_NewRef(PyTuple_GET_ITEM(kept, 0)));
+    s->kwargs = Py_NewRef(PyTuple_GET_ITEM(kept, 1));
+    Py_DECREF(kept);
+    return 0;
+}
+
+/* Open the span: ids, parent, callsite, arguments, then the context variable and the clock. */
+static int
+start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
+           Py_ssize_t nargs, PyObject *kwnames)
+{
+    s->span_id = new_span_id();
+    if (s->span_id == NULL) {
+        return -1;
+    }
+    PyObject *parent = NULL;
+    if (PyContextVar_Get(span_var, Py_None, &parent) < 0) {
+        return -1;
+    }
+    if (parent == Py_None) {
+        PyObject *current = namespace_get(otel_dict, s_current);
+        if (current == NULL) {
+            Py_DECREF(parent);
+            return -1;
+        }
+        if (current != Py_None) {
+            int set = otel_context_set(current);
+            if (set < 0) {
+                Py_DECREF(parent);
+                return -1;
+            }
+            if (set) { /* something is set in OpenTelemetry's context */
+                Py_SETREF(parent, PyObject_CallNoArgs(otel_parent));
+                if (parent == NULL) {
+                    return -1;
+                }
+            }
+        }
+    }
+    if (parent == Py_None) { /* a root: it starts a new trace */
+        Py_DECREF(parent);
+        s->parent_id = Py_NewRef(Py_None);
+        s->trace_id = new_trace_id();
+        if (s->trace_id == NULL) {
+            return -1;
+        }
+    }
+    else {
+        if (!PyTuple_Check(parent) || PyTuple_GET_SIZE(parent) != 2) {
+            Py_DECREF(parent);
+            PyErr_SetString(PyExc_ValueError, "aiobs: the current span is not a (span, trace) pair");
+            return -1;
+        }
+        s->parent_id = Py_NewRef(PyTuple_GET_ITEM(parent, 0));
+        s->trace_id = Py_NewRef(PyTuple_GET_ITEM(parent, 1));
+        Py_DECREF(parent);
+    }
+    if (read_callsite(s) < 0) {
+        return -1;
+    }
+    s->buffer = slot_get(&slot_session_buffer, session);
+    if (s->buffer == NULL) {
+        return -1;
+    }
+    s->capturer = capturer_of(s->buffer);
+    if (s->capturer == NULL) {
+        return -1;
+    }
+    if (self->keep_args) {
+        if (read_arguments(self, s, args, nargs, kwnames) < 0) {
+            return -1;
+        }
+    }
+    else {
+        s->args = Py_NewRef(Py_None);
+        s->kwargs = Py_NewRef(Py_None);
+    }
+    PyObject *context = PyTuple_Pack(2, s->span_id, s->trace_id);
+    if (context == NULL) {
+        return -1;
+    }
+    s->token = PyContextVar_Set(span_var, context);
+    Py_DECREF(context);
+    if (s->token == NULL) {
+        return -1;
+    }
+    s->start = clock_now(&s->start_ns);
+    if (s->start == NULL) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The call's duration, as an int of nanoseconds; 0 (and the error reported) if the clock fails. */
+static PyObject *
+duration_since(PyObject *start, long long start_ns)
+{
+    PyObject *duration;
+#if defined(__linux__)
+    struct timespec now;
+    if (start_ns >= 0 && namespace_get(ids_dict, s_monotonic_ns) == perf_counter_ns &&
+        clock_gettime(CLOCK_MONOTONIC, &now) == 0) {
+        return PyLong_FromLongLong((long long)now.tv_sec * 1000000000LL + now.tv_nsec - start_ns);
+    }
+#endif
+    long long end_ns;
+    PyObject *end = clock_now(&end_ns);
+    duration = end == NULL ? NULL : PyNumber_Subtract(end, start);
+    Py_XDECREF(end);
+    if (duration == NULL) {
+        if (contain_internal_error(s_recording) < 0) {
+            return NULL;
+        }
+        duration = PyLong_FromLong(0);
+    }
+    return duration;
+}
+
+static PyObject *
+build_record(Observed *self, Start *s, PyObject *duration, PyObject *result)
+{
+    PyObject *record = PyTuple_New(RECORD_WIDTH);
+    if (record == NULL) {
+        return NULL;
+    }
+    PyObject *items[RECORD_WIDTH] = {
+        self->static_, s->span_id,  s->parent_id, s->trace_id, s->start, duration, s->code,
+        s->lasti,      s->args,     s->kwargs,    result,      Py_None,  Py_None,
+    };
+    for (Py_ssize_t i = 0; i < RECORD_WIDTH; i++) {
+        PyTuple_SET_ITEM(record, i, Py_NewRef(items[i]));
+    }
+    return record;
+}
+
+/* The result as the record keeps it: itself when plain, else capture_result's snapshot. */
+static PyObject *
+kept_result(Start *s, PyObject *result)
+{
+    PyTypeObject *kind = Py_TYPE(result);
+    int plain;
+    if (result == Py_None || kind == &PyBool_Type) {
+        plain = 1;
+    }
+    else if (kind == &PyUnicode_Type || kind == &PyLong_Type || kind == &PyFloat_Type) {
+        Py_ssize_t limit;
+        if (read_ssize(&slot_capturer_fast_string, s->capturer, &limit) < 0) {
+            return NULL;
+        }
+        plain = plain_value(result, limit);
+        if (plain < 0) {
+            return NULL;
+        }
+    }
+    else {
+        plain = 0;
+    }
+    if (plain) {
+        return Py_NewRef(result);
+    }
+    return PyObject_CallFunctionObjArgs(capture_result, s->capturer, result, NULL);
+}
+
+/* The span finished with `result`: build its record and buffer it. */
+static int
+record_result(Observed *self, PyObject *session, Start *s, PyObject *duration, PyObject *result)
+{
+    PyObject *kept = self->keep_result ? kept_result(s, result) : Py_NewRef(Py_None);
+    if (kept == NULL) {
+        return -1;
+    }
+    PyObject *record = build_record(self, s, duration, kept);
+    Py_DECREF(kept);
+    if (record == NULL) {
+        return -1;
+    }
+    int status = admit(session, s->buffer, record);
+    Py_DECREF(record);
+    return status;
+}
+
+static PyObject *
+record_call(Observed *self, PyObject *session, PyObject *const *args, size_t nargsf,
+            PyObject *kwnames)
+{
+    Start s = {0};
+    if (start_span(self, session, &s, args, PyVectorcall_NARGS(nargsf), kwnames) < 0) {
+        if (s.token != NULL) { /* the clock failed after the span was made current */
+            PyObject *exc = take_exception();
+            int reset = PyContextVar_Reset(span_var, s.token);
+            restore_exception(exc);
+            if (reset < 0) {
+                PyErr_Clear(); /* the first error is the one reported */
+            }
+        }
+        start_clear(&s);
+        if (contain_internal_error(s_starting) < 0) {
+            return NULL;
+        }
+        return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+    }
+    PyObject *result = PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+    if (result == NULL) {
+        PyObject *error = take_exception();
+        PyObject *duration = duration_since(s.start, s.start_ns);
+        int reset = PyContextVar_Reset(span_var, s.token);
+        if (duration == NULL || reset < 0) { /* aiobs's own error, raised under the tests */
+            Py_XDECREF(duration);
+            Py_DECREF(error);
+            start_clear(&s);
+            return NULL;
+        }
+        PyObject *record = build_record(self, &s, duration, Py_None);
+        Py_DECREF(duration);
+        if (record == NULL) {
+            Py_DECREF(error);
+            start_clear(&s);
+            return NULL;
+        }
+        PyObject *done = PyObject_CallFunctionObjArgs(append_error, session, record, error, NULL);
+        Py_DECREF(record);
+        start_clear(&s);
+        if (done == NULL) {
+            Py_DECREF(error);
+            return NULL;
+        }
+        Py_DECREF(done);
+        restore_exception(error);
+        return NULL;
+    }
+    PyObject *duration = duration_since(s.start, s.start_ns);
+    if (duration == NULL || PyContextVar_Reset(span_var, s.token) < 0) {
+        Py_XDECREF(duration);
+        Py_DECREF(result);
+        start_clear(&s);
+        return NULL;
+    }
+    int status = record_result(self, session, &s, duration, result);
+    Py_DECREF(duration);
+    start_clear(&s);
+    if (status < 0 && contain_internal_error(s_recording) < 0) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+static PyObject *
+observed_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Observed *self = (Observed *)callable;
+    PyObject *session = NULL;
+    if (PyContextVar_Get(session_var, Py_None, &session) < 0) {
+        return NULL;
+    }
+    if (session == Py_None) {
+        Py_DECREF(session);
+        session = slot_get(&slot_default_session, default_slot);
+        if (session == NULL) {
+            return NULL;
+        }
+        if (session == Py_None) {
+            Py_DECREF(session);
+            return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+        }
+    }
+    PyObject *result = record_call(self, session, args, nargsf, kwnames);
+    Py_DECREF(session);
+    return result;
+}
+
+/* -- the type: a callable that binds like a function ------------------------------------------ */
+
+static PyObject *
+observed_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *fn, *info, *static_;
+    int keep_args, keep_result;
+    static char *names[] = {"fn", "info", "static", "capture_args", "capture_result", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOpp:ObservedFunction", names, &fn, &info,
+                                     &static_, &keep_args, &keep_result)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "ObservedFunction needs a callable");
+        return NULL;
+    }
+    Observed *self = (Observed *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->fn = Py_NewRef(fn);
+    self->info = Py_NewRef(info);
+    self->static_ = Py_NewRef(static_);
+    self->keep_args = keep_args;
+    self->keep_result = keep_result;
+    self->vectorcall = observed_vectorcall;
+    return (PyObject *)self;
+}
+
+static int
+observed_traverse(Observed *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->fn);
+    Py_VISIT(self->info);
+    Py_VISIT(self->static_);
+    Py_VISIT(self->dict);
+    return 0;
+}
+
+static int
+observed_clear(Observed *self)
+{
+    Py_CLEAR(self->fn);
+    Py_CLEAR(self->info);
+    Py_CLEAR(self->static_);
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
+static void
+observed_dealloc(Observed *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weakrefs != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    observed_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Bound on an instance like a function (a method), itself on the class. */
+static PyObject *
+observed_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    if (obj == NULL || obj == Py_None) {
+        return Py_NewRef(self);
+    }
+    return PyMethod_New(self, obj);
+}
+
+static PyObject *
+observed_repr(PyObject *self)
+{
+    PyObject *name = PyObject_GetAttrString(self, "__qualname__");
+    if (name == NULL) {
+        PyErr_Clear();
+        return PyUnicode_FromFormat("<observed function at %p>", self);
+    }
+    PyObject *text = PyUnicode_FromFormat("<function %S at %p>", name, self);
+    Py_DECREF(name);
+    return text;
+}
+
+/* Pickled by reference, as a module-level function is: by its qualified name. */
+static PyObject *
+observed_reduce(PyObject *self, PyObject *unused)
+{
+    return PyObject_GetAttrString(self, "__qualname__");
+}
+
+static PyGetSetDef observed_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL},
+};
+
+static PyMethodDef observed_methods[] = {
+    {"__reduce__", observed_reduce, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyTypeObject ObservedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aiobs._speedups.ObservedFunction",
+    .tp_doc = "A function decorated with @observe (see aiobs.observe).",
+    .tp_basicsize = sizeof(Observed),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_new = observed_new,
+    .tp_dealloc = (destructor)observed_dealloc,
+    .tp_traverse = (traverseproc)observed_traverse,
+    .tp_clear = (inquiry)observed_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Observed, vectorcall),
+    .tp_descr_get = observed_get,
+    .tp_repr = observed_repr,
+    .tp_dictoffset = offsetof(Observed, dict),
+    .tp_weaklistoffset = offsetof(Observed, weakrefs),
+    .tp_getset = observed_getset,
+    .tp_methods = observed_methods,
+};
+
+/* -- the module ------------------------------------------------------------------------------ */
+
+static PyObject *
+setup(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"session_var",     "span_var",       "default",
+                            "ids",             "otel",           "otel_parent",
+                            "capture_inputs",  "capture_result", "append_error",
+                            "report_internal_error", "big_int", "perf_counter_ns",
+                            "session_type",    "buffer_type",    "capturer_type", NULL};
+    enum { N = 15 };
+    PyObject *v[N];
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "$OOOO!O!OOOOOO!OOOO:setup", names, &v[0], &v[1], &v[2],
+            &PyDict_Type, &v[3], &PyDict_Type, &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+            &PyLong_Type, &v[10], &v[11], &v[12], &v[13], &v[14])) {
+        return NULL;
+    }
+    PyObject *negative = PyNumber_Negative(v[10]);
+    if (negative == NULL) {
+        return NULL;
+    }
+    PyObject **kept[12] = {&session_var,    &span_var,        &default_slot,   &ids_dict,
+                           &otel_dict,      &otel_parent,     &capture_inputs, &capture_result,
+                           &append_error,   &report_error,    &big_int_pos,    &perf_counter_ns};
+    for (int i = 0; i < 12; i++) {
+        Py_XSETREF(*kept[i], Py_NewRef(v[i]));
+    }
+    Py_XSETREF(big_int_neg, negative);
+    PyObject *session_type = v[12], *buffer_type = v[13], *capturer_type = v[14];
+    if (slot_init(&slot_default_session, (PyObject *)Py_TYPE(default_slot), s_session) < 0 ||
+        slot_init(&slot_session_buffer, session_type, s_buffer) < 0 ||
+        slot_init(&slot_session_records, session_type, s_records) < 0 ||
+        slot_init(&slot_session_released, session_type, s_released) < 0 ||
+        slot_init(&slot_buffer_settings, buffer_type, s_settings) < 0 ||
+        slot_init(&slot_buffer_places, buffer_type, s_places) < 0 ||
+        slot_init(&slot_capturer_fast_items, capturer_type, s_fast_items) < 0 ||
+        slot_init(&slot_capturer_fast_string, capturer_type, s_fast_string) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
+     "Hand over aiobs's context variables, clocks and helpers (called once by aiobs.observe)."},
+    {NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "aiobs._speedups",
+    .m_doc = "The @observe wrapper of a plain function, in C (optional; see aiobs.observe).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+static int
+intern_names(void)
+{
+    struct {
+        PyObject **slot;
+        const char *text;
+    } table[] = {
+        {&s_session, "session"},       {&s_new_span_id, "new_span_id"},
+        {&s_new_trace_id, "new_trace_id"}, {&s_monotonic_ns, "monotonic_ns"},
+        {&s_current, "current"},       {&s_buffer, "buffer"},
+        {&s_settings, "settings"},     {&s_capturer, "capturer"},
+        {&s_fast_items, "fast_items"}, {&s_fast_string, "fast_string"},
+        {&s_places, "places"},         {&s_records, "records"},
+        {&s_released, "released"},     {&s_reject, "reject"},
+        {&s_reattach, "reattach"},     {&s_pop, "pop"},
+        {&s_starting, "starting a span"}, {&s_recording, "recording a span"},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        *table[i].slot = PyUnicode_InternFromString(table[i].text);
+        if (*table[i].slot == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    if (intern_names() < 0 || PyType_Ready(&ObservedType) < 0 || PyType_Ready(&SpanIdsType) < 0 ||
+        PyType_Ready(&TraceIdsType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "ObservedFunction", (PyObject *)&ObservedType) < 0 ||
+        PyModule_AddObjectRef(module, "SpanIds", (PyObject *)&SpanIdsType) < 0 ||
+        PyModule_AddObjectRef(module, "TraceIds", (PyObject *)&TraceIdsType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

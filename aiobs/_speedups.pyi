@@ -1,0 +1,55 @@
+"""Types of the optional C module ``aiobs._speedups`` (source: ``_speedups.c``)."""
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from ._records import FunctionInfo, StaticInfo
+
+class ObservedFunction:
+    """A plain function decorated with ``@observe``: records each call as the Python wrapper."""
+
+    __wrapped__: Callable[..., Any]
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        info: FunctionInfo,
+        static: StaticInfo,
+        capture_args: bool,
+        capture_result: bool,
+    ) -> None: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __get__(self, obj: object, objtype: type | None = None) -> Any: ...
+
+class SpanIds:
+    """``start``, ``start + step``, ... modulo 2**64: one id per call."""
+
+    def __init__(self, start: int, step: int) -> None: ...
+    def __call__(self) -> int: ...
+
+class TraceIds:
+    """Random 128-bit ints, never 0, from xoshiro256** seeded with four 64-bit words."""
+
+    def __init__(self, a: int, b: int, c: int, d: int) -> None: ...
+    def __call__(self) -> int: ...
+
+def setup(
+    *,
+    session_var: ContextVar[Any],
+    span_var: ContextVar[Any],
+    default: Any,
+    ids: dict[str, Any],
+    otel: dict[str, Any],
+    otel_parent: Callable[[], Any],
+    capture_inputs: Callable[..., Any],
+    capture_result: Callable[..., Any],
+    append_error: Callable[..., Any],
+    report_internal_error: Callable[[str, BaseException], None],
+    big_int: int,
+    perf_counter_ns: Callable[[], int],
+    session_type: type,
+    buffer_type: type,
+    capturer_type: type,
+) -> None:
+    """Hand over aiobs's context variables, clocks and helpers (called once by aiobs.observe)."""
