@@ -1,7 +1,7 @@
 """Wheel build hook: compiles ``aiobs/_speedups.c``, the optional C wrapper of ``@observe``.
 
 The extension is optional. Without a C compiler, on another implementation than CPython, on
-Windows, or with ``AIOBS_BUILD_PURE=1``, the wheel is pure Python and ``@observe`` uses its
+Windows, on a free-threaded build, or with ``AIOBS_BUILD_PURE=1``, the wheel is pure Python and ``@observe`` uses its
 Python wrapper, which records the same thing (a little slower). An editable install
 (``pip install -e .``) compiles the module in place, next to its source.
 """
@@ -83,4 +83,6 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             return f"{platform.python_implementation()} is not CPython"
         if sys.platform == "win32":
             return "no build recipe for Windows"
+        if sysconfig.get_config_var("Py_GIL_DISABLED"):
+            return "a free-threaded build: the module relies on the GIL"
         return None
