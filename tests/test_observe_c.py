@@ -25,12 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiobs import _native, observe, observer
 from aiobs._context import current_span
 from aiobs._guard import set_raise_internal_errors
 from aiobs._session import current_session
 from aiobs.exporters import InMemoryExporter
+from tests import test_observe_paths as paths
+from tests.test_observe_paths import Label
 
 observe_module = sys.modules["aiobs.observe"]
 ObservedFunction = observe_module.ObservedFunction
@@ -334,3 +338,92 @@ def test_callable_objects_and_builtins_are_wrapped_too(exporter: InMemoryExporte
         ("add", [1], {"b": 2}, 3),
         ("len", ["abc"], {}, 3),
     ]
+
+
+def _leaky_paths() -> dict[str, Any]:
+    """One decorated function and one call for each path through the C wrapper."""
+
+    @observe
+    def plain(a: int, b: str = "b") -> int:
+        return a
+
+    @observe
+    def fails(a: int) -> None:
+        raise ValueError(a)
+
+    def call_plain() -> None:
+        plain(1, b="x")
+
+    def call_snapshot() -> None:
+        plain([1, 2], b={"k": "v"})  # type: ignore[arg-type]
+
+    def call_error() -> None:
+        with pytest.raises(ValueError):
+            fails(3)
+
+    return {"plain": call_plain, "snapshot": call_snapshot, "error": call_error}
+
+
+@needs_c
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["plain", "snapshot", "error", "no session", "full buffer"])
+def test_no_memory_is_kept_per_call(path: str) -> None:
+    """A reference the C code forgets to drop would keep its object: at least 48 bytes a call."""
+    import gc
+    import tracemalloc
+
+    calls = _leaky_paths()
+    call = calls.get(path, calls["plain"])
+    observer.configure(max_buffered_events=100 if path == "full buffer" else 1_000_000)
+
+    def run(times: int) -> int:
+        if path != "no session":
+            observer.observe(session_name="leaks")
+        for _ in range(times):
+            call()
+        if path != "no session":
+            observer.end()
+            observer.flush(persist=False)
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+
+    tracemalloc.start()
+    try:
+        run(3_000)  # caches and free lists settle
+        before = run(3_000)
+        after = run(20_000)
+    finally:
+        tracemalloc.stop()
+    assert after - before < 20_000 * 8, f"{(after - before) / 20_000:.1f} bytes kept per call"
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**64 - 1, 2**64, -(2**64) + 1, -(2**64), 2**30 - 1, 2**30, -(2**30)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=300),
+    st.builds(Label, st.text(max_size=5)),
+)
+values = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=3),
+    st.dictionaries(st.text(max_size=3), scalars, max_size=2),
+)
+
+
+@needs_c
+@given(
+    args=st.lists(values, max_size=35),
+    kwargs=st.dictionaries(st.text(min_size=1, max_size=300), values, max_size=3),
+    result=values,
+)
+@settings(max_examples=150, deadline=None)
+def test_the_c_and_python_wrappers_record_the_same(
+    args: list[Any], kwargs: dict[str, Any], result: Any
+) -> None:
+    body = paths.returns(result)
+    ours = paths.recorded("function", body, *args, kwargs=dict(kwargs))
+    reference = paths.recorded("python_function", body, *args, kwargs=dict(kwargs))
+    assert json.dumps(ours, sort_keys=True) == json.dumps(reference, sort_keys=True)

@@ -165,6 +165,7 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = {
         ("s" * 5000,),
         {"kwargs": {"k" * 300: 1}},
     ),
+    "a keyword name over the string limit": (returns(1), (), {"kwargs": {"k" * 9000: 1}}),
     "a str subclass": (returns(Label("out")), (Label("in"),), {}),
     "an error": (fails, ("in",), {}),
 }
