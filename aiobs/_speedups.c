@@ -598,9 +598,14 @@ otel_context_set(PyObject *current)
 
 /* The caller's code object and instruction offset (what frame.f_code and frame.f_lasti give). */
 static int
-read_callsite(Start *s)
+read_callsite(Start *s, int back)
 {
     PyFrameObject *frame = PyEval_GetFrame(); /* borrowed: the frame that called the wrapper */
+    PyFrameObject *owned = NULL;
+    if (frame != NULL && back) { /* a coroutine's wrapper: the frame that drives it */
+        owned = PyFrame_GetBack(frame);
+        frame = owned;
+    }
     if (frame == NULL) {
         s->code = Py_NewRef(Py_None);
         s->lasti = Py_NewRef(Py_None);
@@ -612,6 +617,7 @@ read_callsite(Start *s)
 #else
     s->lasti = PyObject_GetAttrString((PyObject *)frame, "f_lasti");
 #endif
+    Py_XDECREF(owned);
     return s->lasti == NULL ? -1 : 0;
 }
 
@@ -683,10 +689,59 @@ read_arguments(Observed *self, Start *s, PyObject *const *args, Py_ssize_t nargs
     return 0;
 }
 
-/* Open the span: ids, parent, callsite, arguments, then the context variable and the clock. */
+/* The same for arguments already packed by a Python wrapper: its own tuple and dict. */
+static int
+read_packed_arguments(Observed *self, Start *s, PyObject *args, PyObject *kwargs)
+{
+    if (!PyTuple_CheckExact(args) || !PyDict_CheckExact(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "aiobs: open() takes the call's args tuple and dict");
+        return -1;
+    }
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args), nkw = PyDict_GET_SIZE(kwargs);
+    Py_ssize_t most, limit;
+    if (read_ssize(&slot_capturer_fast_items, s->capturer, &most) < 0 ||
+        read_ssize(&slot_capturer_fast_string, s->capturer, &limit) < 0) {
+        return -1;
+    }
+    int plain = nargs <= most && nkw <= most;
+    for (Py_ssize_t i = 0; plain == 1 && i < nargs; i++) {
+        plain = plain_value(PyTuple_GET_ITEM(args, i), limit);
+    }
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (plain == 1 && PyDict_Next(kwargs, &position, &key, &value)) {
+        plain = PyUnicode_GET_LENGTH(key) <= limit ? plain_value(value, limit) : 0;
+    }
+    if (plain < 0) {
+        return -1;
+    }
+    if (plain) { /* the wrapper's own tuple and dict, made for this call */
+        s->args = Py_NewRef(args);
+        s->kwargs = Py_NewRef(nkw ? kwargs : Py_None);
+        return 0;
+    }
+    PyObject *kept =
+        PyObject_CallFunctionObjArgs(capture_inputs, s->capturer, self->info, args, kwargs, NULL);
+    if (kept == NULL) {
+        return -1;
+    }
+    if (!PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 2) {
+        Py_DECREF(kept);
+        PyErr_SetString(PyExc_TypeError, "aiobs: capture_inputs must return a pair");
+        return -1;
+    }
+    s->args = Py_NewRef(PyTuple_GET_ITEM(kept, 0));
+    s->kwargs = Py_NewRef(PyTuple_GET_ITEM(kept, 1));
+    Py_DECREF(kept);
+    return 0;
+}
+
+/* Open the span: ids, parent, callsite, arguments, then the context variable and the clock.
+ * The arguments are the call's vector (the C wrapper) or, with packed_args set, a Python
+ * wrapper's own tuple and dict (the coroutine wrapper; the callsite is then its caller's). */
 static int
 start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
-           Py_ssize_t nargs, PyObject *kwnames)
+           Py_ssize_t nargs, PyObject *kwnames, PyObject *packed_args, PyObject *packed_kwargs)
 {
     s->span_id = new_span_id();
     if (s->span_id == NULL) {
@@ -734,7 +789,7 @@ start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
         s->trace_id = Py_NewRef(PyTuple_GET_ITEM(parent, 1));
         Py_DECREF(parent);
     }
-    if (read_callsite(s) < 0) {
+    if (read_callsite(s, packed_args != NULL) < 0) {
         return -1;
     }
     s->buffer = slot_get(&slot_session_buffer, session);
@@ -746,7 +801,10 @@ start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
         return -1;
     }
     if (self->keep_args) {
-        if (read_arguments(self, s, args, nargs, kwnames) < 0) {
+        int read = packed_args != NULL
+                       ? read_packed_arguments(self, s, packed_args, packed_kwargs)
+                       : read_arguments(self, s, args, nargs, kwnames);
+        if (read < 0) {
             return -1;
         }
     }
@@ -858,22 +916,74 @@ record_result(Observed *self, PyObject *session, Start *s, PyObject *duration, P
     return status;
 }
 
+/* A start that failed: the span is no longer current, its parts are dropped, and aiobs's error
+ * is reported (0: go on without recording) or left set to propagate (-1). */
+static int
+start_failed(Start *s)
+{
+    if (s->token != NULL) { /* the clock failed after the span was made current */
+        PyObject *exc = take_exception();
+        int reset = PyContextVar_Reset(span_var, s->token);
+        restore_exception(exc);
+        if (reset < 0) {
+            PyErr_Clear(); /* the first error is the one reported */
+        }
+    }
+    start_clear(s);
+    return contain_internal_error(s_starting);
+}
+
+/* The call raised `error` (taken out of the error indicator): close the span and buffer it as
+ * failed. 0, or -1 with aiobs's own error set (raised under the tests). Clears `s`. */
+static int
+finish_failed(Observed *self, PyObject *session, Start *s, PyObject *error)
+{
+    PyObject *duration = duration_since(s->start, s->start_ns);
+    int reset = PyContextVar_Reset(span_var, s->token);
+    if (duration == NULL || reset < 0) {
+        Py_XDECREF(duration);
+        start_clear(s);
+        return -1;
+    }
+    PyObject *record = build_record(self, s, duration, Py_None);
+    Py_DECREF(duration);
+    start_clear(s);
+    if (record == NULL) {
+        return -1;
+    }
+    PyObject *done = PyObject_CallFunctionObjArgs(append_error, session, record, error, NULL);
+    Py_DECREF(record);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+/* The call returned `result`: close the span and buffer it. 0, or -1 with aiobs's own error
+ * set (raised under the tests; otherwise it is reported here). Clears `s`. */
+static int
+finish_returned(Observed *self, PyObject *session, Start *s, PyObject *result)
+{
+    PyObject *duration = duration_since(s->start, s->start_ns);
+    if (duration == NULL || PyContextVar_Reset(span_var, s->token) < 0) {
+        Py_XDECREF(duration);
+        start_clear(s);
+        return -1;
+    }
+    int status = record_result(self, session, s, duration, result);
+    Py_DECREF(duration);
+    start_clear(s);
+    if (status < 0 && contain_internal_error(s_recording) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 record_call(Observed *self, PyObject *session, PyObject *const *args, size_t nargsf,
             PyObject *kwnames)
 {
     Start s = {0};
-    if (start_span(self, session, &s, args, PyVectorcall_NARGS(nargsf), kwnames) < 0) {
-        if (s.token != NULL) { /* the clock failed after the span was made current */
-            PyObject *exc = take_exception();
-            int reset = PyContextVar_Reset(span_var, s.token);
-            restore_exception(exc);
-            if (reset < 0) {
-                PyErr_Clear(); /* the first error is the one reported */
-            }
-        }
-        start_clear(&s);
-        if (contain_internal_error(s_starting) < 0) {
+    if (start_span(self, session, &s, args, PyVectorcall_NARGS(nargsf), kwnames, NULL, NULL) < 0) {
+        if (start_failed(&s) < 0) {
             return NULL;
         }
         return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
@@ -881,47 +991,113 @@ record_call(Observed *self, PyObject *session, PyObject *const *args, size_t nar
     PyObject *result = PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
     if (result == NULL) {
         PyObject *error = take_exception();
-        PyObject *duration = duration_since(s.start, s.start_ns);
-        int reset = PyContextVar_Reset(span_var, s.token);
-        if (duration == NULL || reset < 0) { /* aiobs's own error, raised under the tests */
-            Py_XDECREF(duration);
-            Py_DECREF(error);
-            start_clear(&s);
-            return NULL;
-        }
-        PyObject *record = build_record(self, &s, duration, Py_None);
-        Py_DECREF(duration);
-        if (record == NULL) {
-            Py_DECREF(error);
-            start_clear(&s);
-            return NULL;
-        }
-        PyObject *done = PyObject_CallFunctionObjArgs(append_error, session, record, error, NULL);
-        Py_DECREF(record);
-        start_clear(&s);
-        if (done == NULL) {
+        if (finish_failed(self, session, &s, error) < 0) {
             Py_DECREF(error);
             return NULL;
         }
-        Py_DECREF(done);
         restore_exception(error);
         return NULL;
     }
-    PyObject *duration = duration_since(s.start, s.start_ns);
-    if (duration == NULL || PyContextVar_Reset(span_var, s.token) < 0) {
-        Py_XDECREF(duration);
-        Py_DECREF(result);
-        start_clear(&s);
-        return NULL;
-    }
-    int status = record_result(self, session, &s, duration, result);
-    Py_DECREF(duration);
-    start_clear(&s);
-    if (status < 0 && contain_internal_error(s_recording) < 0) {
+    if (finish_returned(self, session, &s, result) < 0) {
         Py_DECREF(result);
         return NULL;
     }
     return result;
+}
+
+/* -- a span held open across awaits: what the coroutine wrapper gets from open() -------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *session;
+    Start start;
+    int closed;
+} OpenCall;
+
+static void
+open_call_dealloc(OpenCall *self)
+{
+    Py_CLEAR(self->session);
+    start_clear(&self->start);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject OpenCallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aiobs._speedups.OpenCall",
+    .tp_doc = "A call's span opened by ObservedFunction.open(), closed by its close().",
+    .tp_basicsize = sizeof(OpenCall),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)open_call_dealloc,
+};
+
+/* open(args, kwargs) -> OpenCall or None: the span of a call a Python wrapper is about to make
+ * (None: no session, or aiobs's own error reported; the call then runs unrecorded). */
+static PyObject *
+observed_open(PyObject *callable, PyObject *const *args, Py_ssize_t nargs)
+{
+    Observed *self = (Observed *)callable;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "open() takes the call's args tuple and kwargs dict");
+        return NULL;
+    }
+    PyObject *session = NULL;
+    if (PyContextVar_Get(session_var, Py_None, &session) < 0) {
+        return NULL;
+    }
+    if (session == Py_None) {
+        Py_DECREF(session);
+        session = slot_get(&slot_default_session, default_slot);
+        if (session == NULL) {
+            return NULL;
+        }
+        if (session == Py_None) {
+            return session;
+        }
+    }
+    OpenCall *span = PyObject_New(OpenCall, &OpenCallType);
+    if (span == NULL) {
+        Py_DECREF(session);
+        return NULL;
+    }
+    memset(&span->start, 0, sizeof(Start));
+    span->session = session;
+    span->closed = 0;
+    if (start_span(self, session, &span->start, NULL, 0, NULL, args[0], args[1]) < 0) {
+        if (start_failed(&span->start) < 0) { /* raised under the tests */
+            PyObject *exc = take_exception();
+            Py_DECREF(span);
+            restore_exception(exc);
+            return NULL;
+        }
+        Py_DECREF(span);
+        Py_RETURN_NONE;
+    }
+    return (PyObject *)span;
+}
+
+/* close(span, result, error): the call returned `result` (error None) or raised `error`. */
+static PyObject *
+observed_close(PyObject *callable, PyObject *const *args, Py_ssize_t nargs)
+{
+    Observed *self = (Observed *)callable;
+    if (nargs != 3 || !Py_IS_TYPE(args[0], &OpenCallType)) {
+        PyErr_SetString(PyExc_TypeError, "close() takes the span open() gave, a result, an error");
+        return NULL;
+    }
+    OpenCall *span = (OpenCall *)args[0];
+    if (span->closed) {
+        PyErr_SetString(PyExc_RuntimeError, "aiobs: this span is already closed");
+        return NULL;
+    }
+    span->closed = 1;
+    int status = args[2] == Py_None
+                     ? finish_returned(self, span->session, &span->start, args[1])
+                     : finish_failed(self, span->session, &span->start, args[2]);
+    if (status < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -1045,6 +1221,10 @@ static PyGetSetDef observed_getset[] = {
 
 static PyMethodDef observed_methods[] = {
     {"__reduce__", observed_reduce, METH_NOARGS, NULL},
+    {"open", (PyCFunction)(void (*)(void))observed_open, METH_FASTCALL,
+     "open(args, kwargs) -> span or None: the span of a call about to be made (coroutines)."},
+    {"close", (PyCFunction)(void (*)(void))observed_close, METH_FASTCALL,
+     "close(span, result, error): the call returned result (error None) or raised error."},
     {NULL},
 };
 
@@ -1156,7 +1336,8 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     if (intern_names() < 0 || PyType_Ready(&ObservedType) < 0 || PyType_Ready(&SpanIdsType) < 0 ||
-        PyType_Ready(&TraceIdsType) < 0) {
+        PyType_Ready(&TraceIdsType) < 0 ||
+        PyType_Ready(&OpenCallType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&speedups_module);

@@ -21,6 +21,15 @@ class ObservedFunction:
     ) -> None: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
     def __get__(self, obj: object, objtype: type | None = None) -> Any: ...
+    def open(self, args: tuple[Any, ...], kwargs: dict[str, Any], /) -> OpenCall | None:
+        """The span of a call a Python wrapper is about to make (coroutines); None: unrecorded."""
+    def close(
+        self, span: OpenCall, result: Any, error: BaseException | None, /
+    ) -> None:
+        """The call returned ``result`` (``error`` None) or raised ``error``: buffer its span."""
+
+class OpenCall:
+    """A span opened by :meth:`ObservedFunction.open`, closed once by its ``close``."""
 
 class SpanIds:
     """``start``, ``start + step``, ... modulo 2**64: one id per call."""

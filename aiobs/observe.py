@@ -345,7 +345,30 @@ def _wrap_function_python(  # noqa: PLR0915 - the hot path, inlined on purpose
     return observed
 
 
-def _wrap_coroutine(  # noqa: PLR0915 - the hot path, inlined on purpose
+def _wrap_coroutine(fn: Callable[..., Any], info: FunctionInfo) -> Callable[..., Any]:
+    """The wrapper of a coroutine function: its span opened and closed in C where built."""
+    if ObservedFunction is None or info.enh_prompt:  # enh_prompt adds an id: Python only
+        return _wrap_coroutine_python(fn, info)
+    recorder: Any = ObservedFunction(fn, info, info.static, info.capture_args, info.capture_result)
+    open_span, close_span = recorder.open, recorder.close
+
+    @functools.wraps(fn)
+    async def observed(*args: Any, **kwargs: Any) -> Any:
+        span = open_span(args, kwargs)  # None: no session (or aiobs's own error, reported)
+        if span is None:
+            return await fn(*args, **kwargs)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as error:
+            close_span(span, None, error)
+            raise
+        close_span(span, result, None)
+        return result
+
+    return observed
+
+
+def _wrap_coroutine_python(  # noqa: PLR0915 - the hot path, inlined on purpose
     fn: Callable[..., Any], info: FunctionInfo
 ) -> Callable[..., Any]:
     keep_args = info.capture_args

@@ -2,7 +2,8 @@
 
 Measures, in one run on one machine:
 
-* time added per call by ``@observe`` (arguments captured, not captured, and nested three deep),
+* time added per call by ``@observe`` (arguments captured, not captured, nested three deep, and
+  on a coroutine function and a generator function, each against its undecorated self),
   next to the undecorated function and to the OpenTelemetry SDK's ``start_as_current_span`` with
   a no-op exporter;
 * memory retained per buffered event;
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -80,6 +81,46 @@ def o_middle(a: int, b: str, c: float = 0.0) -> int:
 @observe
 def o_top(a: int, b: str, c: float = 0.0) -> int:
     return o_middle(a, b, c=c)
+
+
+async def awork(a: int, b: str, c: float = 0.0) -> int:
+    return a
+
+
+def gwork(a: int, b: str, c: float = 0.0) -> Iterator[int]:
+    yield a
+
+
+def _driving_coroutine(coroutine_function: Callable[..., Any]) -> Callable[..., int]:
+    """Call a coroutine function and run the coroutine to its end (no event loop: send(None))."""
+
+    def drive(a: int, b: str, c: float = 0.0) -> int:
+        coroutine = coroutine_function(a, b, c=c)
+        try:
+            coroutine.send(None)
+        except StopIteration as stop:
+            return int(stop.value)
+        raise RuntimeError("the coroutine suspended")
+
+    return drive
+
+
+def _draining_generator(generator_function: Callable[..., Any]) -> Callable[..., int]:
+    """Call a generator function and take its one item."""
+
+    def drain(a: int, b: str, c: float = 0.0) -> int:
+        for item in generator_function(a, b, c=c):
+            value = item
+        return int(value)
+
+    return drain
+
+
+KINDS: dict[str, tuple[Callable[..., int], Callable[..., int]]] = {
+    "coroutine": (_driving_coroutine(awork), _driving_coroutine(observe(awork))),
+    "generator": (_draining_generator(gwork), _draining_generator(observe(gwork))),
+}
+"""Per kind: the undecorated and the decorated function, each driven to its end by a plain call."""
 
 
 def otel_variants() -> dict[str, Callable[..., int]]:
@@ -184,6 +225,8 @@ def call_overhead(rounds: int, calls: int, otel: bool = True) -> dict[str, float
         "observe_no_capture": (observed_work_no_capture, True),
         "bare_nested": (top, False),
         "observe_nested": (o_top, True),
+        **{f"bare_{kind}": (pair[0], False) for kind, pair in KINDS.items()},
+        **{f"observe_{kind}": (pair[1], True) for kind, pair in KINDS.items()},
         **{name: (fn, False) for name, fn in PRIMITIVES.items()},
     }
     otel_span: Any = None
@@ -304,7 +347,10 @@ def main() -> int:
     print("| variant | ns per call | added vs bare |")
     print("|---|---:|---:|")
     for name, value in timings.items():
-        base = timings["bare_nested"] if "nested" in name else bare
+        base = bare
+        for kind in ("nested", *KINDS):
+            if name.endswith(kind):
+                base = timings[f"bare_{kind}"]
         print(f"| {name} | {value:,.0f} | {value - base:+,.0f} |")
     print()
     ratio = None

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from aiobs import _native, observe, observer
 from aiobs._context import current_span
 from aiobs._guard import set_raise_internal_errors
+from aiobs._records import KIND_FUNCTION, FunctionInfo
 from aiobs._session import current_session
 from aiobs.exporters import InMemoryExporter
 from tests import test_observe_paths as paths
@@ -427,3 +428,107 @@ def test_the_c_and_python_wrappers_record_the_same(
     ours = paths.recorded("function", body, *args, kwargs=dict(kwargs))
     reference = paths.recorded("python_function", body, *args, kwargs=dict(kwargs))
     assert json.dumps(ours, sort_keys=True) == json.dumps(reference, sort_keys=True)
+
+
+@needs_c
+class TestCoroutines:
+    """A coroutine's span is opened and closed in C, around the Python wrapper's await."""
+
+    def test_the_callsite_is_the_awaiting_line_as_in_python(
+        self, exporter: InMemoryExporter
+    ) -> None:
+        import asyncio
+
+        async def body(x: int) -> int:
+            return x
+
+        in_c = observe(body)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(observe_module, "ObservedFunction", None)
+            in_python = observe(body)
+
+        async def main() -> None:
+            for wrapper in (in_c, in_python):
+                await wrapper(1)
+
+        observer.observe(session_name="coroutine callsite")
+        asyncio.run(main())
+        observer.flush(exporter=exporter)
+        sites = [e["callsite"] for e in exporter.documents[-1]["function_events"]]
+        assert len(sites) == 2
+        assert sites[0]["function"] == sites[1]["function"] == "main"
+        assert sites[0]["file"] == sites[1]["file"]
+
+    def test_an_error_opening_the_span_runs_the_coroutine_unrecorded(
+        self, monkeypatch: pytest.MonkeyPatch, logged_errors: None
+    ) -> None:
+        import asyncio
+
+        def broken() -> int:
+            raise RuntimeError("ids broken")
+
+        fn = observe(_double)
+        monkeypatch.setattr("aiobs._ids.new_span_id", broken)
+        observer.observe(session_name="broken coroutine")
+        assert asyncio.run(fn(4)) == 8
+        assert observer.buffered_events == 0
+
+    def test_the_span_handle_is_closed_once_and_checked(self) -> None:
+        info = FunctionInfo.for_function(
+            _double,
+            kind=KIND_FUNCTION,
+            name=None,
+            capture_args=True,
+            capture_result=True,
+            enh_prompt=False,
+            auto_enhance_after=None,
+            redact=(),
+        )
+        recorder = ObservedFunction(_double, info, info.static, True, True)
+        assert recorder.open((), {}) is None  # no session
+        observer.observe(session_name="handle")
+        span = recorder.open((), {})
+        recorder.close(span, 1, None)
+        with pytest.raises(RuntimeError, match="already closed"):
+            recorder.close(span, 1, None)
+        with pytest.raises(TypeError, match="close\\(\\) takes"):
+            recorder.close(object(), 1, None)
+        with pytest.raises(TypeError, match="open\\(\\) takes"):
+            recorder.open(())
+        assert observer.buffered_events == 1
+        memory = InMemoryExporter()
+        observer.flush(exporter=memory)
+        [event] = memory.documents[-1]["function_events"]
+        assert (event["name"], event["args"], event["result"]) == ("_double", [], 1)
+
+    def test_no_memory_is_kept_per_coroutine_call(self) -> None:
+        import asyncio
+        import gc
+        import tracemalloc
+
+        fn = observe(_double)
+
+        async def many(times: int) -> None:
+            for _ in range(times):
+                await fn(2)
+
+        def run(times: int) -> int:
+            observer.observe(session_name="coroutine leaks")
+            asyncio.run(many(times))
+            observer.end()
+            observer.flush(persist=False)
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0]
+
+        tracemalloc.start()
+        try:
+            run(2_000)
+            before = run(2_000)
+            after = run(10_000)
+        finally:
+            tracemalloc.stop()
+        assert after - before < 10_000 * 8, f"{(after - before) / 10_000:.1f} bytes per call"
+
+
+async def _double(x: int) -> int:
+    return 2 * x

@@ -1,10 +1,11 @@
 """The ``@observe`` wrappers record the same thing for the same call.
 
 The function and coroutine wrappers inline the steps of ``OpenSpan`` and ``RecordBuffer.admit``
-for speed, and a plain function is wrapped in C where ``aiobs._speedups`` is built; the generator
-wrappers use OpenSpan. These tests drive the C function wrapper, the pure-Python function wrapper,
-the coroutine, generator and async generator wrappers with the same arguments, results, errors
-and options, and with a full or released buffer, and compare what is recorded.
+for speed, and where ``aiobs._speedups`` is built a plain function is wrapped in C and a
+coroutine's span opened and closed in C; the generator wrappers use OpenSpan. These tests drive
+the C and the pure-Python function and coroutine wrappers, and the generator and async generator
+wrappers, with the same arguments, results, errors and options, and with a full or released
+buffer, and compare what is recorded.
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ from aiobs import observe, observer
 from aiobs.exporters import InMemoryExporter
 from aiobs.testing import deterministic
 
-KINDS = ("function", "python_function", "coroutine", "generator", "async_generator")
-"""``function`` is the C wrapper where built; ``python_function`` is always the Python one."""
+KINDS = (
+    "function",
+    "python_function",
+    "coroutine",
+    "python_coroutine",
+    "generator",
+    "async_generator",
+)
+"""``function`` and ``coroutine`` use C where built; the ``python_`` kinds are always Python."""
 
 VOLATILE = {
     "span_id",
@@ -79,6 +87,15 @@ def make(kind: str, body: Callable[..., Any], **options: Any) -> Callable[..., A
             return body(*args, **kwargs)
 
         return observe(**options)(coroutine)
+    if kind == "python_coroutine":
+
+        async def python_coroutine(*args: Any, **kwargs: Any) -> Any:
+            return body(*args, **kwargs)
+
+        observe_module = sys.modules["aiobs.observe"]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(observe_module, "ObservedFunction", None)
+            return observe(**options)(python_coroutine)
     if kind == "generator":
 
         def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -99,7 +116,7 @@ def call(kind: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Call ``fn`` the way its kind is called, to the end; its exception propagates."""
     if kind in ("function", "python_function"):
         fn(*args, **kwargs)
-    elif kind == "coroutine":
+    elif kind in ("coroutine", "python_coroutine"):
         asyncio.run(fn(*args, **kwargs))
     elif kind == "generator":
         list(fn(*args, **kwargs))
