@@ -1,14 +1,21 @@
-/* aiobs._speedups: the @observe wrapper of a plain (synchronous) function, in C.
+/* aiobs._speedups: the hot path of @observe in C, and the span and trace id sources.
  *
- * It does exactly what aiobs.observe._wrap_function's pure-Python wrapper does, step for step, and
- * calls back into the same Python helpers for everything outside the common case (arguments or a
- * result that need a snapshot, an OpenTelemetry parent, a full or released buffer, the user's
- * exception, aiobs's own errors). What C saves is the wrapper's frame, the packing of positional and keyword arguments
- * and forwarding (the call is passed on with vectorcall), and the interpreter's work on each step.
+ * ObservedFunction is the @observe wrapper of a plain (synchronous) function. It does what the
+ * pure-Python wrapper (aiobs.observe._wrap_function_python) does, step for step, and calls back
+ * into the same Python helpers for everything outside the common case (arguments or a result
+ * that need a snapshot, an OpenTelemetry parent, a full or released buffer, the user's
+ * exception, aiobs's own errors). What C saves is the wrapper's frame, the packing of positional
+ * and keyword arguments and their forwarding (the call is passed on with vectorcall), and the
+ * interpreter's work on each step. Its open() and close() do the same steps for the Python
+ * wrapper of a coroutine function, around its await.
  *
- * The record it buffers is the same 13-item tuple (aiobs._records.SpanRecord). The module is
- * optional: when it is not built, or AIOBS_PURE_PYTHON=1, aiobs uses the Python wrapper, and
- * tests/test_observe_paths.py holds the two to the same records.
+ * SpanIds and TraceIds are aiobs._ids's sources of span and trace ids; the wrapper takes an id
+ * from them without a call while they are the configured sources.
+ *
+ * The record buffered is the same 13-item tuple (aiobs._records.SpanRecord). The module is
+ * optional: when it is not built, or AIOBS_PURE_PYTHON=1, aiobs uses its Python wrappers and id
+ * sources, and tests/test_observe_paths.py holds the C and Python wrappers to the same records.
+ * It relies on the GIL (hatch_build.py does not build it for free-threaded CPython).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
