@@ -330,21 +330,44 @@ typedef struct {
 static PyTypeObject SpanIdsType;
 
 static PyObject *
-span_ids_take(SpanIds *self)
+span_ids_take(PyObject *source)
 {
+    SpanIds *self = (SpanIds *)source;
     uint64_t id = self->next; /* one step, under the GIL: two threads never get the same id */
     self->next = id + self->step; /* modulo 2**64 */
     return PyLong_FromUnsignedLongLong(id);
 }
 
+/* Whether a call of an id source has no arguments, as it must; a TypeError if it has some. */
+static int
+no_arguments(PyObject *source, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no arguments", Py_TYPE(source)->tp_name);
+        return 0;
+    }
+    return 1;
+}
+
+/* aiobs._ids's current source of ids called `name`: taken from without a call when it is of
+ * `type`, else called. */
+static PyObject *
+id_from(PyObject *name, PyTypeObject *type, PyObject *(*take)(PyObject *))
+{
+    PyObject *source = namespace_get(ids_dict, name);
+    if (source == NULL) {
+        return NULL;
+    }
+    if (Py_IS_TYPE(source, type)) {
+        return take(source);
+    }
+    return PyObject_CallNoArgs(source);
+}
+
 static PyObject *
 span_ids_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
-        PyErr_SetString(PyExc_TypeError, "SpanIds() takes no arguments");
-        return NULL;
-    }
-    return span_ids_take((SpanIds *)callable);
+    return no_arguments(callable, nargsf, kwnames) ? span_ids_take(callable) : NULL;
 }
 
 /* Unsigned 64-bit words, each checked: a negative or larger int is an OverflowError. */
@@ -392,19 +415,6 @@ static PyTypeObject SpanIdsType = {
     .tp_vectorcall_offset = offsetof(SpanIds, vectorcall),
 };
 
-/* aiobs._ids.new_span_id(), taken here without a call when it is a SpanIds. */
-static PyObject *
-new_span_id(void)
-{
-    PyObject *make = namespace_get(ids_dict, s_new_span_id);
-    if (make == NULL) {
-        return NULL;
-    }
-    if (Py_IS_TYPE(make, &SpanIdsType)) {
-        return span_ids_take((SpanIds *)make);
-    }
-    return PyObject_CallNoArgs(make);
-}
 
 /* -- trace ids: random 128-bit ints from xoshiro256** (Blackman and Vigna), never 0 --------------- */
 
@@ -437,8 +447,9 @@ xoshiro_next(uint64_t *s)
 }
 
 static PyObject *
-trace_ids_take(TraceIds *self)
+trace_ids_take(PyObject *source)
 {
+    TraceIds *self = (TraceIds *)source;
     unsigned char bytes[16]; /* little-endian: low word, then high word */
     uint64_t low = xoshiro_next(self->state), high = xoshiro_next(self->state);
     if ((low | high) == 0) {
@@ -458,11 +469,7 @@ trace_ids_take(TraceIds *self)
 static PyObject *
 trace_ids_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
-        PyErr_SetString(PyExc_TypeError, "TraceIds() takes no arguments");
-        return NULL;
-    }
-    return trace_ids_take((TraceIds *)callable);
+    return no_arguments(callable, nargsf, kwnames) ? trace_ids_take(callable) : NULL;
 }
 
 static PyObject *
@@ -509,19 +516,6 @@ static PyTypeObject TraceIdsType = {
     .tp_vectorcall_offset = offsetof(TraceIds, vectorcall),
 };
 
-/* aiobs._ids.new_trace_id(), taken here without a call when it is a TraceIds. */
-static PyObject *
-new_trace_id(void)
-{
-    PyObject *make = namespace_get(ids_dict, s_new_trace_id);
-    if (make == NULL) {
-        return NULL;
-    }
-    if (Py_IS_TYPE(make, &TraceIdsType)) {
-        return trace_ids_take((TraceIds *)make);
-    }
-    return PyObject_CallNoArgs(make);
-}
 
 /* -- the call -------------------------------------------------------------------------------- */
 
@@ -750,7 +744,7 @@ static int
 start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
            Py_ssize_t nargs, PyObject *kwnames, PyObject *packed_args, PyObject *packed_kwargs)
 {
-    s->span_id = new_span_id();
+    s->span_id = id_from(s_new_span_id, &SpanIdsType, span_ids_take);
     if (s->span_id == NULL) {
         return -1;
     }
@@ -781,7 +775,7 @@ start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
     if (parent == Py_None) { /* a root: it starts a new trace */
         Py_DECREF(parent);
         s->parent_id = Py_NewRef(Py_None);
-        s->trace_id = new_trace_id();
+        s->trace_id = id_from(s_new_trace_id, &TraceIdsType, trace_ids_take);
         if (s->trace_id == NULL) {
             return -1;
         }

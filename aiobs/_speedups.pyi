@@ -23,9 +23,7 @@ class ObservedFunction:
     def __get__(self, obj: object, objtype: type | None = None) -> Any: ...
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any], /) -> OpenCall | None:
         """The span of a call a Python wrapper is about to make (coroutines); None: unrecorded."""
-    def close(
-        self, span: OpenCall, result: Any, error: BaseException | None, /
-    ) -> None:
+    def close(self, span: OpenCall, result: Any, error: BaseException | None, /) -> None:
         """The call returned ``result`` (``error`` None) or raised ``error``: buffer its span."""
 
 class OpenCall:

@@ -20,7 +20,7 @@ import pickle
 import subprocess
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +341,29 @@ def test_callable_objects_and_builtins_are_wrapped_too(exporter: InMemoryExporte
     ]
 
 
+def bytes_kept_per_call(run: Callable[[int], None], calls: int) -> float:
+    """Memory still held after ``run(calls)`` (recording, then discarding), per call.
+
+    A reference the C code forgets to drop keeps its object: at least 48 bytes a call.
+    """
+    import gc
+    import tracemalloc
+
+    def held_after(times: int) -> int:
+        run(times)
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+
+    tracemalloc.start()
+    try:
+        held_after(calls // 5)  # caches and free lists settle
+        before = held_after(calls // 5)
+        after = held_after(calls)
+    finally:
+        tracemalloc.stop()
+    return (after - before) / calls
+
+
 def _leaky_paths() -> dict[str, Any]:
     """One decorated function and one call for each path through the C wrapper."""
 
@@ -369,15 +392,12 @@ def _leaky_paths() -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["plain", "snapshot", "error", "no session", "full buffer"])
 def test_no_memory_is_kept_per_call(path: str) -> None:
-    """A reference the C code forgets to drop would keep its object: at least 48 bytes a call."""
-    import gc
-    import tracemalloc
-
+    """No path through the C wrapper keeps memory once its records are discarded."""
     calls = _leaky_paths()
     call = calls.get(path, calls["plain"])
     observer.configure(max_buffered_events=100 if path == "full buffer" else 1_000_000)
 
-    def run(times: int) -> int:
+    def run(times: int) -> None:
         if path != "no session":
             observer.observe(session_name="leaks")
         for _ in range(times):
@@ -385,17 +405,8 @@ def test_no_memory_is_kept_per_call(path: str) -> None:
         if path != "no session":
             observer.end()
             observer.flush(persist=False)
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0]
 
-    tracemalloc.start()
-    try:
-        run(3_000)  # caches and free lists settle
-        before = run(3_000)
-        after = run(20_000)
-    finally:
-        tracemalloc.stop()
-    assert after - before < 20_000 * 8, f"{(after - before) / 20_000:.1f} bytes kept per call"
+    assert bytes_kept_per_call(run, 20_000) < 8
 
 
 scalars = st.one_of(
@@ -503,8 +514,6 @@ class TestCoroutines:
 
     def test_no_memory_is_kept_per_coroutine_call(self) -> None:
         import asyncio
-        import gc
-        import tracemalloc
 
         fn = observe(_double)
 
@@ -512,22 +521,13 @@ class TestCoroutines:
             for _ in range(times):
                 await fn(2)
 
-        def run(times: int) -> int:
+        def run(times: int) -> None:
             observer.observe(session_name="coroutine leaks")
             asyncio.run(many(times))
             observer.end()
             observer.flush(persist=False)
-            gc.collect()
-            return tracemalloc.get_traced_memory()[0]
 
-        tracemalloc.start()
-        try:
-            run(2_000)
-            before = run(2_000)
-            after = run(10_000)
-        finally:
-            tracemalloc.stop()
-        assert after - before < 10_000 * 8, f"{(after - before) / 10_000:.1f} bytes per call"
+        assert bytes_kept_per_call(run, 10_000) < 8
 
 
 async def _double(x: int) -> int:
