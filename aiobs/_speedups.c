@@ -1,4 +1,4 @@
-/* aiobs._speedups: the hot path of @observe in C, and the span and trace id sources.
+/* aiobs._speedups: the hot paths of @observe and of a recorded OpenAI chat call, in C.
  *
  * ObservedFunction is the @observe wrapper of a plain (synchronous) function. It does what the
  * pure-Python wrapper (aiobs.observe._wrap_function_python) does, step for step, and calls back
@@ -11,6 +11,10 @@
  *
  * SpanIds and TraceIds are aiobs._ids's sources of span and trace ids; the wrapper takes an id
  * from them without a call while they are the configured sources.
+ *
+ * read_chat_completion is aiobs.providers.openai_chat's one-pass read of the common OpenAI chat
+ * completion, reading the SDK models' __dict__ and pydantic's slots directly; the tests hold it
+ * and the Python reader to the general reader's results.
  *
  * The record buffered is the same 13-item tuple (aiobs._records.SpanRecord). The module is
  * optional: when it is not built, or AIOBS_PURE_PYTHON=1, aiobs uses its Python wrappers and id
@@ -1250,6 +1254,374 @@ static PyTypeObject ObservedType = {
     .tp_methods = observed_methods,
 };
 
+/* -- the common OpenAI chat completion, read in one pass (aiobs.providers.openai_chat) ----------- */
+
+static PyObject *plain_models;      /* aiobs.providers.openai_streams.PLAIN_MODELS (a set) */
+static PyObject *scalar_types;      /* ... SCALARS: types whose values are kept as they are */
+static PyObject *plain_model_class; /* ... plain_model_class(kind), for a class not yet known */
+static PyObject *base_model;        /* pydantic.BaseModel */
+static Slot slot_model_extra, slot_model_fields_set; /* BaseModel's __slots__, for subclasses */
+static PyObject *s_extra, *s_fields_set, *s_dunder_dict, *s_choices, *s_message, *s_tool_calls,
+    *s_function_call, *s_content, *s_usage, *s_model, *s_id, *s_text, *s_finish_reason,
+    *s_finish_reasons, *s_prompt_tokens, *s_completion_tokens, *s_total_tokens,
+    *s_prompt_details, *s_completion_details, *s_cached_tokens, *s_cache_write_tokens,
+    *s_reasoning_tokens;
+
+/* A slot of pydantic.BaseModel on an instance of any of its subclasses (the same offset). */
+static PyObject *
+model_slot(Slot *slot, PyObject *model)
+{
+    if (slot->type != NULL && PyObject_TypeCheck(model, slot->type)) {
+        PyObject *value = *(PyObject **)((char *)model + slot->offset);
+        if (value != NULL) {
+            return Py_NewRef(value);
+        }
+    }
+    return PyObject_GetAttr(model, slot->name);
+}
+
+/* model.__dict__ (a new reference), or NULL with an error; a dict is checked for. */
+static PyObject *
+model_dict(PyObject *model)
+{
+    PyObject *fields = PyObject_TypeCheck(model, (PyTypeObject *)base_model)
+                           ? PyObject_GenericGetDict(model, NULL)
+                           : PyObject_GetAttr(model, s_dunder_dict);
+    if (fields != NULL && !PyDict_Check(fields)) {
+        Py_DECREF(fields);
+        PyErr_SetString(PyExc_TypeError, "aiobs: a model's __dict__ is not a dict");
+        return NULL;
+    }
+    return fields;
+}
+
+/* fields.get(name) as a borrowed reference (None when missing); NULL on error. */
+static PyObject *
+field(PyObject *fields, PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(fields, name);
+    if (value == NULL && !PyErr_Occurred()) {
+        value = Py_None;
+    }
+    return value;
+}
+
+/* openai_streams.plain_fields: the set fields of a plain model, nested models as dicts; None
+ * (a new reference) when the model is not plain; NULL on error. */
+static PyObject *
+plain_fields(PyObject *model)
+{
+    int known = PySet_Contains(plain_models, (PyObject *)Py_TYPE(model));
+    if (known < 0) {
+        return NULL;
+    }
+    if (!known) {
+        PyObject *verdict = PyObject_CallOneArg(plain_model_class, (PyObject *)Py_TYPE(model));
+        int plain = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+        Py_XDECREF(verdict);
+        if (plain <= 0) {
+            return plain < 0 ? NULL : Py_NewRef(Py_None);
+        }
+    }
+    PyObject *extra = model_slot(&slot_model_extra, model);
+    int has_extra = extra == NULL ? -1 : PyObject_IsTrue(extra);
+    Py_XDECREF(extra);
+    if (has_extra != 0) {
+        return has_extra < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *set_names = model_slot(&slot_model_fields_set, model);
+    if (set_names == NULL) {
+        return NULL;
+    }
+    PyObject *own = model_dict(model);
+    PyObject *fields = own == NULL ? NULL : PyDict_New();
+    if (fields == NULL) {
+        Py_DECREF(set_names);
+        Py_XDECREF(own);
+        return NULL;
+    }
+    Py_ssize_t position = 0;
+    PyObject *name, *item, *kept = NULL;
+    int failed = 0, plain = 1;
+    while (!failed && plain && PyDict_Next(own, &position, &name, &item)) {
+        int is_set = PySequence_Contains(set_names, name);
+        if (is_set <= 0) {
+            failed = is_set < 0;
+            continue;
+        }
+        int scalar = PySet_Contains(scalar_types, (PyObject *)Py_TYPE(item));
+        if (scalar < 0) {
+            failed = 1;
+            break;
+        }
+        if (scalar) {
+            kept = Py_NewRef(item);
+        }
+        else {
+            kept = plain_fields(item);
+            if (kept == NULL) {
+                failed = 1;
+                break;
+            }
+            if (kept == Py_None) {
+                int a_model = PyObject_HasAttr(item, s_fields_set);
+                if (a_model || PyList_Check(item) || PyDict_Check(item)) {
+                    plain = 0; /* a model or container that is not plain: model_dump */
+                    Py_CLEAR(kept);
+                    break;
+                }
+                Py_SETREF(kept, Py_NewRef(item));
+            }
+        }
+        failed = PyDict_SetItem(fields, name, kept) < 0;
+        Py_CLEAR(kept);
+    }
+    Py_DECREF(set_names);
+    Py_DECREF(own);
+    if (failed || !plain) {
+        Py_DECREF(fields);
+        return failed ? NULL : Py_NewRef(Py_None);
+    }
+    return fields;
+}
+
+/* A token count as the one-pass read takes it: None, or a plain non-negative int. */
+static int
+plain_count(PyObject *value)
+{
+    if (value == Py_None) {
+        return 1;
+    }
+    if (!PyLong_CheckExact(value)) {
+        return 0;
+    }
+    int overflow = 0;
+    long long small = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (small == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return overflow > 0 || (overflow == 0 && small >= 0);
+}
+
+/* openai_chat._chat_counts: the usage's counts in Usage order, or None (a new reference). */
+static PyObject *
+chat_counts(PyObject *usage)
+{
+    PyObject *prompt = field(usage, s_prompt_tokens), *completion = field(usage, s_completion_tokens);
+    PyObject *total = field(usage, s_total_tokens);
+    PyObject *cached = Py_None, *written = Py_None, *reasoning = Py_None;
+    if (prompt == NULL || completion == NULL || total == NULL) {
+        return NULL;
+    }
+    PyObject *details = field(usage, s_prompt_details);
+    if (details == NULL) {
+        return NULL;
+    }
+    if (details != Py_None) {
+        if (!PyDict_CheckExact(details)) {
+            Py_RETURN_NONE;
+        }
+        cached = field(details, s_cached_tokens);
+        written = field(details, s_cache_write_tokens);
+        if (cached == NULL || written == NULL) {
+            return NULL;
+        }
+    }
+    details = field(usage, s_completion_details);
+    if (details == NULL) {
+        return NULL;
+    }
+    if (details != Py_None) {
+        if (!PyDict_CheckExact(details)) {
+            Py_RETURN_NONE;
+        }
+        reasoning = field(details, s_reasoning_tokens);
+        if (reasoning == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *counts[6] = {prompt, completion, total, cached, reasoning, written};
+    for (int i = 0; i < 6; i++) {
+        int plain = plain_count(counts[i]);
+        if (plain <= 0) {
+            return plain < 0 ? NULL : Py_NewRef(Py_None);
+        }
+    }
+    PyObject *summed = NULL;
+    if (total == Py_None && (prompt != Py_None || completion != Py_None)) {
+        PyObject *zero = PyLong_FromLong(0);
+        if (zero == NULL) {
+            return NULL;
+        }
+        summed = PyNumber_Add(prompt == Py_None ? zero : prompt,
+                              completion == Py_None ? zero : completion);
+        Py_DECREF(zero);
+        if (summed == NULL) {
+            return NULL;
+        }
+        total = summed;
+    }
+    PyObject *tuple = PyTuple_Pack(7, prompt, completion, total, cached, reasoning, written,
+                                   Py_False);
+    Py_XDECREF(summed);
+    return tuple;
+}
+
+/* The message's text, or None; NULL on error; *tools set when the message holds tool calls. */
+static PyObject *
+message_text(PyObject *message, int *tools)
+{
+    *tools = 0;
+    if (message == Py_None) {
+        return Py_NewRef(Py_None);
+    }
+    PyObject *said = model_dict(message);
+    if (said == NULL) {
+        return NULL;
+    }
+    PyObject *calls = field(said, s_tool_calls), *function = field(said, s_function_call);
+    PyObject *text = field(said, s_content);
+    int any_calls = calls == NULL ? -1 : PyObject_IsTrue(calls);
+    if (any_calls < 0 || function == NULL || text == NULL) {
+        Py_DECREF(said);
+        return NULL;
+    }
+    if (any_calls || function != Py_None) {
+        *tools = 1; /* chat_outcome reads them */
+        Py_DECREF(said);
+        return Py_NewRef(Py_None);
+    }
+    if (!PyUnicode_Check(text) || PyUnicode_GET_LENGTH(text) == 0) {
+        text = Py_None;
+    }
+    Py_INCREF(text);
+    Py_DECREF(said);
+    return text;
+}
+
+/* read_chat_completion(completion) -> (response, counts, model) or None: see openai_chat. */
+static PyObject *
+read_chat_completion(PyObject *module, PyObject *completion)
+{
+    if (plain_models == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "aiobs: setup_chat() was not called");
+        return NULL;
+    }
+    PyObject *fields = model_dict(completion);
+    if (fields == NULL) {
+        return NULL;
+    }
+    PyObject *result = NULL, *text = NULL, *usage = NULL, *counts = NULL, *response = NULL;
+    PyObject *choices = field(fields, s_choices);
+    if (choices == NULL) {
+        goto done;
+    }
+    if (!PyList_CheckExact(choices) || PyList_GET_SIZE(choices) != 1) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *extra = model_slot(&slot_model_extra, completion);
+    int has_extra = extra == NULL ? -1 : PyObject_IsTrue(extra);
+    Py_XDECREF(extra);
+    if (has_extra != 0) {
+        result = has_extra < 0 ? NULL : Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *choice = model_dict(PyList_GET_ITEM(choices, 0));
+    if (choice == NULL) {
+        goto done;
+    }
+    PyObject *message = field(choice, s_message);
+    int tools = 0;
+    text = message == NULL ? NULL : message_text(message, &tools);
+    if (text == NULL || tools) {
+        result = text == NULL ? NULL : Py_NewRef(Py_None);
+        Py_DECREF(choice);
+        goto done;
+    }
+    PyObject *sent_usage = field(fields, s_usage);
+    if (sent_usage == NULL) {
+        Py_DECREF(choice);
+        goto done;
+    }
+    if (sent_usage != Py_None) {
+        usage = plain_fields(sent_usage);
+        counts = usage == NULL || usage == Py_None ? NULL : chat_counts(usage);
+        if (counts == NULL || counts == Py_None) {
+            result = usage == NULL || (usage != Py_None && counts == NULL) ? NULL
+                                                                           : Py_NewRef(Py_None);
+            Py_DECREF(choice);
+            goto done;
+        }
+    }
+    else {
+        usage = Py_NewRef(Py_None);
+        counts = Py_NewRef(Py_None);
+    }
+    PyObject *model = field(fields, s_model), *ident = field(fields, s_id);
+    PyObject *finish = field(choice, s_finish_reason);
+    int finished = finish == NULL ? -1 : PyObject_IsTrue(finish);
+    if (model == NULL || ident == NULL || finished < 0) {
+        Py_DECREF(choice);
+        goto done;
+    }
+    response = PyDict_New();
+    if (response == NULL || PyDict_SetItem(response, s_id, ident) < 0 ||
+        PyDict_SetItem(response, s_model, model) < 0 ||
+        PyDict_SetItem(response, s_text, text) < 0 ||
+        PyDict_SetItem(response, s_usage, usage) < 0) {
+        Py_DECREF(choice);
+        goto done;
+    }
+    if (finished) {
+        PyObject *reasons = PyList_New(1);
+        if (reasons == NULL) {
+            Py_DECREF(choice);
+            goto done;
+        }
+        PyList_SET_ITEM(reasons, 0, Py_NewRef(finish));
+        int set = PyDict_SetItem(response, s_finish_reasons, reasons);
+        Py_DECREF(reasons);
+        if (set < 0) {
+            Py_DECREF(choice);
+            goto done;
+        }
+    }
+    Py_DECREF(choice);
+    result = PyTuple_Pack(3, response, counts, PyUnicode_Check(model) ? model : Py_None);
+done:
+    Py_DECREF(fields);
+    Py_XDECREF(text);
+    Py_XDECREF(usage);
+    Py_XDECREF(counts);
+    Py_XDECREF(response);
+    return result;
+}
+
+static PyObject *
+setup_chat(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"plain_models", "scalars", "plain_model_class", "base_model", NULL};
+    PyObject *models, *scalars, *classify, *base;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!OOO!:setup_chat", names, &PySet_Type,
+                                     &models, &scalars, &classify, &PyType_Type, &base)) {
+        return NULL;
+    }
+    if (!PyAnySet_Check(scalars)) {
+        PyErr_SetString(PyExc_TypeError, "setup_chat: scalars must be a set or frozenset");
+        return NULL;
+    }
+    Py_XSETREF(plain_models, Py_NewRef(models));
+    Py_XSETREF(scalar_types, Py_NewRef(scalars));
+    Py_XSETREF(plain_model_class, Py_NewRef(classify));
+    Py_XSETREF(base_model, Py_NewRef(base));
+    if (slot_init(&slot_model_extra, base, s_extra) < 0 ||
+        slot_init(&slot_model_fields_set, base, s_fields_set) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* -- the module ------------------------------------------------------------------------------ */
 
 static PyObject *
@@ -1294,6 +1666,10 @@ setup(PyObject *module, PyObject *args, PyObject *kwargs)
 }
 
 static PyMethodDef module_methods[] = {
+    {"setup_chat", (PyCFunction)(void (*)(void))setup_chat, METH_VARARGS | METH_KEYWORDS,
+     "Hand over what the one-pass read of a chat completion uses (aiobs.providers.openai_chat)."},
+    {"read_chat_completion", read_chat_completion, METH_O,
+     "(response, counts, model) of a plain one-choice completion, else None (openai_chat)."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
      "Hand over aiobs's context variables, clocks and helpers (called once by aiobs.observe)."},
     {NULL},
@@ -1323,6 +1699,18 @@ intern_names(void)
         {&s_released, "released"},     {&s_reject, "reject"},
         {&s_reattach, "reattach"},     {&s_pop, "pop"},
         {&s_starting, "starting a span"}, {&s_recording, "recording a span"},
+        {&s_extra, "__pydantic_extra__"}, {&s_fields_set, "__pydantic_fields_set__"},
+        {&s_dunder_dict, "__dict__"},  {&s_choices, "choices"},
+        {&s_message, "message"},       {&s_tool_calls, "tool_calls"},
+        {&s_function_call, "function_call"}, {&s_content, "content"},
+        {&s_usage, "usage"},           {&s_model, "model"},
+        {&s_id, "id"},                 {&s_text, "text"},
+        {&s_finish_reason, "finish_reason"}, {&s_finish_reasons, "finish_reasons"},
+        {&s_prompt_tokens, "prompt_tokens"}, {&s_completion_tokens, "completion_tokens"},
+        {&s_total_tokens, "total_tokens"}, {&s_prompt_details, "prompt_tokens_details"},
+        {&s_completion_details, "completion_tokens_details"},
+        {&s_cached_tokens, "cached_tokens"}, {&s_cache_write_tokens, "cache_write_tokens"},
+        {&s_reasoning_tokens, "reasoning_tokens"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         *table[i].slot = PyUnicode_InternFromString(table[i].text);

@@ -52,7 +52,7 @@ from typing import Any, ClassVar
 from .base import Patch, Provider
 from .call import LLMCall
 from .fakes import fallback_text, made_by, stand_in_fields
-from .openai_chat import ChatRead, read_chat_completion
+from .openai_chat import ChatRead, read_common_chat
 from .openai_streams import (
     ChatAccumulator,
     ResponsesAccumulator,
@@ -180,8 +180,8 @@ class Api:
         return ChatAccumulator(estimate_for(call, kwargs.get(self.prompt)))
 
 
-CHAT_CREATE = Api("chat.completions.create", "chat", chat_outcome, read_common=read_chat_completion)
-CHAT_PARSE = Api("chat.completions.parse", "chat", chat_outcome, read_common=read_chat_completion)
+CHAT_CREATE = Api("chat.completions.create", "chat", chat_outcome, read_common=read_common_chat)
+CHAT_PARSE = Api("chat.completions.parse", "chat", chat_outcome, read_common=read_common_chat)
 RESPONSES_CREATE = Api("responses.create", "responses", responses_outcome, "input")
 RESPONSES_PARSE = Api("responses.parse", "responses", responses_outcome, "input")
 EMBEDDINGS_CREATE = Api("embeddings.create", "embeddings", embeddings_outcome, "input")

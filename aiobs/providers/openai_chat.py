@@ -10,13 +10,21 @@ know, counts that are not plain non-negative integers) gives ``None``, and the c
 completion with :func:`~aiobs.providers.openai_streams.chat_outcome`, which handles every shape.
 Where both read a completion they give the same event (``tests/providers/test_openai_fast_paths.py``
 checks that on many shapes).
+
+:data:`read_common_chat` is the reader the OpenAI integration uses: the same read done in C
+(``aiobs._speedups.read_chat_completion``) where the optional module is built, else
+:func:`read_chat_completion`; the tests hold both to the same results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .openai_streams import plain_fields
+from pydantic import BaseModel
+
+from .. import _native
+from .openai_streams import PLAIN_MODELS, SCALARS, plain_fields, plain_model_class
 
 UsageCounts = tuple[Any, ...]
 """Token counts in :meth:`Usage.as_tuple <aiobs.usage.Usage.as_tuple>` order."""
@@ -91,3 +99,27 @@ def _chat_counts(usage: dict[str, Any]) -> UsageCounts | None:
     if total is None and (prompt is not None or completion is not None):
         total = (prompt or 0) + (completion or 0)
     return (prompt, completion, total, cached, reasoning, written, False)
+
+
+def _c_reader() -> Callable[[Any], ChatRead | None] | None:
+    """The C version of :func:`read_chat_completion`, handed what it uses; None if not built."""
+    speedups = _native.speedups
+    if speedups is None:
+        return None
+    speedups.setup_chat(
+        plain_models=PLAIN_MODELS,
+        scalars=SCALARS,
+        plain_model_class=plain_model_class,
+        base_model=BaseModel,
+    )
+    reader: Callable[[Any], ChatRead | None] = speedups.read_chat_completion
+    return reader
+
+
+read_chat_completion_in_c = _c_reader()
+"""``aiobs._speedups.read_chat_completion`` where built, else None."""
+
+read_common_chat: Callable[[Any], ChatRead | None] = (
+    read_chat_completion_in_c or read_chat_completion
+)
+"""The one-pass reader the OpenAI integration uses: in C where built."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,7 +27,11 @@ from pydantic import BaseModel, RootModel, computed_field  # noqa: E402
 
 from aiobs import observer  # noqa: E402
 from aiobs.providers.call import freeze, thaw  # noqa: E402
-from aiobs.providers.openai_chat import read_chat_completion  # noqa: E402
+from aiobs.providers.openai_chat import (  # noqa: E402
+    read_chat_completion,
+    read_chat_completion_in_c,
+    read_common_chat,
+)
 from aiobs.providers.openai_streams import (  # noqa: E402
     chat_outcome,
     chat_usage,
@@ -296,15 +301,39 @@ COMMON_BODY = {
 }
 
 
-class TestChatCompletionRead:
-    """``read_chat_completion`` gives what ``chat_outcome`` gives, or leaves the shape to it."""
+Reader = Callable[[Any], Any]
+READERS = {"python": read_chat_completion}
+if read_chat_completion_in_c is not None:
+    READERS["c"] = read_chat_completion_in_c
 
-    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+@pytest.fixture(params=list(READERS))
+def reader(request: pytest.FixtureRequest) -> Reader:
+    """The one-pass reader in Python, and in C where ``aiobs._speedups`` is built."""
+    return READERS[request.param]
+
+
+def test_the_integration_reads_in_c_where_built() -> None:
+    expected = read_chat_completion_in_c or read_chat_completion
+    assert read_common_chat is expected
+
+
+class TestChatCompletionRead:
+    """Each one-pass reader (Python, and C where built) gives what ``chat_outcome`` gives, or
+    leaves the shape to it."""
+
+    @settings(
+        max_examples=400,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(COMPLETION)
-    def test_the_same_event_as_the_general_reader(self, body: dict[str, Any]) -> None:
+    def test_the_same_event_as_the_general_reader(
+        self, reader: Reader, body: dict[str, Any]
+    ) -> None:
         completion = sdk_completion(body)
         general = chat_outcome(completion)
-        read = read_chat_completion(completion)
+        read = reader(completion)
         if read is None:
             return
         response, counts, model = read
@@ -313,13 +342,15 @@ class TestChatCompletionRead:
         assert model == general.response_model
 
     @pytest.mark.parametrize("usage", [*USAGES, None])
-    def test_the_common_shapes_are_read_in_one_pass(self, usage: dict[str, Any] | None) -> None:
+    def test_the_common_shapes_are_read_in_one_pass(
+        self, reader: Reader, usage: dict[str, Any] | None
+    ) -> None:
         completion = sdk_completion({**COMMON_BODY, "usage": usage})
         if not sdk_declares_every_usage_field(completion):
             # Older SDK releases lack the details models: the general reader takes those.
-            assert read_chat_completion(completion) is None
+            assert reader(completion) is None
             return
-        read = read_chat_completion(completion)
+        read = reader(completion)
         assert read is not None
         response, counts, model = read
         general = chat_outcome(completion)
@@ -327,11 +358,11 @@ class TestChatCompletionRead:
         assert (None if counts is None else Usage(*counts)) == general.usage
         assert model == "gpt-4o-mini-2024-07-18"
 
-    def test_what_the_event_holds_of_a_common_completion(self) -> None:
+    def test_what_the_event_holds_of_a_common_completion(self, reader: Reader) -> None:
         completion = sdk_completion(COMMON_BODY)
         if not sdk_declares_every_usage_field(completion):
             pytest.skip("this openai release has no usage details models")
-        read = read_chat_completion(completion)
+        read = reader(completion)
         assert read is not None
         response, counts, _model = read
         assert stored(response) == {
@@ -378,5 +409,7 @@ class TestChatCompletionRead:
             },
         ],
     )
-    def test_other_shapes_are_left_to_the_general_reader(self, change: dict[str, Any]) -> None:
-        assert read_chat_completion(sdk_completion({**COMMON_BODY, **change})) is None
+    def test_other_shapes_are_left_to_the_general_reader(
+        self, reader: Reader, change: dict[str, Any]
+    ) -> None:
+        assert reader(sdk_completion({**COMMON_BODY, **change})) is None
