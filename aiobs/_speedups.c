@@ -135,8 +135,22 @@ namespace_get(PyObject *dict, PyObject *name)
     return value;
 }
 
-/* aiobs._ids.monotonic_ns(): time.perf_counter_ns read directly where it is CLOCK_MONOTONIC
- * (*direct_ns is then the reading, else -1). */
+/* CLOCK_MONOTONIC in nanoseconds, which time.perf_counter_ns reads on Linux, while that is
+ * aiobs._ids.monotonic_ns; -1 when another clock is configured (or not on Linux). */
+static long long
+direct_clock_ns(PyObject *clock)
+{
+#if defined(__linux__)
+    struct timespec now;
+    if (clock == perf_counter_ns && clock_gettime(CLOCK_MONOTONIC, &now) == 0) {
+        return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+    }
+#endif
+    return -1;
+}
+
+/* aiobs._ids.monotonic_ns(), read directly where it can be (*direct_ns is then the reading,
+ * else -1). */
 static PyObject *
 clock_now(long long *direct_ns)
 {
@@ -144,15 +158,8 @@ clock_now(long long *direct_ns)
     if (clock == NULL) {
         return NULL;
     }
-#if defined(__linux__)
-    struct timespec now;
-    if (clock == perf_counter_ns && clock_gettime(CLOCK_MONOTONIC, &now) == 0) {
-        *direct_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-        return PyLong_FromLongLong(*direct_ns);
-    }
-#endif
-    *direct_ns = -1;
-    return PyObject_CallNoArgs(clock);
+    *direct_ns = direct_clock_ns(clock);
+    return *direct_ns >= 0 ? PyLong_FromLongLong(*direct_ns) : PyObject_CallNoArgs(clock);
 }
 
 /* An int that a record keeps by reference: -(1 << 64) < value < 1 << 64. -1 on error. */
@@ -626,75 +633,39 @@ read_callsite(Start *s, int back)
     return s->lasti == NULL ? -1 : 0;
 }
 
-/* The arguments as the record keeps them: the call's own when plain, else capture_inputs'. */
+/* The arguments as the record keeps them, from the call's vector: packed into the record's own
+ * tuple and dict, then read as a Python wrapper's (read_packed_arguments, below). */
+static int read_packed_arguments(Observed *self, Start *s, PyObject *args, PyObject *kwargs);
+
 static int
 read_arguments(Observed *self, Start *s, PyObject *const *args, Py_ssize_t nargs,
                PyObject *kwnames)
 {
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    s->args = PyTuple_New(nargs);
-    if (s->args == NULL) {
+    PyObject *packed = PyTuple_New(nargs);
+    PyObject *kwargs = packed == NULL ? NULL : PyDict_New();
+    if (kwargs == NULL) {
+        Py_XDECREF(packed);
         return -1;
     }
     for (Py_ssize_t i = 0; i < nargs; i++) {
-        PyTuple_SET_ITEM(s->args, i, Py_NewRef(args[i]));
+        PyTuple_SET_ITEM(packed, i, Py_NewRef(args[i]));
     }
-    PyObject *kwargs = PyDict_New();
-    if (kwargs == NULL) {
-        return -1;
+    int status = 0;
+    for (Py_ssize_t i = 0; status == 0 && i < nkw; i++) {
+        status = PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]);
     }
-    for (Py_ssize_t i = 0; i < nkw; i++) {
-        if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) {
-            Py_DECREF(kwargs);
-            return -1;
-        }
+    if (status == 0) {
+        status = read_packed_arguments(self, s, packed, kwargs);
     }
-    Py_ssize_t most, limit;
-    if (read_ssize(&slot_capturer_fast_items, s->capturer, &most) < 0 ||
-        read_ssize(&slot_capturer_fast_string, s->capturer, &limit) < 0) {
-        Py_DECREF(kwargs);
-        return -1;
-    }
-    int plain = nargs <= most && nkw <= most;
-    for (Py_ssize_t i = 0; plain == 1 && i < nargs; i++) {
-        plain = plain_value(args[i], limit);
-    }
-    for (Py_ssize_t i = 0; plain == 1 && i < nkw; i++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        plain = PyUnicode_GET_LENGTH(key) <= limit ? plain_value(args[nargs + i], limit) : 0;
-    }
-    if (plain < 0) {
-        Py_DECREF(kwargs);
-        return -1;
-    }
-    if (plain) {
-        if (nkw) {
-            s->kwargs = kwargs;
-        }
-        else {
-            Py_DECREF(kwargs);
-            s->kwargs = Py_NewRef(Py_None);
-        }
-        return 0;
-    }
-    PyObject *kept = PyObject_CallFunctionObjArgs(capture_inputs, s->capturer, self->info,
-                                                  s->args, kwargs, NULL);
+    Py_DECREF(packed);
     Py_DECREF(kwargs);
-    if (kept == NULL) {
-        return -1;
-    }
-    if (!PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 2) {
-        Py_DECREF(kept);
-        PyErr_SetString(PyExc_TypeError, "aiobs: capture_inputs must return a pair");
-        return -1;
-    }
-    Py_SETREF(s->args, Py_NewRef(PyTuple_GET_ITEM(kept, 0)));
-    s->kwargs = Py_NewRef(PyTuple_GET_ITEM(kept, 1));
-    Py_DECREF(kept);
-    return 0;
+    return status;
 }
 
-/* The same for arguments already packed by a Python wrapper: its own tuple and dict. */
+/* The arguments as the record keeps them, from a tuple and dict made for this call (a Python
+ * wrapper's own, or read_arguments'): kept by reference when plain (capture_inputs' test), else
+ * capture_inputs' snapshot. */
 static int
 read_packed_arguments(Observed *self, Start *s, PyObject *args, PyObject *kwargs)
 {
@@ -837,16 +808,12 @@ start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
 static PyObject *
 duration_since(PyObject *start, long long start_ns)
 {
-    PyObject *duration;
-#if defined(__linux__)
-    struct timespec now;
-    if (start_ns >= 0 && namespace_get(ids_dict, s_monotonic_ns) == perf_counter_ns &&
-        clock_gettime(CLOCK_MONOTONIC, &now) == 0) {
-        return PyLong_FromLongLong((long long)now.tv_sec * 1000000000LL + now.tv_nsec - start_ns);
+    PyObject *clock = namespace_get(ids_dict, s_monotonic_ns), *duration = NULL;
+    long long end_ns = clock == NULL ? -1 : direct_clock_ns(clock);
+    if (start_ns >= 0 && end_ns >= 0) { /* both read directly: no Python int in between */
+        return PyLong_FromLongLong(end_ns - start_ns);
     }
-#endif
-    long long end_ns;
-    PyObject *end = clock_now(&end_ns);
+    PyObject *end = clock == NULL ? NULL : PyObject_CallNoArgs(clock);
     duration = end == NULL ? NULL : PyNumber_Subtract(end, start);
     Py_XDECREF(end);
     if (duration == NULL) {
@@ -1010,6 +977,22 @@ record_call(Observed *self, PyObject *session, PyObject *const *args, size_t nar
     return result;
 }
 
+/* The session a call records into (a new reference): this context's, else the process's
+ * default, else None. */
+static PyObject *
+current_session(void)
+{
+    PyObject *session = NULL;
+    if (PyContextVar_Get(session_var, Py_None, &session) < 0) {
+        return NULL;
+    }
+    if (session != Py_None) {
+        return session;
+    }
+    Py_DECREF(session);
+    return slot_get(&slot_default_session, default_slot);
+}
+
 /* -- a span held open across awaits: what the coroutine wrapper gets from open() -------------- */
 
 typedef struct {
@@ -1046,19 +1029,9 @@ observed_open(PyObject *callable, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "open() takes the call's args tuple and kwargs dict");
         return NULL;
     }
-    PyObject *session = NULL;
-    if (PyContextVar_Get(session_var, Py_None, &session) < 0) {
-        return NULL;
-    }
-    if (session == Py_None) {
-        Py_DECREF(session);
-        session = slot_get(&slot_default_session, default_slot);
-        if (session == NULL) {
-            return NULL;
-        }
-        if (session == Py_None) {
-            return session;
-        }
+    PyObject *session = current_session();
+    if (session == NULL || session == Py_None) {
+        return session;
     }
     OpenCall *span = PyObject_New(OpenCall, &OpenCallType);
     if (span == NULL) {
@@ -1109,20 +1082,13 @@ static PyObject *
 observed_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Observed *self = (Observed *)callable;
-    PyObject *session = NULL;
-    if (PyContextVar_Get(session_var, Py_None, &session) < 0) {
+    PyObject *session = current_session();
+    if (session == NULL) {
         return NULL;
     }
     if (session == Py_None) {
         Py_DECREF(session);
-        session = slot_get(&slot_default_session, default_slot);
-        if (session == NULL) {
-            return NULL;
-        }
-        if (session == Py_None) {
-            Py_DECREF(session);
-            return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
-        }
+        return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
     }
     PyObject *result = record_call(self, session, args, nargsf, kwnames);
     Py_DECREF(session);
