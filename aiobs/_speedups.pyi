@@ -60,3 +60,15 @@ def setup(
     capturer_type: type,
 ) -> None:
     """Hand over aiobs's context variables, clocks and helpers (called once by aiobs.observe)."""
+
+def setup_chat(
+    *,
+    plain_models: set[type],
+    scalars: frozenset[type] | set[type],
+    plain_model_class: Callable[[type], bool],
+    base_model: type,
+) -> None:
+    """Hand over what the one-pass read of a chat completion uses (providers.openai_chat)."""
+
+def read_chat_completion(completion: Any, /) -> tuple[dict[str, Any], Any, str | None] | None:
+    """``(response, counts, model)`` of a plain one-choice completion, else ``None``."""

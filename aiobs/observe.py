@@ -19,8 +19,9 @@ close or error.
 A plain (synchronous) function is wrapped in C where the optional extension ``aiobs._speedups``
 is built (it is, on CPython with a C compiler at install time): an ``ObservedFunction`` that
 records the same thing as the pure-Python wrapper, binds as a method like a function, carries the
-original's name, docs and ``__wrapped__``, and pickles by reference. ``AIOBS_PURE_PYTHON=1``
-keeps the pure-Python wrapper everywhere.
+original's name, docs and ``__wrapped__``, and pickles by reference. A coroutine function keeps
+a Python ``async def`` wrapper whose span the same C code opens and closes around the await.
+``AIOBS_PURE_PYTHON=1`` keeps the pure-Python wrappers everywhere.
 """
 
 from __future__ import annotations
