@@ -1588,6 +1588,412 @@ setup_chat(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
+/* -- plain_json: JSON bytes of a value made of JSON's own types -------------------------------- */
+
+/* aiobs.providers.call.freeze's encoding of the values a provider call freezes most (the
+ * program's request arguments, the response read above): dicts with str keys, lists, tuples,
+ * str, int, bool, None and floats, written exactly as pydantic_core.to_json writes them (no
+ * spaces, non-ASCII as UTF-8, the same escapes, the same float text). Anything else (another
+ * type, a subclass, a float written in exponent form or not finite, a string that is not valid
+ * UTF-8, nesting deeper than PLAIN_JSON_DEPTH, which includes a cycle) gives None, and freeze
+ * uses pydantic_core.to_json as before; tests/providers/test_plain_json.py holds the two to the
+ * same bytes. Nothing here runs Python code, so the containers cannot change while written. */
+
+#define PLAIN_JSON_DEPTH 64
+
+typedef struct {
+    char *data;
+    Py_ssize_t size;
+    Py_ssize_t capacity;
+    char inline_space[512];
+} JsonOut;
+
+/* 1: written; 0: not a value for this encoder (the caller falls back); -1: an error is set. */
+static int json_value(JsonOut *out, PyObject *value, int depth);
+
+/* Room for `more` bytes at out->data + out->size: 1, or -1 with MemoryError. */
+static int
+json_grow(JsonOut *out, Py_ssize_t more)
+{
+    if (more > PY_SSIZE_T_MAX / 2 - out->size) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t capacity = (out->size + more) * 2;
+    char *data;
+    if (out->data == out->inline_space) {
+        data = PyMem_Malloc(capacity);
+        if (data != NULL) {
+            memcpy(data, out->data, out->size);
+        }
+    }
+    else {
+        data = PyMem_Realloc(out->data, capacity);
+    }
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out->data = data;
+    out->capacity = capacity;
+    return 1;
+}
+
+static inline int
+json_reserve(JsonOut *out, Py_ssize_t more)
+{
+    return out->size + more <= out->capacity ? 1 : json_grow(out, more);
+}
+
+static inline int
+json_write(JsonOut *out, const char *text, Py_ssize_t length)
+{
+    if (json_reserve(out, length) < 0) {
+        return -1;
+    }
+    memcpy(out->data + out->size, text, length);
+    out->size += length;
+    return 1;
+}
+
+static inline int
+json_char(JsonOut *out, char c)
+{
+    if (json_reserve(out, 1) < 0) {
+        return -1;
+    }
+    out->data[out->size++] = c;
+    return 1;
+}
+
+/* How JSON writes each byte inside a string: json_escapes[b] is 0 (as is), a letter (a
+ * backslash and the letter) or 'u' (\u00XX); json_extra[b] is how many bytes that adds. */
+static char json_escapes[256];
+static unsigned char json_extra[256];
+
+static void
+json_escapes_init(void)
+{
+    for (int c = 0; c < 0x20; c++) {
+        json_escapes[c] = 'u';
+    }
+    json_escapes['\b'] = 'b';
+    json_escapes['\t'] = 't';
+    json_escapes['\n'] = 'n';
+    json_escapes['\f'] = 'f';
+    json_escapes['\r'] = 'r';
+    json_escapes['"'] = '"';
+    json_escapes['\\'] = '\\';
+    for (int c = 0; c < 256; c++) {
+        json_extra[c] = json_escapes[c] == 0 ? 0 : json_escapes[c] == 'u' ? 5 : 1;
+    }
+}
+
+/* How many leading bytes of `bytes` certainly need no escape, eight at a time: a word has
+ * none when no byte is below 0x20 and none is '"' or a backslash (bytes from 0x80 have their top
+ * bit set and pass). A multiple of eight: the rest is looked at byte by byte. */
+static Py_ssize_t
+json_plain_prefix(const unsigned char *bytes, Py_ssize_t length)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word;
+        memcpy(&word, bytes + i, 8);
+        uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
+        uint64_t found = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+                         ((backslash - ones) & ~backslash);
+        if (found & highs) {
+            break;
+        }
+    }
+    return i;
+}
+
+static int
+json_string(JsonOut *out, PyObject *text)
+{
+    const unsigned char *bytes;
+    Py_ssize_t length;
+    PyObject *encoded = NULL;
+    if (PyUnicode_IS_ASCII(text)) {
+        bytes = PyUnicode_1BYTE_DATA(text);
+        length = PyUnicode_GET_LENGTH(text);
+    }
+    else {
+        /* A temporary copy: PyUnicode_AsUTF8AndSize would keep one in the program's string. */
+        encoded = PyUnicode_AsUTF8String(text);
+        if (encoded == NULL) { /* lone surrogates: pydantic_core refuses them too */
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+                return -1;
+            }
+            PyErr_Clear();
+            return 0;
+        }
+        bytes = (const unsigned char *)PyBytes_AS_STRING(encoded);
+        length = PyBytes_GET_SIZE(encoded);
+    }
+    Py_ssize_t extra = 0; /* one pass to size the text, then it is written without checks */
+    for (Py_ssize_t i = json_plain_prefix(bytes, length); i < length; i++) {
+        extra += json_extra[bytes[i]];
+    }
+    if (extra > PY_SSIZE_T_MAX - 2 - length || json_reserve(out, length + extra + 2) < 0) {
+        Py_XDECREF(encoded);
+        if (!PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
+        return -1;
+    }
+    char *w = out->data + out->size;
+    *w++ = '"';
+    if (extra == 0) {
+        memcpy(w, bytes, length);
+        w += length;
+    }
+    else {
+        static const char hex[] = "0123456789abcdef";
+        for (Py_ssize_t i = 0; i < length; i++) {
+            unsigned char b = bytes[i];
+            char escape = json_escapes[b];
+            if (escape == 0) {
+                *w++ = (char)b;
+                continue;
+            }
+            *w++ = '\\';
+            *w++ = escape;
+            if (escape == 'u') {
+                *w++ = '0';
+                *w++ = '0';
+                *w++ = hex[b >> 4];
+                *w++ = hex[b & 15];
+            }
+        }
+    }
+    *w++ = '"';
+    out->size = w - out->data;
+    Py_XDECREF(encoded);
+    return 1;
+}
+
+static int
+json_int(JsonOut *out, PyObject *value)
+{
+    int overflow;
+    long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (number == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow) { /* a big int: its decimal text, as pydantic_core writes it */
+        PyObject *text = PyObject_Str(value);
+        if (text == NULL) {
+            return -1;
+        }
+        Py_ssize_t length;
+        const char *digits = PyUnicode_AsUTF8AndSize(text, &length);
+        int status = digits == NULL ? -1 : json_write(out, digits, length);
+        Py_DECREF(text);
+        return status;
+    }
+    char digits[24];
+    char *end = digits + sizeof(digits), *w = end;
+    unsigned long long magnitude =
+        number < 0 ? 0ULL - (unsigned long long)number : (unsigned long long)number;
+    do {
+        *--w = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (number < 0) {
+        *--w = '-';
+    }
+    return json_write(out, w, end - w);
+}
+
+/* A float as Python's repr writes it, when that is also pydantic_core's text: finite, and not
+ * in exponent form (pydantic_core writes 1e-05 as 0.00001). */
+static int
+json_float(JsonOut *out, PyObject *value)
+{
+    double number = PyFloat_AS_DOUBLE(value);
+    if (!isfinite(number)) {
+        return 0;
+    }
+    char *text = PyOS_double_to_string(number, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (text == NULL) {
+        return -1;
+    }
+    int status = strchr(text, 'e') != NULL ? 0 : json_write(out, text, (Py_ssize_t)strlen(text));
+    PyMem_Free(text);
+    return status;
+}
+
+static int
+json_dict(JsonOut *out, PyObject *dict, int depth)
+{
+    PyObject *key, *item;
+    Py_ssize_t position = 0;
+    int status = json_char(out, '{');
+    int first = 1;
+    while (status > 0 && PyDict_Next(dict, &position, &key, &item)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return 0;
+        }
+        if (!first) {
+            status = json_char(out, ',');
+        }
+        first = 0;
+        if (status > 0) {
+            status = json_string(out, key);
+        }
+        if (status > 0) {
+            status = json_char(out, ':');
+        }
+        if (status > 0) {
+            status = json_value(out, item, depth);
+        }
+    }
+    return status > 0 ? json_char(out, '}') : status;
+}
+
+static int
+json_sequence(JsonOut *out, PyObject *sequence, int depth)
+{
+    int status = json_char(out, '[');
+    for (Py_ssize_t i = 0; status > 0 && i < PySequence_Fast_GET_SIZE(sequence); i++) {
+        if (i > 0) {
+            status = json_char(out, ',');
+        }
+        if (status > 0) {
+            status = json_value(out, PySequence_Fast_GET_ITEM(sequence, i), depth);
+        }
+    }
+    return status > 0 ? json_char(out, ']') : status;
+}
+
+static int
+json_value(JsonOut *out, PyObject *value, int depth)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    if (kind == &PyUnicode_Type) {
+        return json_string(out, value);
+    }
+    if (value == Py_None) {
+        return json_write(out, "null", 4);
+    }
+    if (value == Py_True) {
+        return json_write(out, "true", 4);
+    }
+    if (value == Py_False) {
+        return json_write(out, "false", 5);
+    }
+    if (kind == &PyLong_Type) {
+        return json_int(out, value);
+    }
+    if (kind == &PyFloat_Type) {
+        return json_float(out, value);
+    }
+    if (depth >= PLAIN_JSON_DEPTH) {
+        return 0;
+    }
+    if (kind == &PyDict_Type) {
+        return json_dict(out, value, depth + 1);
+    }
+    if (kind == &PyList_Type || kind == &PyTuple_Type) {
+        return json_sequence(out, value, depth + 1);
+    }
+    return 0;
+}
+
+static PyObject *
+plain_json(PyObject *module, PyObject *value)
+{
+    JsonOut out = {.data = NULL, .size = 0, .capacity = sizeof(out.inline_space)};
+    out.data = out.inline_space;
+    int status = json_value(&out, value, 0);
+    PyObject *result = status < 0   ? NULL
+                       : status == 0 ? Py_NewRef(Py_None)
+                                     : PyBytes_FromStringAndSize(out.data, out.size);
+    if (out.data != out.inline_space) {
+        PyMem_Free(out.data);
+    }
+    return result;
+}
+
+/* -- program_callsite: where the program made a provider call ---------------------------------- */
+
+static PyObject *s_dunder_name;
+
+/* Whether a frame with these globals is the program's: 1, 0, or -1 with an error.
+ * aiobs.providers.call.user_callsite's test: no str __name__ counts as the program's; a known
+ * module's verdict is in `modules`; `classify(name)` decides (and remembers) a new one. */
+static int
+program_frame(PyObject *globals, PyObject *modules, PyObject *classify)
+{
+    PyObject *name = PyDict_Check(globals) ? PyDict_GetItemWithError(globals, s_dunder_name)
+                                           : NULL;
+    if (name == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (name == NULL || !PyUnicode_CheckExact(name)) {
+        return 1;
+    }
+    PyObject *verdict = PyDict_GetItemWithError(modules, name); /* borrowed */
+    if (verdict != NULL) {
+        return PyObject_IsTrue(verdict);
+    }
+    if (PyErr_Occurred()) {
+        return -1;
+    }
+    Py_INCREF(name); /* classify runs Python code, which may change the globals */
+    verdict = PyObject_CallOneArg(classify, name);
+    Py_DECREF(name);
+    int programs = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+    Py_XDECREF(verdict);
+    return programs;
+}
+
+/* program_callsite(modules, classify, depth): user_callsite(depth), called from the same frame. */
+static PyObject *
+program_callsite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_CheckExact(args[0]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "program_callsite(modules: dict, classify, depth: int)");
+        return NULL;
+    }
+    long depth = PyLong_AsLong(args[2]);
+    if (depth == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    /* user_callsite's own frame would be depth 0: the caller's frame is depth 1. */
+    PyFrameObject *frame = PyEval_GetFrame();
+    Py_XINCREF(frame);
+    for (long i = 1; frame != NULL && i < depth; i++) {
+        Py_SETREF(frame, PyFrame_GetBack(frame));
+    }
+    while (frame != NULL) {
+#if PY_VERSION_HEX >= 0x030B0000
+        PyObject *globals = PyFrame_GetGlobals(frame);
+#else
+        PyObject *globals = Py_NewRef(frame->f_globals);
+#endif
+        int programs = program_frame(globals, args[0], args[1]);
+        Py_DECREF(globals);
+        if (programs < 0) {
+            Py_DECREF(frame);
+            return NULL;
+        }
+        if (programs) {
+            PyCodeObject *code = PyFrame_GetCode(frame);
+            PyObject *site = Py_BuildValue("(OiO)", code->co_filename,
+                                           PyFrame_GetLineNumber(frame), code->co_name);
+            Py_DECREF(code);
+            Py_DECREF(frame);
+            return site;
+        }
+        Py_SETREF(frame, PyFrame_GetBack(frame));
+    }
+    Py_RETURN_NONE;
+}
+
 /* -- the module ------------------------------------------------------------------------------ */
 
 static PyObject *
@@ -1636,6 +2042,10 @@ static PyMethodDef module_methods[] = {
      "Hand over what the one-pass read of a chat completion uses (aiobs.providers.openai_chat)."},
     {"read_chat_completion", read_chat_completion, METH_O,
      "(response, counts, model) of a plain one-choice completion, else None (openai_chat)."},
+    {"plain_json", plain_json, METH_O,
+     "JSON bytes of a value of JSON's own types as pydantic_core.to_json writes them, else None."},
+    {"program_callsite", (PyCFunction)(void (*)(void))program_callsite, METH_FASTCALL,
+     "(file, line, function) where the program called: aiobs.providers.call.user_callsite."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
      "Hand over aiobs's context variables, clocks and helpers (called once by aiobs.observe)."},
     {NULL},
@@ -1676,7 +2086,7 @@ intern_names(void)
         {&s_total_tokens, "total_tokens"}, {&s_prompt_details, "prompt_tokens_details"},
         {&s_completion_details, "completion_tokens_details"},
         {&s_cached_tokens, "cached_tokens"}, {&s_cache_write_tokens, "cache_write_tokens"},
-        {&s_reasoning_tokens, "reasoning_tokens"},
+        {&s_reasoning_tokens, "reasoning_tokens"}, {&s_dunder_name, "__name__"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         *table[i].slot = PyUnicode_InternFromString(table[i].text);
@@ -1690,6 +2100,7 @@ intern_names(void)
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    json_escapes_init();
     if (intern_names() < 0 || PyType_Ready(&ObservedType) < 0 || PyType_Ready(&SpanIdsType) < 0 ||
         PyType_Ready(&TraceIdsType) < 0 ||
         PyType_Ready(&OpenCallType) < 0) {

@@ -72,3 +72,15 @@ def setup_chat(
 
 def read_chat_completion(completion: Any, /) -> tuple[dict[str, Any], Any, str | None] | None:
     """``(response, counts, model)`` of a plain one-choice completion, else ``None``."""
+
+def plain_json(value: Any, /) -> bytes | None:
+    """JSON bytes of a value of JSON's own types, as ``pydantic_core.to_json`` writes them.
+
+    ``None`` for anything else (another type or a subclass, a float in exponent form or not
+    finite, a string that is not valid UTF-8, nesting deeper than 64): the caller encodes it.
+    """
+
+def program_callsite(
+    modules: dict[str, bool], classify: Callable[[str], bool], depth: int, /
+) -> tuple[str, int, str] | None:
+    """``aiobs.providers.call.user_callsite(depth)``, called from the same frame."""

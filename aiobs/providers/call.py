@@ -30,7 +30,7 @@ import pydantic_core
 from pydantic import BaseModel
 
 from .. import _format as fmt
-from .. import _ids
+from .. import _ids, _native
 from .. import _otel_parent as _otel
 from .._context import span_var, suppressed_var
 from .._guard import report_internal_error
@@ -105,6 +105,23 @@ _program_modules: dict[str, bool] = {}
 _PROGRAM_MODULES_LIMIT = 4096
 
 
+def _callsite_finder() -> Callable[[int], tuple[str, int, str] | None]:
+    """:func:`user_callsite`, or the same walk in C (``aiobs._speedups.program_callsite``).
+
+    The C walk keeps the same remembered verdicts and asks :func:`_is_program_module` about a
+    module not seen before; its ``depth`` counts from the same place, as if it had a frame.
+    """
+    if _native.speedups is None:
+        return user_callsite
+    return functools.partial(
+        _native.speedups.program_callsite, _program_modules, _is_program_module
+    )
+
+
+find_callsite = _callsite_finder()
+"""What :meth:`LLMCall.start` uses to find the program's callsite (see :func:`user_callsite`)."""
+
+
 class LLMCall:
     """A provider call in progress; becomes one event in its session when it finishes."""
 
@@ -176,7 +193,7 @@ class LLMCall:
             # Frozen now (the caller may change its messages list after the call), bounded and
             # redacted at export: a full snapshot here would cost more than the rest of the call.
             call.request = freeze(request, session.settings.capturer)
-            call.callsite = user_callsite(2 + aiobs_frames)  # past user_callsite and start
+            call.callsite = find_callsite(2 + aiobs_frames)  # past user_callsite and start
             call.span_id = _ids.new_span_id()
             parent = span_var.get()
             if parent is None and _otel.current is not None and _otel.current():
@@ -457,14 +474,25 @@ def freeze(value: Any, capturer: Capturer) -> Any:
     """``value`` as JSON bytes, out of reach of later changes (see :func:`thaw`).
 
     Objects JSON cannot hold are snapshotted into it; SDK models keep the fields that are set.
-    Falls back to :func:`detach` when the value cannot be encoded at all.
+    Falls back to :func:`detach` when the value cannot be encoded at all. A value made only of
+    JSON's own types is written by ``aiobs._speedups.plain_json`` where the module is built (the
+    same bytes, a tenth of the work).
     """
+    if _plain_json is not None:
+        frozen = _plain_json(value)
+        if frozen is not None:
+            return frozen
     try:
         return pydantic_core.to_json(
             value, by_alias=False, exclude_none=True, fallback=capturer.output
         )
     except Exception:  # noqa: BLE001 - e.g. bytes that are not UTF-8: copy instead
         return detach(value, capturer)
+
+
+_plain_json: Callable[[Any], bytes | None] | None = (
+    None if _native.speedups is None else _native.speedups.plain_json
+)
 
 
 def thaw(value: Any) -> Any:
