@@ -76,13 +76,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # AIOBS_REQUIRE_SPEEDUPS=1: the C wrapper of @observe (aiobs._speedups) must have been built. The
-# second run takes the pure-Python wrappers, id sources, callsite walk and request/response encoding
-# of provider calls, which other installs may use.
+# second run takes the pure-Python wrappers, id sources, and the callsite walk, request/response
+# encoding and completion of provider calls, which other installs may use.
 unit: $(STAMP) postgres chromium $(REF_STAMP)
 	AIOBS_REQUIRE_AIOBS02=1 AIOBS_REQUIRE_SPEEDUPS=1 $(BIN)/python -m pytest
 	AIOBS_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/test_observe.py tests/test_observe_paths.py \
 		tests/test_observe_c.py tests/test_observe_otel.py tests/test_ids.py tests/test_concurrency.py \
-		tests/providers/test_openai.py tests/providers/test_callsite.py tests/providers/test_plain_json.py
+		tests/providers/test_openai.py tests/providers/test_callsite.py tests/providers/test_plain_json.py \
+		tests/providers/test_complete_call.py tests/providers/test_internal_errors.py \
+		tests/providers/test_anthropic.py tests/providers/test_gemini.py
 
 # The reference environment for tests/compat (see REF_VENV above).
 $(REF_STAMP): $(REF_LOCK)

@@ -1994,6 +1994,328 @@ program_callsite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* -- complete_call: a provider call that returned normally, recorded and buffered ------------- */
+
+/* aiobs.providers.call.LLMCall.complete, for the exact classes setup_calls() was given:
+ * what LLMCall._record does with a response, its counts and model, no error, no stream. */
+
+static PyObject *call_type, *provider_record_type, *totals_type, *freeze_fallback,
+    *not_priced_yet, *deferred_fields, *s_ok;
+static Py_ssize_t pending_limit;
+static Slot slot_call_finished, slot_call_session, slot_call_provider, slot_call_api,
+    slot_call_operation, slot_call_request, slot_call_start_ns, slot_call_callsite,
+    slot_call_span_id, slot_call_parent_id, slot_call_trace_id, slot_call_request_model,
+    slot_session_clock_anchor, slot_session_llm, slot_session_dirty, slot_totals_pending,
+    slot_record_fields, slot_record_pricing, slot_record_cost, slot_record_is_function,
+    slot_record_deferred;
+static PyObject *s_finished, *s_provider, *s_api, *s_operation, *s_request, *s_start_ns,
+    *s_callsite, *s_span_id, *s_parent_id, *s_trace_id, *s_request_model, *s_clock_anchor,
+    *s_llm, *s_dirty, *s_pending, *s_add_pending, *s_fields_slot, *s_pricing, *s_cost,
+    *s_is_function, *s_deferred, *s_price_table, *s_count_llm_call, *s_admit;
+
+static int
+slot_set(Slot *slot, PyObject *obj, PyObject *value)
+{
+    if (Py_TYPE(obj) == slot->type) {
+        PyObject **place = (PyObject **)((char *)obj + slot->offset);
+        Py_XSETREF(*place, Py_NewRef(value));
+        return 0;
+    }
+    return PyObject_SetAttr(obj, slot->name, value);
+}
+
+/* A new ProviderRecord (ProviderRecord.of), or NULL with an error. */
+static PyObject *
+new_provider_record(PyObject *fields, PyObject *pricing)
+{
+    PyTypeObject *type = (PyTypeObject *)provider_record_type;
+    PyObject *record = type->tp_alloc(type, 0);
+    if (record == NULL) {
+        return NULL;
+    }
+    if (slot_set(&slot_record_fields, record, fields) < 0 ||
+        slot_set(&slot_record_pricing, record, pricing) < 0 ||
+        slot_set(&slot_record_cost, record, not_priced_yet) < 0 ||
+        slot_set(&slot_record_is_function, record, Py_False) < 0 ||
+        slot_set(&slot_record_deferred, record, deferred_fields) < 0) {
+        Py_DECREF(record);
+        return NULL;
+    }
+    return record;
+}
+
+/* session.count_llm_call(record): the record joins the totals' pending calls. */
+static int
+count_llm_call(PyObject *session, PyObject *record)
+{
+    if (Py_TYPE(session) != slot_session_llm.type) {
+        PyObject *done = PyObject_CallMethodOneArg(session, s_count_llm_call, record);
+        Py_XDECREF(done);
+        return done == NULL ? -1 : 0;
+    }
+    PyObject *totals = slot_get(&slot_session_llm, session);
+    if (totals == NULL) {
+        return -1;
+    }
+    PyObject *pending = Py_TYPE(totals) == (PyTypeObject *)totals_type
+                            ? slot_get(&slot_totals_pending, totals)
+                            : NULL;
+    int status;
+    if (pending != NULL && PyList_CheckExact(pending)) {
+        status = PyList_Append(pending, record);
+        if (status == 0 && PyList_GET_SIZE(pending) >= pending_limit) {
+            PyObject *done = PyObject_CallMethodNoArgs(totals, s_add_pending);
+            status = done == NULL ? -1 : 0;
+            Py_XDECREF(done);
+        }
+    }
+    else if (PyErr_Occurred()) {
+        status = -1;
+    }
+    else { /* a stand-in for the totals: its own method */
+        PyObject *done = PyObject_CallMethod(totals, "count_later", "O", record);
+        status = done == NULL ? -1 : 0;
+        Py_XDECREF(done);
+    }
+    Py_XDECREF(pending);
+    Py_DECREF(totals);
+    return status < 0 ? -1 : slot_set(&slot_session_dirty, session, Py_True);
+}
+
+/* A Python int of nanoseconds as a C long long, or -1 with an error (not an int, too big). */
+static int
+read_ns(PyObject *value, long long *out)
+{
+    if (!PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "aiobs: a clock reading is not an int");
+        return -1;
+    }
+    *out = PyLong_AsLongLong(value);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* What LLMCall._record does from `try:` on, for a normal return; 0, or -1 with an error. */
+static int
+record_completion(PyObject *call, PyObject *response, PyObject *counts, PyObject *model,
+                  long long end_ns)
+{
+    PyObject *session = NULL, *buffer = NULL, *settings = NULL, *anchor = NULL, *frozen = NULL,
+             *pricing = NULL, *fields = NULL, *record = NULL, *row = NULL;
+    PyObject *v[11] = {NULL}; /* the call's slots read below, in this order */
+    Slot *read[11] = {&slot_call_provider,  &slot_call_api,       &slot_call_operation,
+                      &slot_call_request,   &slot_call_start_ns,  &slot_call_callsite,
+                      &slot_call_span_id,   &slot_call_parent_id, &slot_call_trace_id,
+                      &slot_call_request_model, &slot_call_session};
+    int status = -1;
+    for (int i = 0; i < 11; i++) {
+        v[i] = slot_get(read[i], call);
+        if (v[i] == NULL) {
+            goto done;
+        }
+    }
+    session = v[10];
+    buffer = slot_get(&slot_session_buffer, session);
+    if (buffer == NULL) {
+        goto done;
+    }
+    settings = slot_get(&slot_buffer_settings, buffer);
+    anchor = settings == NULL ? NULL : slot_get(&slot_session_clock_anchor, session);
+    if (anchor == NULL) {
+        goto done;
+    }
+    if (!PyTuple_Check(anchor) || PyTuple_GET_SIZE(anchor) != 2) {
+        PyErr_SetString(PyExc_TypeError, "aiobs: a session's clock anchor is not a pair");
+        goto done;
+    }
+    double anchor_wall = PyFloat_AsDouble(PyTuple_GET_ITEM(anchor, 0));
+    long long anchor_ns, start_ns;
+    if ((anchor_wall == -1.0 && PyErr_Occurred()) ||
+        read_ns(PyTuple_GET_ITEM(anchor, 1), &anchor_ns) < 0 || read_ns(v[4], &start_ns) < 0) {
+        goto done;
+    }
+    if (response == Py_None) {
+        frozen = Py_NewRef(Py_None);
+    }
+    else {
+        frozen = plain_json(NULL, response);
+        if (frozen == Py_None) {
+            Py_SETREF(frozen, NULL);
+            PyObject *capturer = capturer_of(buffer);
+            if (capturer != NULL) {
+                frozen = PyObject_CallFunctionObjArgs(freeze_fallback, response, capturer, NULL);
+                Py_DECREF(capturer);
+            }
+        }
+        if (frozen == NULL) {
+            goto done;
+        }
+    }
+    pricing = PyObject_GetAttr(settings, s_price_table);
+    if (pricing == NULL) {
+        goto done;
+    }
+    fields = PyTuple_New(17);
+    if (fields == NULL) {
+        goto done;
+    }
+    PyObject *started_at = PyFloat_FromDouble(anchor_wall + (double)(start_ns - anchor_ns) / 1e9);
+    PyObject *duration_ms = PyFloat_FromDouble((double)(end_ns - start_ns) / 1e6);
+    if (started_at == NULL || duration_ms == NULL) {
+        Py_XDECREF(started_at);
+        Py_XDECREF(duration_ms);
+        goto done;
+    }
+    PyObject *items[17] = {
+        v[0], v[1], v[2], v[3], frozen, started_at, duration_ms, v[5], v[6], v[7], v[8], v[9],
+        model, s_ok, counts, Py_None, Py_None,
+    };
+    for (int i = 0; i < 17; i++) { /* the two floats are handed over, the rest shared */
+        PyTuple_SET_ITEM(fields, i, i == 5 || i == 6 ? items[i] : Py_NewRef(items[i]));
+    }
+    record = new_provider_record(fields, pricing);
+    if (record == NULL || count_llm_call(session, record) < 0) {
+        goto done;
+    }
+    row = PyTuple_New(RECORD_WIDTH);
+    if (row == NULL) {
+        goto done;
+    }
+    PyTuple_SET_ITEM(row, 0, Py_NewRef(record));
+    for (int i = 1; i < RECORD_WIDTH; i++) {
+        PyTuple_SET_ITEM(row, i, Py_NewRef(Py_None));
+    }
+    if (Py_TYPE(buffer) == slot_buffer_places.type) {
+        status = admit(session, buffer, row);
+    }
+    else {
+        PyObject *done = PyObject_CallMethodObjArgs(buffer, s_admit, session, row, NULL);
+        status = done == NULL ? -1 : 0;
+        Py_XDECREF(done);
+    }
+done:
+    for (int i = 0; i < 11; i++) {
+        Py_XDECREF(v[i]);
+    }
+    Py_XDECREF(buffer);
+    Py_XDECREF(settings);
+    Py_XDECREF(anchor);
+    Py_XDECREF(frozen);
+    Py_XDECREF(pricing);
+    Py_XDECREF(fields);
+    Py_XDECREF(record);
+    Py_XDECREF(row);
+    return status;
+}
+
+/* complete_call(call, response, counts, response_model): LLMCall.complete. */
+static PyObject *
+complete_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "complete_call(call, response, counts, response_model): 4 arguments");
+        return NULL;
+    }
+    PyObject *call = args[0];
+    if (call_type == NULL || Py_TYPE(call) != (PyTypeObject *)call_type || ids_dict == NULL ||
+        report_error == NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "complete_call: an LLMCall, after setup() and setup_calls()");
+        return NULL;
+    }
+    PyObject *finished = slot_get(&slot_call_finished, call);
+    int ended = finished == NULL ? -1 : PyObject_IsTrue(finished);
+    Py_XDECREF(finished);
+    if (ended != 0) { /* the first finish wins */
+        return ended < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    if (slot_set(&slot_call_finished, call, Py_True) < 0) {
+        return NULL;
+    }
+    long long end_ns;
+    PyObject *end = clock_now(&end_ns);
+    int status = end == NULL ? -1 : end_ns >= 0 ? 0 : read_ns(end, &end_ns);
+    Py_XDECREF(end);
+    if (status == 0) {
+        status = record_completion(call, args[1], args[2], args[3], end_ns);
+    }
+    if (status < 0) { /* aiobs's own failure: reported, never passed to the program */
+        PyObject *exc = take_exception();
+        PyObject *provider = slot_get(&slot_call_provider, call);
+        PyObject *what = provider == NULL
+                             ? NULL
+                             : PyUnicode_FromFormat("recording a %S event", provider);
+        Py_XDECREF(provider);
+        if (what == NULL) {
+            Py_XDECREF(exc);
+            return NULL;
+        }
+        restore_exception(exc);
+        status = contain_internal_error(what);
+        Py_DECREF(what);
+        if (status < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+setup_calls(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"call_type",  "record_type",    "session_type", "buffer_type",
+                            "totals_type", "freeze",        "not_priced_yet", "deferred",
+                            "pending_limit", NULL};
+    PyObject *call, *record, *session, *buffer, *totals, *freeze, *not_priced, *deferred;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!O!O!O!OOO!n:setup_calls", names,
+                                     &PyType_Type, &call, &PyType_Type, &record, &PyType_Type,
+                                     &session, &PyType_Type, &buffer, &PyType_Type, &totals,
+                                     &freeze, &not_priced, &PyTuple_Type, &deferred, &limit)) {
+        return NULL;
+    }
+    struct {
+        Slot *slot;
+        PyObject *type;
+        PyObject *name;
+    } slots[] = {
+        {&slot_call_finished, call, s_finished},     {&slot_call_session, call, s_session},
+        {&slot_call_provider, call, s_provider},     {&slot_call_api, call, s_api},
+        {&slot_call_operation, call, s_operation},   {&slot_call_request, call, s_request},
+        {&slot_call_start_ns, call, s_start_ns},     {&slot_call_callsite, call, s_callsite},
+        {&slot_call_span_id, call, s_span_id},       {&slot_call_parent_id, call, s_parent_id},
+        {&slot_call_trace_id, call, s_trace_id},
+        {&slot_call_request_model, call, s_request_model},
+        {&slot_session_clock_anchor, session, s_clock_anchor},
+        {&slot_session_llm, session, s_llm},         {&slot_session_dirty, session, s_dirty},
+        {&slot_session_buffer, session, s_buffer},   {&slot_session_records, session, s_records},
+        {&slot_session_released, session, s_released},
+        {&slot_buffer_settings, buffer, s_settings}, {&slot_buffer_places, buffer, s_places},
+        {&slot_totals_pending, totals, s_pending},   {&slot_record_fields, record, s_fields_slot},
+        {&slot_record_pricing, record, s_pricing},   {&slot_record_cost, record, s_cost},
+        {&slot_record_is_function, record, s_is_function},
+        {&slot_record_deferred, record, s_deferred},
+    };
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+        if (slot_init(slots[i].slot, slots[i].type, slots[i].name) < 0) {
+            return NULL;
+        }
+        if (slots[i].slot->type == NULL) {
+            PyErr_Format(PyExc_TypeError, "setup_calls: %R has no slot %R", slots[i].type,
+                         slots[i].name);
+            return NULL;
+        }
+    }
+    Py_XSETREF(call_type, Py_NewRef(call));
+    Py_XSETREF(provider_record_type, Py_NewRef(record));
+    Py_XSETREF(totals_type, Py_NewRef(totals));
+    Py_XSETREF(freeze_fallback, Py_NewRef(freeze));
+    Py_XSETREF(not_priced_yet, Py_NewRef(not_priced));
+    Py_XSETREF(deferred_fields, Py_NewRef(deferred));
+    pending_limit = limit;
+    Py_RETURN_NONE;
+}
+
 /* -- the module ------------------------------------------------------------------------------ */
 
 static PyObject *
@@ -2046,6 +2368,10 @@ static PyMethodDef module_methods[] = {
      "JSON bytes of a value of JSON's own types as pydantic_core.to_json writes them, else None."},
     {"program_callsite", (PyCFunction)(void (*)(void))program_callsite, METH_FASTCALL,
      "(file, line, function) where the program called: aiobs.providers.call.user_callsite."},
+    {"setup_calls", (PyCFunction)(void (*)(void))setup_calls, METH_VARARGS | METH_KEYWORDS,
+     "Hand over the classes complete_call records with (called by aiobs.providers.call)."},
+    {"complete_call", (PyCFunction)(void (*)(void))complete_call, METH_FASTCALL,
+     "LLMCall.complete(response, counts, response_model): record and buffer the call's event."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
      "Hand over aiobs's context variables, clocks and helpers (called once by aiobs.observe)."},
     {NULL},
@@ -2087,6 +2413,31 @@ intern_names(void)
         {&s_completion_details, "completion_tokens_details"},
         {&s_cached_tokens, "cached_tokens"}, {&s_cache_write_tokens, "cache_write_tokens"},
         {&s_reasoning_tokens, "reasoning_tokens"}, {&s_dunder_name, "__name__"},
+        {&s_finished, "finished"},
+        {&s_provider, "provider"},
+        {&s_api, "api"},
+        {&s_operation, "operation"},
+        {&s_request, "request"},
+        {&s_start_ns, "start_ns"},
+        {&s_callsite, "callsite"},
+        {&s_span_id, "span_id"},
+        {&s_parent_id, "parent_id"},
+        {&s_trace_id, "trace_id"},
+        {&s_request_model, "request_model"},
+        {&s_clock_anchor, "clock_anchor"},
+        {&s_llm, "llm"},
+        {&s_dirty, "dirty"},
+        {&s_pending, "pending"},
+        {&s_add_pending, "_add_pending"},
+        {&s_fields_slot, "_fields"},
+        {&s_pricing, "_pricing"},
+        {&s_cost, "_cost"},
+        {&s_is_function, "is_function"},
+        {&s_deferred, "deferred"},
+        {&s_price_table, "price_table"},
+        {&s_count_llm_call, "count_llm_call"},
+        {&s_admit, "admit"},
+        {&s_ok, "ok"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         *table[i].slot = PyUnicode_InternFromString(table[i].text);

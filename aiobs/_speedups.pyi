@@ -84,3 +84,20 @@ def program_callsite(
     modules: dict[str, bool], classify: Callable[[str], bool], depth: int, /
 ) -> tuple[str, int, str] | None:
     """``aiobs.providers.call.user_callsite(depth)``, called from the same frame."""
+
+def setup_calls(
+    *,
+    call_type: type,
+    record_type: type,
+    session_type: type,
+    buffer_type: type,
+    totals_type: type,
+    freeze: Callable[[Any, Any], Any],
+    not_priced_yet: object,
+    deferred: tuple[str, ...],
+    pending_limit: int,
+) -> None:
+    """Hand over the classes ``complete_call`` records with (``aiobs.providers.call``)."""
+
+def complete_call(call: Any, response: Any, counts: Any, response_model: Any, /) -> None:
+    """``LLMCall.complete``: record and buffer the event of a call that returned normally."""

@@ -32,17 +32,18 @@ from pydantic import BaseModel
 from .. import _format as fmt
 from .. import _ids, _native
 from .. import _otel_parent as _otel
+from .._buffer import RecordBuffer
 from .._context import span_var, suppressed_var
 from .._guard import report_internal_error
 from .._otel_parent import otel_parent
 from .._records import ErrorInfo, ModelRecord
-from .._session import current_session
+from .._session import RecordingSession, current_session
+from .._totals import PENDING_LIMIT, LLMTotals
 from ..usage import Usage
 from .registry import sdk_modules
 
 if TYPE_CHECKING:
     from .._capture import Capturer
-    from .._session import RecordingSession
     from ..pricing import Pricing
 
 T = TypeVar("T")
@@ -283,6 +284,10 @@ class LLMCall:
         stream: dict[str, Any] | None = None,
     ) -> None:
         """Record the event (the first call wins; later ones do nothing). Never raises."""
+        if error is None and status is None and stream is None:  # returned normally
+            counts = None if usage is None else usage.as_tuple()
+            complete_call(self, response, counts, response_model)  # in C where built
+            return
         self._record(response, usage, response_model, error, status, stream)
 
     def complete(
@@ -294,7 +299,8 @@ class LLMCall:
         """:meth:`finish` with a whole response, its usage as ``Usage.as_tuple()`` counts.
 
         The hot path of a call that returned normally; the same event as ``finish(response=...,
-        usage=Usage(*counts), response_model=...)``.
+        usage=Usage(*counts), response_model=...)``. :data:`complete_call` is this method, or
+        the same steps in C where ``aiobs._speedups`` is built.
         """
         self._record(response, counts, response_model, None, None, None)
 
@@ -470,6 +476,31 @@ _NOT_PRICED_YET = object()
 _CALLSITE_FIELDS = (fmt.CALLSITE_FILE, fmt.CALLSITE_LINE, fmt.CALLSITE_FUNCTION)
 
 
+def _completer() -> Callable[[LLMCall, Any, Any, Any], None]:
+    """:meth:`LLMCall.complete`, or ``aiobs._speedups.complete_call`` handed these classes.
+
+    The C version does the same steps for an :class:`LLMCall` (its slots read and written
+    directly), a :class:`ProviderRecord`, and the session's totals and buffer when they are
+    aiobs's own classes (it calls their methods otherwise).
+    """
+    speedups = _native.speedups
+    if speedups is None:
+        return LLMCall.complete
+    speedups.setup_calls(
+        call_type=LLMCall,
+        record_type=ProviderRecord,
+        session_type=RecordingSession,
+        buffer_type=RecordBuffer,
+        totals_type=LLMTotals,
+        freeze=freeze,
+        not_priced_yet=_NOT_PRICED_YET,
+        deferred=_DEFERRED,
+        pending_limit=PENDING_LIMIT,
+    )
+    completer: Callable[[LLMCall, Any, Any, Any], None] = speedups.complete_call
+    return completer
+
+
 def freeze(value: Any, capturer: Capturer) -> Any:
     """``value`` as JSON bytes, out of reach of later changes (see :func:`thaw`).
 
@@ -535,6 +566,11 @@ def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:  # noqa: PLR0
 
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+complete_call = _completer()
+"""``complete_call(call, response, counts, response_model)``: :meth:`LLMCall.complete`, in C
+where ``aiobs._speedups`` is built."""
 
 
 def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:

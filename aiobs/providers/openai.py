@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .base import Patch, Provider
-from .call import LLMCall
+from .call import LLMCall, complete_call
 from .fakes import fallback_text, made_by, stand_in_fields
 from .openai_chat import ChatRead, read_common_chat
 from .openai_streams import (
@@ -155,7 +155,7 @@ class Api:
             if self.read_common is not None:
                 read = self.read_common(value)
                 if read is not None:  # the common case, read in one pass
-                    call.complete(*read)
+                    complete_call(call, *read)
                     return result
             outcome = self.read(value)
         else:  # a test's fake of the SDK method returned it: read it by field names

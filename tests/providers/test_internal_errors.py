@@ -17,20 +17,25 @@ from google import genai
 from google.genai import types
 
 from aiobs import _guard, observer
-from aiobs.providers.call import ProviderRecord
+from aiobs._config import Settings
 from aiobs.standin import StandinServer
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
+
+
+def fail(*args: Any, **kwargs: Any) -> None:
+    """What the recording of an event meets: the price table cannot be read.
+
+    Both the Python and the C recording paths read it while they record an event.
+    """
+    raise RuntimeError("injected aiobs failure")
 
 
 @pytest.fixture
 def broken_recording(monkeypatch: pytest.MonkeyPatch) -> None:
     """Recording an event raises; aiobs's errors are logged (production mode)."""
 
-    def fail(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("injected aiobs failure")
-
-    monkeypatch.setattr(ProviderRecord, "of", fail)
+    monkeypatch.setattr(Settings, "price_table", property(fail))
     monkeypatch.setattr(_guard, "_raise_internal_errors", False)
     monkeypatch.setattr(_guard, "_reported", set())
     observer.observe("broken")
@@ -92,10 +97,7 @@ def test_gemini_calls_still_return_their_results(
 def test_under_the_test_suite_the_same_failure_raises(
     standin: StandinServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fail(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("injected aiobs failure")
-
-    monkeypatch.setattr(ProviderRecord, "of", fail)
+    monkeypatch.setattr(Settings, "price_table", property(fail))
     observer.observe("strict")
     with (
         openai.OpenAI(base_url=standin.openai_url, api_key="x", max_retries=0) as client,
