@@ -16,6 +16,11 @@
  * completion, reading the SDK models' __dict__ and pydantic's slots directly; the tests hold it
  * and the Python reader to the general reader's results.
  *
+ * start_call and complete_call open a provider call (aiobs.providers.call.LLMCall.start) and
+ * record one that returned normally (LLMCall.complete), with plain_json writing its request and
+ * response as JSON and find_callsite walking to the program's frame; the Python methods stay,
+ * and tests/providers/test_complete_call.py holds both to the same documents.
+ *
  * The record buffered is the same 13-item tuple (aiobs._records.SpanRecord). The module is
  * optional: when it is not built, or AIOBS_PURE_PYTHON=1, aiobs uses its Python wrappers and id
  * sources, and tests/test_observe_paths.py holds the C and Python wrappers to the same records.
@@ -715,14 +720,11 @@ read_packed_arguments(Observed *self, Start *s, PyObject *args, PyObject *kwargs
 /* Open the span: ids, parent, callsite, arguments, then the context variable and the clock.
  * The arguments are the call's vector (the C wrapper) or, with packed_args set, a Python
  * wrapper's own tuple and dict (the coroutine wrapper; the callsite is then its caller's). */
+/* The parent and trace of a span starting here: aiobs's current span, else OpenTelemetry's when
+ * something is set there, else none and a new trace. New references; -1 with an error. */
 static int
-start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
-           Py_ssize_t nargs, PyObject *kwnames, PyObject *packed_args, PyObject *packed_kwargs)
+span_parent(PyObject **parent_id, PyObject **trace_id)
 {
-    s->span_id = id_from(s_new_span_id, &SpanIdsType, span_ids_take);
-    if (s->span_id == NULL) {
-        return -1;
-    }
     PyObject *parent = NULL;
     if (PyContextVar_Get(span_var, Py_None, &parent) < 0) {
         return -1;
@@ -749,21 +751,31 @@ start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
     }
     if (parent == Py_None) { /* a root: it starts a new trace */
         Py_DECREF(parent);
-        s->parent_id = Py_NewRef(Py_None);
-        s->trace_id = id_from(s_new_trace_id, &TraceIdsType, trace_ids_take);
-        if (s->trace_id == NULL) {
-            return -1;
-        }
+        *parent_id = Py_NewRef(Py_None);
+        *trace_id = id_from(s_new_trace_id, &TraceIdsType, trace_ids_take);
+        return *trace_id == NULL ? -1 : 0;
     }
-    else {
-        if (!PyTuple_Check(parent) || PyTuple_GET_SIZE(parent) != 2) {
-            Py_DECREF(parent);
-            PyErr_SetString(PyExc_ValueError, "aiobs: the current span is not a (span, trace) pair");
-            return -1;
-        }
-        s->parent_id = Py_NewRef(PyTuple_GET_ITEM(parent, 0));
-        s->trace_id = Py_NewRef(PyTuple_GET_ITEM(parent, 1));
+    if (!PyTuple_Check(parent) || PyTuple_GET_SIZE(parent) != 2) {
         Py_DECREF(parent);
+        PyErr_SetString(PyExc_ValueError, "aiobs: the current span is not a (span, trace) pair");
+        return -1;
+    }
+    *parent_id = Py_NewRef(PyTuple_GET_ITEM(parent, 0));
+    *trace_id = Py_NewRef(PyTuple_GET_ITEM(parent, 1));
+    Py_DECREF(parent);
+    return 0;
+}
+
+static int
+start_span(Observed *self, PyObject *session, Start *s, PyObject *const *args,
+           Py_ssize_t nargs, PyObject *kwnames, PyObject *packed_args, PyObject *packed_kwargs)
+{
+    s->span_id = id_from(s_new_span_id, &SpanIdsType, span_ids_take);
+    if (s->span_id == NULL) {
+        return -1;
+    }
+    if (span_parent(&s->parent_id, &s->trace_id) < 0) {
+        return -1;
     }
     if (read_callsite(s, packed_args != NULL) < 0) {
         return -1;
@@ -1951,19 +1963,11 @@ program_frame(PyObject *globals, PyObject *modules, PyObject *classify)
     return programs;
 }
 
-/* program_callsite(modules, classify, depth): user_callsite(depth), called from the same frame. */
+/* The program's frame `depth` frames up (the caller's frame is depth 1) or further, as
+ * (file, line, function); None when there is none. */
 static PyObject *
-program_callsite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+find_callsite(PyObject *modules, PyObject *classify, long depth)
 {
-    if (nargs != 3 || !PyDict_CheckExact(args[0]) || !PyLong_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "program_callsite(modules: dict, classify, depth: int)");
-        return NULL;
-    }
-    long depth = PyLong_AsLong(args[2]);
-    if (depth == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    /* user_callsite's own frame would be depth 0: the caller's frame is depth 1. */
     PyFrameObject *frame = PyEval_GetFrame();
     Py_XINCREF(frame);
     for (long i = 1; frame != NULL && i < depth; i++) {
@@ -1975,7 +1979,7 @@ program_callsite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 #else
         PyObject *globals = Py_NewRef(frame->f_globals);
 #endif
-        int programs = program_frame(globals, args[0], args[1]);
+        int programs = program_frame(globals, modules, classify);
         Py_DECREF(globals);
         if (programs < 0) {
             Py_DECREF(frame);
@@ -1992,6 +1996,22 @@ program_callsite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_SETREF(frame, PyFrame_GetBack(frame));
     }
     Py_RETURN_NONE;
+}
+
+/* program_callsite(modules, classify, depth): user_callsite(depth), called from the same frame
+ * (user_callsite's own frame would be depth 0). */
+static PyObject *
+program_callsite(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_CheckExact(args[0]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "program_callsite(modules: dict, classify, depth: int)");
+        return NULL;
+    }
+    long depth = PyLong_AsLong(args[2]);
+    if (depth == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return find_callsite(args[0], args[1], depth);
 }
 
 /* -- complete_call: a provider call that returned normally, recorded and buffered ------------- */
@@ -2260,18 +2280,166 @@ complete_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* -- start_call: a provider call opened, or None when nothing records it ----------------------- */
+
+/* aiobs.providers.call.LLMCall.start's steps, in its order, for the LLMCall class. */
+
+static PyObject *suppressed_flag, *inside_flag, *program_modules, *is_program_module;
+static Slot slot_call_chunks, slot_call_first_chunk_ns;
+static PyObject *s_chunks, *s_first_chunk_ns;
+
+/* Whether a context variable holding a flag is set (its value is true): 1, 0, or -1. */
+static int
+flag_set(PyObject *var)
+{
+    PyObject *value = NULL;
+    if (PyContextVar_Get(var, NULL, &value) < 0) {
+        return -1;
+    }
+    if (value == NULL) {
+        return 0;
+    }
+    int set = PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return set;
+}
+
+/* A new LLMCall for `session`, or NULL with an error. */
+static PyObject *
+open_llm_call(PyObject *session, PyObject *const *args)
+{
+    PyObject *request = args[2], *model = args[3];
+    long frames = PyLong_AsLong(args[5]);
+    if (frames == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)call_type;
+    PyObject *call = type->tp_alloc(type, 0);
+    if (call == NULL) {
+        return NULL;
+    }
+    PyObject *frozen = NULL, *site = NULL, *span = NULL, *parent = NULL, *trace = NULL,
+             *start = NULL;
+    int ok = 0;
+    if (slot_set(&slot_call_session, call, session) < 0 ||
+        slot_set(&slot_call_provider, call, args[0]) < 0 ||
+        slot_set(&slot_call_api, call, args[1]) < 0 ||
+        slot_set(&slot_call_operation, call, args[4]) < 0 ||
+        slot_set(&slot_call_request_model, call, PyUnicode_Check(model) ? model : Py_None) < 0) {
+        goto done;
+    }
+    /* Frozen now (the caller may change its messages list after the call). */
+    frozen = plain_json(NULL, request);
+    if (frozen == Py_None) {
+        Py_SETREF(frozen, NULL);
+        PyObject *buffer = slot_get(&slot_session_buffer, session);
+        PyObject *capturer = buffer == NULL ? NULL : capturer_of(buffer);
+        Py_XDECREF(buffer);
+        if (capturer != NULL) {
+            frozen = PyObject_CallFunctionObjArgs(freeze_fallback, request, capturer, NULL);
+            Py_DECREF(capturer);
+        }
+    }
+    if (frozen == NULL || slot_set(&slot_call_request, call, frozen) < 0) {
+        goto done;
+    }
+    site = find_callsite(program_modules, is_program_module, frames + 1); /* past the caller's */
+    if (site == NULL || slot_set(&slot_call_callsite, call, site) < 0) {
+        goto done;
+    }
+    span = id_from(s_new_span_id, &SpanIdsType, span_ids_take);
+    if (span == NULL || slot_set(&slot_call_span_id, call, span) < 0 ||
+        span_parent(&parent, &trace) < 0 || slot_set(&slot_call_parent_id, call, parent) < 0 ||
+        slot_set(&slot_call_trace_id, call, trace) < 0) {
+        goto done;
+    }
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL) {
+        goto done;
+    }
+    int set = slot_set(&slot_call_finished, call, Py_False) < 0 ||
+              slot_set(&slot_call_chunks, call, zero) < 0 ||
+              slot_set(&slot_call_first_chunk_ns, call, Py_None) < 0;
+    Py_DECREF(zero);
+    if (set) {
+        goto done;
+    }
+    long long direct;
+    start = clock_now(&direct);
+    ok = start != NULL && slot_set(&slot_call_start_ns, call, start) == 0;
+done:
+    Py_XDECREF(frozen);
+    Py_XDECREF(site);
+    Py_XDECREF(span);
+    Py_XDECREF(parent);
+    Py_XDECREF(trace);
+    Py_XDECREF(start);
+    if (!ok) {
+        Py_CLEAR(call);
+    }
+    return call;
+}
+
+/* start_call(provider, api, request, model, operation, aiobs_frames): LLMCall.start. */
+static PyObject *
+start_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyLong_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "start_call(provider, api, request, model, operation, "
+                                         "aiobs_frames: int): 6 arguments");
+        return NULL;
+    }
+    if (call_type == NULL || suppressed_flag == NULL || session_var == NULL ||
+        report_error == NULL) {
+        PyErr_SetString(PyExc_TypeError, "start_call: after setup() and setup_calls()");
+        return NULL;
+    }
+    PyObject *session = current_session();
+    if (session == NULL || session == Py_None) {
+        return session;
+    }
+    int skip = flag_set(suppressed_flag);
+    if (skip == 0) {
+        skip = flag_set(inside_flag);
+    }
+    if (skip != 0) {
+        Py_DECREF(session);
+        return skip < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *call = open_llm_call(session, args);
+    Py_DECREF(session);
+    if (call != NULL) {
+        return call;
+    }
+    PyObject *exc = take_exception(); /* aiobs's own failure: reported, the SDK called directly */
+    PyObject *what = PyUnicode_FromFormat("starting a %S event", args[0]);
+    if (what == NULL) {
+        Py_XDECREF(exc);
+        return NULL;
+    }
+    restore_exception(exc);
+    int status = contain_internal_error(what);
+    Py_DECREF(what);
+    return status < 0 ? NULL : Py_NewRef(Py_None);
+}
+
 static PyObject *
 setup_calls(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"call_type",  "record_type",    "session_type", "buffer_type",
-                            "totals_type", "freeze",        "not_priced_yet", "deferred",
-                            "pending_limit", NULL};
-    PyObject *call, *record, *session, *buffer, *totals, *freeze, *not_priced, *deferred;
+    static char *names[] = {"call_type",      "record_type",   "session_type",
+                            "buffer_type",    "totals_type",   "freeze",
+                            "not_priced_yet", "deferred",      "pending_limit",
+                            "suppressed_var", "inside_var",    "program_modules",
+                            "is_program_module", NULL};
+    PyObject *call, *record, *session, *buffer, *totals, *freeze, *not_priced, *deferred,
+        *suppressed, *inside, *modules, *classify;
     Py_ssize_t limit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!O!O!O!OOO!n:setup_calls", names,
-                                     &PyType_Type, &call, &PyType_Type, &record, &PyType_Type,
-                                     &session, &PyType_Type, &buffer, &PyType_Type, &totals,
-                                     &freeze, &not_priced, &PyTuple_Type, &deferred, &limit)) {
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "$O!O!O!O!O!OOO!nO!O!O!O:setup_calls", names, &PyType_Type, &call,
+            &PyType_Type, &record, &PyType_Type, &session, &PyType_Type, &buffer, &PyType_Type,
+            &totals, &freeze, &not_priced, &PyTuple_Type, &deferred, &limit,
+            &PyContextVar_Type, &suppressed, &PyContextVar_Type, &inside, &PyDict_Type,
+            &modules, &classify)) {
         return NULL;
     }
     struct {
@@ -2286,6 +2454,7 @@ setup_calls(PyObject *module, PyObject *args, PyObject *kwargs)
         {&slot_call_span_id, call, s_span_id},       {&slot_call_parent_id, call, s_parent_id},
         {&slot_call_trace_id, call, s_trace_id},
         {&slot_call_request_model, call, s_request_model},
+        {&slot_call_chunks, call, s_chunks},         {&slot_call_first_chunk_ns, call, s_first_chunk_ns},
         {&slot_session_clock_anchor, session, s_clock_anchor},
         {&slot_session_llm, session, s_llm},         {&slot_session_dirty, session, s_dirty},
         {&slot_session_buffer, session, s_buffer},   {&slot_session_records, session, s_records},
@@ -2313,6 +2482,10 @@ setup_calls(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_XSETREF(not_priced_yet, Py_NewRef(not_priced));
     Py_XSETREF(deferred_fields, Py_NewRef(deferred));
     pending_limit = limit;
+    Py_XSETREF(suppressed_flag, Py_NewRef(suppressed));
+    Py_XSETREF(inside_flag, Py_NewRef(inside));
+    Py_XSETREF(program_modules, Py_NewRef(modules));
+    Py_XSETREF(is_program_module, Py_NewRef(classify));
     Py_RETURN_NONE;
 }
 
@@ -2370,6 +2543,8 @@ static PyMethodDef module_methods[] = {
      "(file, line, function) where the program called: aiobs.providers.call.user_callsite."},
     {"setup_calls", (PyCFunction)(void (*)(void))setup_calls, METH_VARARGS | METH_KEYWORDS,
      "Hand over the classes complete_call records with (called by aiobs.providers.call)."},
+    {"start_call", (PyCFunction)(void (*)(void))start_call, METH_FASTCALL,
+     "LLMCall.start(provider, api, request, model=, operation=, aiobs_frames=): a call or None."},
     {"complete_call", (PyCFunction)(void (*)(void))complete_call, METH_FASTCALL,
      "LLMCall.complete(response, counts, response_model): record and buffer the call's event."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
@@ -2380,7 +2555,7 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "aiobs._speedups",
-    .m_doc = "The @observe wrapper of a plain function, in C (optional; see aiobs.observe).",
+    .m_doc = "The hot paths of @observe and of recorded provider calls, in C (optional).",
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -2438,6 +2613,8 @@ intern_names(void)
         {&s_count_llm_call, "count_llm_call"},
         {&s_admit, "admit"},
         {&s_ok, "ok"},
+        {&s_chunks, "chunks"},
+        {&s_first_chunk_ns, "first_chunk_ns"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         *table[i].slot = PyUnicode_InternFromString(table[i].text);

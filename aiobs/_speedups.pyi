@@ -96,8 +96,23 @@ def setup_calls(
     not_priced_yet: object,
     deferred: tuple[str, ...],
     pending_limit: int,
+    suppressed_var: ContextVar[Any],
+    inside_var: ContextVar[Any],
+    program_modules: dict[str, bool],
+    is_program_module: Callable[[str], bool],
 ) -> None:
-    """Hand over the classes ``complete_call`` records with (``aiobs.providers.call``)."""
+    """Hand over what ``start_call`` and ``complete_call`` use (``aiobs.providers.call``)."""
+
+def start_call(
+    provider: str,
+    api: str,
+    request: Any,
+    model: Any,
+    operation: str,
+    aiobs_frames: int,
+    /,
+) -> Any:
+    """``LLMCall.start``: the call opened, or ``None`` when nothing records it."""
 
 def complete_call(call: Any, response: Any, counts: Any, response_model: Any, /) -> None:
     """``LLMCall.complete``: record and buffer the event of a call that returned normally."""

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from ..usage import Usage, add, count
 from .base import Patch, Provider
-from .call import LLMCall
+from .call import LLMCall, start_call
 from .fakes import made_by, stand_in_fields
 from .streams import CLOSED, Outcome, finish_stream, record_async_iterator, record_iterator
 from .wrappers import Around, RecordedMethod, Start
@@ -272,9 +272,8 @@ def _starter(api: str) -> Start:
     """How a call to ``api`` starts: from its keyword arguments (the SDK takes no others)."""
 
     def start(_args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
-        return LLMCall.start(
-            PROVIDER, api, request_of(kwargs), model=kwargs.get("model"), aiobs_frames=2
-        )
+        # aiobs_frames: this function and the wrapper that called it
+        return start_call(PROVIDER, api, request_of(kwargs), kwargs.get("model"), "chat", 2)
 
     return start
 

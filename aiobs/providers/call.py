@@ -476,31 +476,6 @@ _NOT_PRICED_YET = object()
 _CALLSITE_FIELDS = (fmt.CALLSITE_FILE, fmt.CALLSITE_LINE, fmt.CALLSITE_FUNCTION)
 
 
-def _completer() -> Callable[[LLMCall, Any, Any, Any], None]:
-    """:meth:`LLMCall.complete`, or ``aiobs._speedups.complete_call`` handed these classes.
-
-    The C version does the same steps for an :class:`LLMCall` (its slots read and written
-    directly), a :class:`ProviderRecord`, and the session's totals and buffer when they are
-    aiobs's own classes (it calls their methods otherwise).
-    """
-    speedups = _native.speedups
-    if speedups is None:
-        return LLMCall.complete
-    speedups.setup_calls(
-        call_type=LLMCall,
-        record_type=ProviderRecord,
-        session_type=RecordingSession,
-        buffer_type=RecordBuffer,
-        totals_type=LLMTotals,
-        freeze=freeze,
-        not_priced_yet=_NOT_PRICED_YET,
-        deferred=_DEFERRED,
-        pending_limit=PENDING_LIMIT,
-    )
-    completer: Callable[[LLMCall, Any, Any, Any], None] = speedups.complete_call
-    return completer
-
-
 def freeze(value: Any, capturer: Capturer) -> Any:
     """``value`` as JSON bytes, out of reach of later changes (see :func:`thaw`).
 
@@ -568,9 +543,57 @@ def detach(value: Any, capturer: Capturer, depth: int = 0) -> Any:  # noqa: PLR0
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
-complete_call = _completer()
-"""``complete_call(call, response, counts, response_model)``: :meth:`LLMCall.complete`, in C
-where ``aiobs._speedups`` is built."""
+StartCall = Callable[[str, str, Mapping[str, Any], Any, str, int], "LLMCall | None"]
+CompleteCall = Callable[[LLMCall, Any, Any, Any], None]
+
+
+def _start_in_python(  # noqa: PLR0917 - positional, as the C start_call is called
+    provider: str,
+    api: str,
+    request: Mapping[str, Any],
+    model: Any,
+    operation: str,
+    aiobs_frames: int,
+) -> LLMCall | None:
+    """:meth:`LLMCall.start`, called as :data:`start_call` is."""
+    return LLMCall.start(
+        provider, api, request, model=model, operation=operation, aiobs_frames=aiobs_frames + 1
+    )
+
+
+def _call_steps() -> tuple[StartCall, CompleteCall]:
+    """How a provider call is opened and completed: in C where ``aiobs._speedups`` is built.
+
+    The C versions (``start_call``, ``complete_call``) do :meth:`LLMCall.start`'s and
+    :meth:`LLMCall.complete`'s steps in the same order for these classes, reading and writing
+    their slots directly; for a session, totals or buffer of another class they call its
+    methods. ``tests/providers/test_complete_call.py`` holds both to the same documents.
+    """
+    speedups = _native.speedups
+    if speedups is None:
+        return _start_in_python, LLMCall.complete
+    speedups.setup_calls(
+        call_type=LLMCall,
+        record_type=ProviderRecord,
+        session_type=RecordingSession,
+        buffer_type=RecordBuffer,
+        totals_type=LLMTotals,
+        freeze=freeze,
+        not_priced_yet=_NOT_PRICED_YET,
+        deferred=_DEFERRED,
+        pending_limit=PENDING_LIMIT,
+        suppressed_var=suppressed_var,
+        inside_var=inside_call_var,
+        program_modules=_program_modules,
+        is_program_module=_is_program_module,
+    )
+    return speedups.start_call, speedups.complete_call
+
+
+start_call, complete_call = _call_steps()
+"""``start_call(provider, api, request, model, operation, aiobs_frames)``: :meth:`LLMCall.start`
+(``aiobs_frames`` counts the caller's frame too); ``complete_call(call, response, counts,
+response_model)``: :meth:`LLMCall.complete`. In C where ``aiobs._speedups`` is built."""
 
 
 def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:

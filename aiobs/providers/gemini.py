@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from ..usage import Usage, add, count
 from .base import Patch, Provider
-from .call import LLMCall
+from .call import LLMCall, start_call
 from .fakes import fallback_text, made_by, stand_in_fields
 from .streams import CLOSED, Outcome, finish_stream, record_async_iterator, record_iterator
 from .wrappers import RecordedMethod, Start
@@ -94,10 +94,8 @@ def _starter(api: str, operation: str) -> Start:
     """How a call to ``api`` starts: from the keyword arguments (the SDK takes no others)."""
 
     def start(_args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
-        model = kwargs.get("model")
-        return LLMCall.start(
-            PROVIDER, api, request_of(kwargs), model=model, operation=operation, aiobs_frames=2
-        )
+        # aiobs_frames: this function and the wrapper that called it
+        return start_call(PROVIDER, api, request_of(kwargs), kwargs.get("model"), operation, 2)
 
     return start
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .base import Patch, Provider
-from .call import LLMCall, complete_call
+from .call import LLMCall, complete_call, start_call
 from .fakes import fallback_text, made_by, stand_in_fields
 from .openai_chat import ChatRead, read_common_chat
 from .openai_streams import (
@@ -120,13 +120,13 @@ class Api:
 
     def start(self, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
         """Open the call (named after the stream helper being entered, if any)."""
-        return LLMCall.start(
+        return start_call(
             PROVIDER,
             helper_api_var.get() or self.name,
             request_of(kwargs),
-            model=kwargs.get("model"),
-            operation=self.operation,
-            aiobs_frames=2,  # this method and the wrapper that called it
+            kwargs.get("model"),
+            self.operation,
+            2,  # aiobs_frames: this method and the wrapper that called it
         )
 
     def prepare(self, call: LLMCall, kwargs: dict[str, Any]) -> dict[str, Any]:

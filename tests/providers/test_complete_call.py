@@ -1,10 +1,11 @@
-"""Completing a provider call in C records what :meth:`LLMCall.complete` records in Python.
+"""Opening and completing a provider call in C records what :class:`LLMCall` records in Python.
 
-``aiobs.providers.call.complete_call`` is ``aiobs._speedups.complete_call`` where the module is
-built. These tests record the same calls through it and through the Python method, with the same
-ids and clock (:func:`aiobs.testing.deterministic`), and compare the exported documents, the
-buffer's admission (full, released), the session totals (past the pending limit) and aiobs's own
-failures.
+``aiobs.providers.call.start_call`` and ``complete_call`` are ``aiobs._speedups``'s where the
+module is built, else :meth:`LLMCall.start` and :meth:`LLMCall.complete`. These tests record the
+same calls both ways, with the same ids and clock (:func:`aiobs.testing.deterministic`), and
+compare the exported documents (ids, parents, callsites, times, request and response), the
+buffer's admission (full, released), the session totals (past the pending limit), calls that
+are not recorded, and aiobs's own failures.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ openai = pytest.importorskip("openai")
 
 from openai.types.chat import ChatCompletion  # noqa: E402
 
-from aiobs import _guard, _native, observer  # noqa: E402
+from aiobs import _guard, _ids, _native, observe, observer  # noqa: E402
 from aiobs._config import Settings  # noqa: E402
+from aiobs._context import suppress_instrumentation  # noqa: E402
 from aiobs._session import current_session, session_var  # noqa: E402
 from aiobs._totals import PENDING_LIMIT  # noqa: E402
 from aiobs.exporters import InMemoryExporter  # noqa: E402
+from aiobs.providers import call as call_module  # noqa: E402
 from aiobs.providers import openai as openai_module  # noqa: E402
 from aiobs.providers.call import LLMCall  # noqa: E402
 from aiobs.providers.openai import CHAT_CREATE, recorded  # noqa: E402
@@ -51,6 +54,12 @@ COMPLETION = ChatCompletion.model_validate(
 )
 
 
+def use_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OpenAI integration opens and completes its calls with the Python methods."""
+    monkeypatch.setattr(openai_module, "start_call", call_module._start_in_python)
+    monkeypatch.setattr(openai_module, "complete_call", LLMCall.complete)
+
+
 def completer() -> Any:
     """What the OpenAI integration completes a call with (``complete_call``), as it is now."""
     return vars(openai_module)["complete_call"]
@@ -69,6 +78,16 @@ def chat(**extra: Any) -> ChatCompletion:
     return result
 
 
+def nested(calls: Callable[[], Any]) -> Any:
+    """``calls()`` inside an ``@observe``-decorated function: their parent."""
+
+    @observe
+    def parent() -> Any:
+        return calls()
+
+    return parent()
+
+
 @pytest.fixture(params=["c", "python"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each test runs with the C completion, then with the Python method."""
@@ -76,8 +95,9 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         if speedups is None:
             pytest.skip("aiobs._speedups is not built")
         assert completer() is speedups.complete_call
+        assert vars(openai_module)["start_call"] is speedups.start_call
     else:
-        monkeypatch.setattr(openai_module, "complete_call", LLMCall.complete)
+        use_python(monkeypatch)
     return str(request.param)
 
 
@@ -85,7 +105,7 @@ def document_of(calls: Callable[[], Any], *, path: str, monkeypatch: pytest.Monk
     """The exported document of ``calls()`` in a fresh session, completed along ``path``."""
     with monkeypatch.context() as patch:
         if path == "python":
-            patch.setattr(openai_module, "complete_call", LLMCall.complete)
+            use_python(patch)
         exporter = InMemoryExporter()
         with deterministic():
             observer.observe("completions")
@@ -101,6 +121,8 @@ def document_of(calls: Callable[[], Any], *, path: str, monkeypatch: pytest.Monk
         pytest.param(chat, id="one call"),
         pytest.param(lambda: [chat(temperature=0.5) for _ in range(3)], id="three calls"),
         pytest.param(lambda: chat(temperature=1e-5, stop={"not", "json"}), id="request fallback"),
+        pytest.param(lambda: nested(chat), id="inside a decorated function"),
+        pytest.param(lambda: nested(lambda: [chat(), chat(temperature=0.0)]), id="siblings"),
     ],
 )
 def test_the_c_and_python_completions_export_the_same_document(
@@ -112,6 +134,7 @@ def test_the_c_and_python_completions_export_the_same_document(
     assert in_c["events"]
     assert in_c == in_python
     event = in_c["events"][0]
+    assert event["callsite"]["file"] == __file__  # the program's frame, past aiobs's
     assert event["response"]["text"] == "Hi « there » \n"
     assert event["usage"]["total_tokens"] == 12
     assert event["status"] == "ok"
@@ -244,6 +267,38 @@ def test_no_memory_is_kept_per_call(full: bool) -> None:
     assert bytes_kept_per_call(run, 5_000) < 8
 
 
+def test_calls_nothing_records_are_passed_through(path: str) -> None:
+    """No session, or instrumentation suppressed: the SDK is called, nothing is buffered."""
+    observer.end()
+    assert chat() is COMPLETION
+    assert observer.buffered_events == 0
+    observer.observe("quiet")
+    with suppress_instrumentation():  # what aiobs's own exports run in
+        assert chat() is COMPLETION
+    assert observer.buffered_events == 0
+    assert chat() is COMPLETION
+    assert observer.buffered_events == 1
+
+
+def test_a_failure_while_opening_is_reported_not_raised(
+    path: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_ids() -> int:
+        raise RuntimeError("no span ids")
+
+    observer.observe("broken")
+    monkeypatch.setattr(_ids, "new_span_id", no_ids)
+    with pytest.raises(RuntimeError, match="no span ids"):  # the test suite raises them
+        chat()
+    monkeypatch.setattr(_guard, "_raise_internal_errors", False)
+    monkeypatch.setattr(_guard, "_reported", set())
+    with caplog.at_level(logging.ERROR, logger="aiobs"):
+        assert chat() is COMPLETION  # the SDK is called as if nothing recorded here
+    [logged] = [r for r in caplog.records if r.name == "aiobs"]
+    assert "starting a openai event" in logged.getMessage()
+    assert observer.buffered_events == 0
+
+
 @needs_c
 def test_complete_call_checks_what_it_is_given() -> None:
     assert speedups is not None
@@ -252,6 +307,11 @@ def test_complete_call_checks_what_it_is_given() -> None:
     complete: Any = speedups.complete_call  # called wrongly on purpose
     with pytest.raises(TypeError, match="4 arguments"):
         complete(object())
+    start: Any = speedups.start_call
+    with pytest.raises(TypeError, match="6 arguments"):
+        start("openai", "chat.completions.create", {}, None, "chat")
+    with pytest.raises(TypeError, match="6 arguments"):
+        start("openai", "chat.completions.create", {}, None, "chat", "two")
 
 
 @pytest.fixture(autouse=True)
