@@ -62,15 +62,20 @@ class RecordedMethod:
 
     def wrap_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
         """The wrapper of a synchronous SDK method (what :class:`Patch` applies)."""
-        start, prepare, sent_for, record = self.start, self.prepare, self._sent, self.record
-        failed = self._record_failed
+        start, prepare, record = self.start, self.prepare, self.record
+        failed, unprepared = self._record_failed, self._unprepared
 
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             call = start(args, kwargs)
             if call is None:
                 return original(*args, **kwargs)
-            sent = kwargs if prepare is None else sent_for(call, kwargs)
+            sent = kwargs
+            if prepare is not None:
+                try:  # handled here, without a call of its own
+                    sent = prepare(call, kwargs)
+                except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+                    sent = unprepared(kwargs, exc)
             result = call.run(original, *args, **sent)
             try:  # a failure of record() is handled here, without a call of its own
                 return record(call, result, kwargs, sent)
@@ -81,15 +86,20 @@ class RecordedMethod:
 
     def wrap_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
         """The wrapper of an asynchronous SDK method: :meth:`wrap_sync`, awaiting the original."""
-        start, prepare, sent_for, record = self.start, self.prepare, self._sent, self.record
-        failed = self._record_failed
+        start, prepare, record = self.start, self.prepare, self.record
+        failed, unprepared = self._record_failed, self._unprepared
 
         @functools.wraps(original)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             call = start(args, kwargs)
             if call is None:
                 return await original(*args, **kwargs)
-            sent = kwargs if prepare is None else sent_for(call, kwargs)
+            sent = kwargs
+            if prepare is not None:
+                try:
+                    sent = prepare(call, kwargs)
+                except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
+                    sent = unprepared(kwargs, exc)
             result = await call.run_async(original, *args, **sent)
             try:
                 return record(call, result, kwargs, sent)
@@ -98,14 +108,10 @@ class RecordedMethod:
 
         return wrapper
 
-    def _sent(self, call: LLMCall, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """``prepare``'s arguments; the program's own if it fails."""
-        assert self.prepare is not None  # only called when there is one
-        try:
-            return self.prepare(call, kwargs)
-        except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
-            report_internal_error(f"preparing a request to {self.provider}", exc)
-            return kwargs
+    def _unprepared(self, kwargs: dict[str, Any], error: Exception) -> dict[str, Any]:
+        """When ``prepare`` failed: report it, and send the program's own arguments."""
+        report_internal_error(f"preparing a request to {self.provider}", error)
+        return kwargs
 
     def _record_failed(self, call: LLMCall, result: Any, error: Exception) -> Any:
         """When ``record`` failed: report it, complete the event, give ``result`` as it is."""

@@ -10,6 +10,7 @@ are not recorded, and aiobs's own failures.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -297,6 +298,43 @@ def test_a_failure_while_opening_is_reported_not_raised(
     [logged] = [r for r in caplog.records if r.name == "aiobs"]
     assert "starting a openai event" in logged.getMessage()
     assert observer.buffered_events == 0
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_failure_while_preparing_sends_the_programs_arguments(
+    asynchronous: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def sdk(self: object, **kwargs: Any) -> ChatCompletion:
+        sent.append(kwargs)
+        return COMPLETION
+
+    async def sdk_async(self: object, **kwargs: Any) -> ChatCompletion:
+        return sdk(self, **kwargs)
+
+    def no_usage(*args: Any) -> bool:
+        raise RuntimeError("cannot prepare")
+
+    method = recorded(CHAT_CREATE)
+    wrapped = method.wrap_async(sdk_async) if asynchronous else method.wrap_sync(sdk)
+
+    def create() -> Any:
+        arguments = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
+        result = wrapped(None, **arguments)
+        return asyncio.run(result) if asynchronous else result
+
+    monkeypatch.setattr(openai_module, "_asks_stream_usage", no_usage)
+    observer.observe("prepare")
+    with pytest.raises(RuntimeError, match="cannot prepare"):  # the test suite raises them
+        create()
+    monkeypatch.setattr(_guard, "_raise_internal_errors", False)
+    monkeypatch.setattr(_guard, "_reported", set())
+    with caplog.at_level(logging.ERROR, logger="aiobs"):
+        assert create() is COMPLETION
+    assert sent == [{"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}]
+    [logged] = [r for r in caplog.records if r.name == "aiobs"]
+    assert "preparing a request to openai" in logged.getMessage()
 
 
 @needs_c
