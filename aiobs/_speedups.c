@@ -2286,7 +2286,7 @@ complete_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyObject *suppressed_flag, *inside_flag, *program_modules, *is_program_module;
 static Slot slot_call_chunks, slot_call_first_chunk_ns;
-static PyObject *s_chunks, *s_first_chunk_ns;
+static PyObject *s_chunks, *s_first_chunk_ns, *s_fail;
 
 /* Whether a context variable holding a flag is set (its value is true): 1, 0, or -1. */
 static int
@@ -2423,6 +2423,57 @@ start_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return status < 0 ? NULL : Py_NewRef(Py_None);
 }
 
+/* run_call(call, function, args, kwargs): LLMCall.run(function, *args, **kwargs). The SDK's
+ * function runs with aiobs's inside-a-call flag set; its exception is recorded with call.fail()
+ * and raised on as the same object. */
+static PyObject *
+run_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyTuple_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "run_call(call, function, args: tuple, kwargs: dict)");
+        return NULL;
+    }
+    if (inside_flag == NULL) {
+        PyErr_SetString(PyExc_TypeError, "run_call: after setup_calls()");
+        return NULL;
+    }
+    PyObject *token = PyContextVar_Set(inside_flag, Py_True);
+    if (token == NULL) {
+        return NULL;
+    }
+    PyObject *result = PyObject_Call(args[1], args[2], args[3]);
+    if (result == NULL) {
+        PyObject *error = take_exception();
+        PyObject *done = error == NULL ? NULL : PyObject_CallMethodOneArg(args[0], s_fail, error);
+        if (done == NULL) { /* fail() raised (aiobs's errors do, under the tests): that goes on,
+                             * with the program's exception as its context */
+            if (error != NULL) {
+                PyObject *raised = take_exception();
+                if (raised != NULL) {
+                    PyException_SetContext(raised, Py_NewRef(error));
+                    restore_exception(raised);
+                }
+                Py_DECREF(error);
+            }
+        }
+        else {
+            Py_DECREF(done);
+            restore_exception(error); /* the program's exception, untouched */
+        }
+    }
+    PyObject *pending = result == NULL ? take_exception() : NULL; /* held while resetting */
+    int reset = PyContextVar_Reset(inside_flag, token);
+    Py_DECREF(token);
+    if (reset < 0) { /* as a `finally:` that raises: its error replaces any other */
+        Py_XDECREF(pending);
+        Py_CLEAR(result);
+    }
+    else if (pending != NULL) {
+        restore_exception(pending);
+    }
+    return result;
+}
+
 static PyObject *
 setup_calls(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -2545,6 +2596,8 @@ static PyMethodDef module_methods[] = {
      "Hand over the classes complete_call records with (called by aiobs.providers.call)."},
     {"start_call", (PyCFunction)(void (*)(void))start_call, METH_FASTCALL,
      "LLMCall.start(provider, api, request, model=, operation=, aiobs_frames=): a call or None."},
+    {"run_call", (PyCFunction)(void (*)(void))run_call, METH_FASTCALL,
+     "LLMCall.run(function, *args, **kwargs), as run_call(call, function, args, kwargs)."},
     {"complete_call", (PyCFunction)(void (*)(void))complete_call, METH_FASTCALL,
      "LLMCall.complete(response, counts, response_model): record and buffer the call's event."},
     {"setup", (PyCFunction)(void (*)(void))setup, METH_VARARGS | METH_KEYWORDS,
@@ -2614,6 +2667,7 @@ intern_names(void)
         {&s_admit, "admit"},
         {&s_ok, "ok"},
         {&s_chunks, "chunks"},
+        {&s_fail, "fail"},
         {&s_first_chunk_ns, "first_chunk_ns"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {

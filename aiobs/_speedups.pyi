@@ -116,3 +116,8 @@ def start_call(
 
 def complete_call(call: Any, response: Any, counts: Any, response_model: Any, /) -> None:
     """``LLMCall.complete``: record and buffer the event of a call that returned normally."""
+
+def run_call(
+    call: Any, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], /
+) -> Any:
+    """``LLMCall.run(function, *args, **kwargs)``: the program's exception is raised on as is."""

@@ -544,7 +544,15 @@ _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 StartCall = Callable[[str, str, Mapping[str, Any], Any, str, int], "LLMCall | None"]
+RunCall = Callable[[LLMCall, Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]
 CompleteCall = Callable[[LLMCall, Any, Any, Any], None]
+
+
+def _run_in_python(
+    call: LLMCall, function: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    """:meth:`LLMCall.run`, called as :data:`run_call` is."""
+    return call.run(function, *args, **kwargs)
 
 
 def _start_in_python(  # noqa: PLR0917 - positional, as the C start_call is called
@@ -561,17 +569,18 @@ def _start_in_python(  # noqa: PLR0917 - positional, as the C start_call is call
     )
 
 
-def _call_steps() -> tuple[StartCall, CompleteCall]:
+def _call_steps() -> tuple[StartCall, RunCall, CompleteCall]:
     """How a provider call is opened and completed: in C where ``aiobs._speedups`` is built.
 
-    The C versions (``start_call``, ``complete_call``) do :meth:`LLMCall.start`'s and
-    :meth:`LLMCall.complete`'s steps in the same order for these classes, reading and writing
-    their slots directly; for a session, totals or buffer of another class they call its
-    methods. ``tests/providers/test_complete_call.py`` holds both to the same documents.
+    The C versions (``start_call``, ``run_call``, ``complete_call``) do :meth:`LLMCall.start`'s,
+    :meth:`LLMCall.run`'s and :meth:`LLMCall.complete`'s steps in the same order for these
+    classes, reading and writing their slots directly; for a session, totals or buffer of
+    another class they call its methods. ``tests/providers/test_complete_call.py`` holds both
+    to the same documents.
     """
     speedups = _native.speedups
     if speedups is None:
-        return _start_in_python, LLMCall.complete
+        return _start_in_python, _run_in_python, LLMCall.complete
     speedups.setup_calls(
         call_type=LLMCall,
         record_type=ProviderRecord,
@@ -587,13 +596,14 @@ def _call_steps() -> tuple[StartCall, CompleteCall]:
         program_modules=_program_modules,
         is_program_module=_is_program_module,
     )
-    return speedups.start_call, speedups.complete_call
+    return speedups.start_call, speedups.run_call, speedups.complete_call
 
 
-start_call, complete_call = _call_steps()
+start_call, run_call, complete_call = _call_steps()
 """``start_call(provider, api, request, model, operation, aiobs_frames)``: :meth:`LLMCall.start`
-(``aiobs_frames`` counts the caller's frame too); ``complete_call(call, response, counts,
-response_model)``: :meth:`LLMCall.complete`. In C where ``aiobs._speedups`` is built."""
+(``aiobs_frames`` counts the caller's frame too); ``run_call(call, function, args, kwargs)``:
+:meth:`LLMCall.run`; ``complete_call(call, response, counts, response_model)``:
+:meth:`LLMCall.complete`. In C where ``aiobs._speedups`` is built."""
 
 
 def error_detail(error: BaseException, redact: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._guard import report_internal_error
-from .call import LLMCall
+from .call import LLMCall, run_call
 
 Start = Callable[[tuple[Any, ...], dict[str, Any]], "LLMCall | None"]
 """``start(args, kwargs)``: the call to record, or ``None`` to call the SDK directly.
@@ -76,7 +76,7 @@ class RecordedMethod:
                     sent = prepare(call, kwargs)
                 except Exception as exc:  # noqa: BLE001 - telemetry must not break the call
                     sent = unprepared(kwargs, exc)
-            result = call.run(original, *args, **sent)
+            result = run_call(call, original, args, sent)
             try:  # a failure of record() is handled here, without a call of its own
                 return record(call, result, kwargs, sent)
             except Exception as exc:  # noqa: BLE001 - telemetry must not break the call

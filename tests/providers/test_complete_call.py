@@ -29,6 +29,7 @@ from aiobs._totals import PENDING_LIMIT  # noqa: E402
 from aiobs.exporters import InMemoryExporter  # noqa: E402
 from aiobs.providers import call as call_module  # noqa: E402
 from aiobs.providers import openai as openai_module  # noqa: E402
+from aiobs.providers import wrappers as wrappers_module  # noqa: E402
 from aiobs.providers.call import LLMCall  # noqa: E402
 from aiobs.providers.openai import CHAT_CREATE, recorded  # noqa: E402
 from aiobs.testing import deterministic  # noqa: E402
@@ -55,9 +56,18 @@ COMPLETION = ChatCompletion.model_validate(
 )
 
 
+def httpx_response(status: int) -> Any:
+    """An HTTP response for an SDK error to carry."""
+    import httpx
+
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+    return httpx.Response(status, request=request)
+
+
 def use_python(monkeypatch: pytest.MonkeyPatch) -> None:
     """The OpenAI integration opens and completes its calls with the Python methods."""
     monkeypatch.setattr(openai_module, "start_call", call_module._start_in_python)
+    monkeypatch.setattr(wrappers_module, "run_call", call_module._run_in_python)
     monkeypatch.setattr(openai_module, "complete_call", LLMCall.complete)
 
 
@@ -97,6 +107,7 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
             pytest.skip("aiobs._speedups is not built")
         assert completer() is speedups.complete_call
         assert vars(openai_module)["start_call"] is speedups.start_call
+        assert vars(wrappers_module)["run_call"] is speedups.run_call
     else:
         use_python(monkeypatch)
     return str(request.param)
@@ -268,6 +279,38 @@ def test_no_memory_is_kept_per_call(full: bool) -> None:
     assert bytes_kept_per_call(run, 5_000) < 8
 
 
+def test_the_programs_exception_passes_through_and_is_recorded(path: str) -> None:
+    refused = openai.BadRequestError(
+        "refused", response=httpx_response(400), body={"error": {"message": "refused"}}
+    )
+
+    def sdk(self: object, **kwargs: Any) -> ChatCompletion:
+        raise refused
+
+    wrapped = recorded(CHAT_CREATE).wrap_sync(sdk)
+    observer.observe("errors")
+    with pytest.raises(openai.BadRequestError) as raised:
+        wrapped(None, model="gpt-4o-mini", messages=MESSAGES)
+    assert raised.value is refused
+    assert chat() is COMPLETION  # the inside-a-call flag was reset: this one is recorded
+    exporter = InMemoryExporter()
+    observer.flush(exporter=exporter)
+    failed, succeeded = exporter.documents[-1]["events"]
+    assert failed["status"] == "error"
+    assert failed["exception"]["type"] == "openai.BadRequestError"
+    assert succeeded["status"] == "ok"
+
+
+def test_sdk_calls_made_inside_a_recorded_call_are_not_recorded_again(path: str) -> None:
+    def helper(self: object, **kwargs: Any) -> ChatCompletion:
+        return chat()  # an SDK helper calling the wrapped create
+
+    wrapped = recorded(CHAT_CREATE).wrap_sync(helper)
+    observer.observe("nested")
+    assert wrapped(None, model="gpt-4o-mini", messages=MESSAGES) is COMPLETION
+    assert observer.buffered_events == 1
+
+
 def test_calls_nothing_records_are_passed_through(path: str) -> None:
     """No session, or instrumentation suppressed: the SDK is called, nothing is buffered."""
     observer.end()
@@ -345,6 +388,9 @@ def test_complete_call_checks_what_it_is_given() -> None:
     complete: Any = speedups.complete_call  # called wrongly on purpose
     with pytest.raises(TypeError, match="4 arguments"):
         complete(object())
+    run: Any = speedups.run_call
+    with pytest.raises(TypeError, match="run_call"):
+        run(None, chat, [], {})
     start: Any = speedups.start_call
     with pytest.raises(TypeError, match="6 arguments"):
         start("openai", "chat.completions.create", {}, None, "chat")
