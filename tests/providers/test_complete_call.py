@@ -57,11 +57,12 @@ COMPLETION = ChatCompletion.model_validate(
 
 
 def httpx_response(status: int) -> Any:
-    """An HTTP response for an SDK error to carry."""
-    import httpx
+    """An HTTP response for an SDK error to carry, from the HTTP library the SDK uses."""
+    import openai._base_client as base
 
-    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
-    return httpx.Response(status, request=request)
+    http = getattr(base, "httpx2", None) or getattr(base, "httpx")  # noqa: B009 - either name
+    request = http.Request("POST", "https://api.openai.com/v1/chat/completions")
+    return http.Response(status, request=request)
 
 
 def use_python(monkeypatch: pytest.MonkeyPatch) -> None:
