@@ -2031,7 +2031,7 @@ static Slot slot_call_finished, slot_call_session, slot_call_provider, slot_call
 static PyObject *s_finished, *s_provider, *s_api, *s_operation, *s_request, *s_start_ns,
     *s_callsite, *s_span_id, *s_parent_id, *s_trace_id, *s_request_model, *s_clock_anchor,
     *s_llm, *s_dirty, *s_pending, *s_add_pending, *s_fields_slot, *s_pricing, *s_cost,
-    *s_is_function, *s_deferred, *s_price_table, *s_count_llm_call, *s_admit;
+    *s_is_function, *s_deferred, *s_price_table, *s_count_llm_call, *s_admit, *s_complete;
 
 static int
 slot_set(Slot *slot, PyObject *obj, PyObject *value)
@@ -2238,10 +2238,8 @@ complete_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *call = args[0];
     if (call_type == NULL || Py_TYPE(call) != (PyTypeObject *)call_type || ids_dict == NULL ||
-        report_error == NULL) {
-        PyErr_SetString(PyExc_TypeError,
-                        "complete_call: an LLMCall, after setup() and setup_calls()");
-        return NULL;
+        report_error == NULL) { /* a subclass, or not set up yet: the Python method */
+        return PyObject_CallMethodObjArgs(call, s_complete, args[1], args[2], args[3], NULL);
     }
     PyObject *finished = slot_get(&slot_call_finished, call);
     int ended = finished == NULL ? -1 : PyObject_IsTrue(finished);
@@ -2668,6 +2666,7 @@ intern_names(void)
         {&s_ok, "ok"},
         {&s_chunks, "chunks"},
         {&s_fail, "fail"},
+        {&s_complete, "complete"},
         {&s_first_chunk_ns, "first_chunk_ns"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {

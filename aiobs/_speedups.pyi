@@ -115,7 +115,11 @@ def start_call(
     """``LLMCall.start``: the call opened, or ``None`` when nothing records it."""
 
 def complete_call(call: Any, response: Any, counts: Any, response_model: Any, /) -> None:
-    """``LLMCall.complete``: record and buffer the event of a call that returned normally."""
+    """``LLMCall.complete``: record and buffer the event of a call that returned normally.
+
+    A subclass of ``LLMCall`` (or anything before ``setup_calls()``) is asked its own
+    ``complete()``.
+    """
 
 def run_call(
     call: Any, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], /

@@ -382,9 +382,28 @@ def test_a_failure_while_preparing_sends_the_programs_arguments(
 
 
 @needs_c
+def test_a_subclass_of_the_call_is_completed_by_its_own_method() -> None:
+    class TracedCall(LLMCall):
+        __slots__ = ()
+        completed = 0
+
+        def complete(self, *args: Any) -> None:
+            TracedCall.completed += 1
+            super().complete(*args)
+
+    observer.observe("subclass")
+    call = TracedCall.start("openai", "chat.completions.create", {"model": "m"}, model="m")
+    assert type(call) is TracedCall
+    assert speedups is not None
+    speedups.complete_call(call, {"text": "t"}, None, "m")
+    assert TracedCall.completed == 1
+    assert observer.buffered_events == 1
+
+
+@needs_c
 def test_complete_call_checks_what_it_is_given() -> None:
     assert speedups is not None
-    with pytest.raises(TypeError, match="LLMCall"):
+    with pytest.raises(AttributeError, match="complete"):  # not a call: its complete() is asked
         speedups.complete_call(object(), {}, None, None)
     complete: Any = speedups.complete_call  # called wrongly on purpose
     with pytest.raises(TypeError, match="4 arguments"):
