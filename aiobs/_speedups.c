@@ -2044,6 +2044,44 @@ slot_set(Slot *slot, PyObject *obj, PyObject *value)
     return PyObject_SetAttr(obj, slot->name, value);
 }
 
+/* aiobs.providers.call.freeze(value, capturer): plain_json, else the Python encoding with the
+ * capturer of `buffer`'s settings. A new reference, or NULL with an error. */
+static PyObject *
+freeze_value(PyObject *value, PyObject *buffer)
+{
+    PyObject *frozen = plain_json(NULL, value);
+    if (frozen != Py_None) {
+        return frozen;
+    }
+    Py_DECREF(frozen);
+    PyObject *capturer = capturer_of(buffer);
+    if (capturer == NULL) {
+        return NULL;
+    }
+    frozen = PyObject_CallFunctionObjArgs(freeze_fallback, value, capturer, NULL);
+    Py_DECREF(capturer);
+    return frozen;
+}
+
+/* aiobs's own failure while `doing` a `provider` event ("recording a openai event"), as
+ * contain_internal_error treats it: 0 when reported, -1 with an error to pass on. `provider` is
+ * borrowed and may be NULL. */
+static int
+contain_event_error(const char *doing, PyObject *provider)
+{
+    PyObject *exc = take_exception();
+    PyObject *what = PyUnicode_FromFormat("%s a %S event", doing,
+                                          provider == NULL ? Py_None : provider);
+    if (what == NULL) {
+        Py_XDECREF(exc);
+        return -1;
+    }
+    restore_exception(exc);
+    int status = contain_internal_error(what);
+    Py_DECREF(what);
+    return status;
+}
+
 /* A new ProviderRecord (ProviderRecord.of), or NULL with an error. */
 static PyObject *
 new_provider_record(PyObject *fields, PyObject *pricing)
@@ -2153,22 +2191,9 @@ record_completion(PyObject *call, PyObject *response, PyObject *counts, PyObject
         read_ns(PyTuple_GET_ITEM(anchor, 1), &anchor_ns) < 0 || read_ns(v[4], &start_ns) < 0) {
         goto done;
     }
-    if (response == Py_None) {
-        frozen = Py_NewRef(Py_None);
-    }
-    else {
-        frozen = plain_json(NULL, response);
-        if (frozen == Py_None) {
-            Py_SETREF(frozen, NULL);
-            PyObject *capturer = capturer_of(buffer);
-            if (capturer != NULL) {
-                frozen = PyObject_CallFunctionObjArgs(freeze_fallback, response, capturer, NULL);
-                Py_DECREF(capturer);
-            }
-        }
-        if (frozen == NULL) {
-            goto done;
-        }
+    frozen = response == Py_None ? Py_NewRef(Py_None) : freeze_value(response, buffer);
+    if (frozen == NULL) {
+        goto done;
     }
     pricing = PyObject_GetAttr(settings, s_price_table);
     if (pricing == NULL) {
@@ -2258,20 +2283,9 @@ complete_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         status = record_completion(call, args[1], args[2], args[3], end_ns);
     }
     if (status < 0) { /* aiobs's own failure: reported, never passed to the program */
-        PyObject *exc = take_exception();
-        PyObject *provider = slot_get(&slot_call_provider, call);
-        PyObject *what = provider == NULL
-                             ? NULL
-                             : PyUnicode_FromFormat("recording a %S event", provider);
-        Py_XDECREF(provider);
-        if (what == NULL) {
-            Py_XDECREF(exc);
-            return NULL;
-        }
-        restore_exception(exc);
-        status = contain_internal_error(what);
-        Py_DECREF(what);
-        if (status < 0) {
+        /* read without a call while the error is pending (the exact class: see above) */
+        PyObject *provider = *(PyObject **)((char *)call + slot_call_provider.offset);
+        if (contain_event_error("recording", provider) < 0) {
             return NULL;
         }
     }
@@ -2327,16 +2341,10 @@ open_llm_call(PyObject *session, PyObject *const *args)
         goto done;
     }
     /* Frozen now (the caller may change its messages list after the call). */
-    frozen = plain_json(NULL, request);
-    if (frozen == Py_None) {
-        Py_SETREF(frozen, NULL);
-        PyObject *buffer = slot_get(&slot_session_buffer, session);
-        PyObject *capturer = buffer == NULL ? NULL : capturer_of(buffer);
-        Py_XDECREF(buffer);
-        if (capturer != NULL) {
-            frozen = PyObject_CallFunctionObjArgs(freeze_fallback, request, capturer, NULL);
-            Py_DECREF(capturer);
-        }
+    PyObject *buffer = slot_get(&slot_session_buffer, session);
+    if (buffer != NULL) {
+        frozen = freeze_value(request, buffer);
+        Py_DECREF(buffer);
     }
     if (frozen == NULL || slot_set(&slot_call_request, call, frozen) < 0) {
         goto done;
@@ -2409,16 +2417,8 @@ start_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (call != NULL) {
         return call;
     }
-    PyObject *exc = take_exception(); /* aiobs's own failure: reported, the SDK called directly */
-    PyObject *what = PyUnicode_FromFormat("starting a %S event", args[0]);
-    if (what == NULL) {
-        Py_XDECREF(exc);
-        return NULL;
-    }
-    restore_exception(exc);
-    int status = contain_internal_error(what);
-    Py_DECREF(what);
-    return status < 0 ? NULL : Py_NewRef(Py_None);
+    /* aiobs's own failure: reported, and the SDK called directly */
+    return contain_event_error("starting", args[0]) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* run_call(call, function, args, kwargs): LLMCall.run(function, *args, **kwargs). The SDK's

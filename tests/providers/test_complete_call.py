@@ -241,6 +241,26 @@ def test_a_call_marks_its_session_changed(path: str) -> None:
     assert live.dirty
 
 
+def raised_then_logged(
+    create: Callable[[], Any],
+    error: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> logging.LogRecord:
+    """aiobs's failure ``error`` in ``create()``: raised under the tests, logged outside them.
+
+    Outside them the program gets its result; gives the one error aiobs logged.
+    """
+    with pytest.raises(RuntimeError, match=error):  # the test suite raises them
+        create()
+    monkeypatch.setattr(_guard, "_raise_internal_errors", False)
+    monkeypatch.setattr(_guard, "_reported", set())
+    with caplog.at_level(logging.ERROR, logger="aiobs"):
+        assert create() is COMPLETION
+    [logged] = [r for r in caplog.records if r.name == "aiobs"]
+    return logged
+
+
 def test_a_failure_while_recording_is_reported_not_raised(
     path: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -249,13 +269,7 @@ def test_a_failure_while_recording_is_reported_not_raised(
 
     monkeypatch.setattr(Settings, "price_table", property(fail))
     observer.observe("broken")
-    with pytest.raises(RuntimeError, match="no price table"):  # the test suite raises them
-        chat()
-    monkeypatch.setattr(_guard, "_raise_internal_errors", False)
-    monkeypatch.setattr(_guard, "_reported", set())
-    with caplog.at_level(logging.ERROR, logger="aiobs"):
-        assert chat() is COMPLETION  # outside the tests: the program gets its result
-    [logged] = [r for r in caplog.records if r.name == "aiobs"]
+    logged = raised_then_logged(chat, "no price table", monkeypatch, caplog)
     assert "recording a openai event" in logged.getMessage()
     assert logged.exc_info is not None
     assert str(logged.exc_info[1]) == "no price table"
@@ -333,13 +347,7 @@ def test_a_failure_while_opening_is_reported_not_raised(
 
     observer.observe("broken")
     monkeypatch.setattr(_ids, "new_span_id", no_ids)
-    with pytest.raises(RuntimeError, match="no span ids"):  # the test suite raises them
-        chat()
-    monkeypatch.setattr(_guard, "_raise_internal_errors", False)
-    monkeypatch.setattr(_guard, "_reported", set())
-    with caplog.at_level(logging.ERROR, logger="aiobs"):
-        assert chat() is COMPLETION  # the SDK is called as if nothing recorded here
-    [logged] = [r for r in caplog.records if r.name == "aiobs"]
+    logged = raised_then_logged(chat, "no span ids", monkeypatch, caplog)  # the SDK still called
     assert "starting a openai event" in logged.getMessage()
     assert observer.buffered_events == 0
 
@@ -370,14 +378,8 @@ def test_a_failure_while_preparing_sends_the_programs_arguments(
 
     monkeypatch.setattr(openai_module, "_asks_stream_usage", no_usage)
     observer.observe("prepare")
-    with pytest.raises(RuntimeError, match="cannot prepare"):  # the test suite raises them
-        create()
-    monkeypatch.setattr(_guard, "_raise_internal_errors", False)
-    monkeypatch.setattr(_guard, "_reported", set())
-    with caplog.at_level(logging.ERROR, logger="aiobs"):
-        assert create() is COMPLETION
+    logged = raised_then_logged(create, "cannot prepare", monkeypatch, caplog)
     assert sent == [{"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}]
-    [logged] = [r for r in caplog.records if r.name == "aiobs"]
     assert "preparing a request to openai" in logged.getMessage()
 
 
